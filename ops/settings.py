@@ -1,0 +1,63 @@
+"""The one settings object: environment variables ``GOVBUS_*``, read once at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Everything a govbus process may be told from outside."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVBUS_", extra="ignore", frozen=True)
+
+    state_dir: Path = Field(
+        default=PROJECT_ROOT / ".state",
+        description="Git-ignored folder for jars, broker data, pid and log files, chDB data.",
+    )
+    kafka_bootstrap: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers.")
+    kafka_controller_port: int = Field(default=19093, ge=1, le=65535)
+    kafka_heap: str = Field(default="768m", description="Broker heap (-Xmx) for a small machine.")
+    registry_url: str = Field(
+        default="http://127.0.0.1:18081/apis/ccompat/v7",
+        description="Schema registry base URL speaking the Confluent REST API.",
+    )
+    registry_heap: str = Field(default="384m")
+    manage_stack: bool = Field(
+        default=True,
+        description="False when kafka_bootstrap/registry_url point at an existing cluster.",
+    )
+    default_compatibility: str = Field(default="BACKWARD_TRANSITIVE")
+
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr("govbus-local-development-key-not-for-production"),
+        description="HMAC key for citizen ID pseudonyms; rotate together with pseudonym_key_id.",
+    )
+    pseudonym_key_id: str = Field(default="k1", min_length=1, max_length=16)
+    pseudonym_hash: Literal["sha256", "sm3"] = "sha256"
+
+    clickhouse_url: str | None = Field(
+        default=None, description="ClickHouse server URL; unset means chDB in state_dir."
+    )
+    clickhouse_database: str = "govbus"
+
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
+    batch_size: int = Field(default=500, ge=1)
+    batch_seconds: float = Field(default=0.2, gt=0)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated on first use."""
+    return Settings()

@@ -1,0 +1,88 @@
+"""Loads the ``.avsc`` definitions in ``avro_schemas/`` and builds the derived schemas.
+
+Source tables are declared once, by their two files ``raw/<dept>.<table>.{key,value}.avsc``;
+their change-event envelope is the template ``envelope/change_event.avsc`` with the row type
+filled in, so the envelope itself has one definition for every source.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema
+
+from ops.settings import PROJECT_ROOT
+from topics.annotations import RecordSpec
+
+SCHEMA_DIR = PROJECT_ROOT / "avro_schemas"
+ROW_PLACEHOLDER = "govbus.row"
+
+Schema = dict[str, Any]
+
+
+def load_avsc(relative: str) -> Schema:
+    """One schema file, as JSON (a fresh copy each call, so callers may change it)."""
+    path = SCHEMA_DIR / relative
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@cache
+def _cached(relative: str) -> str:
+    return (SCHEMA_DIR / relative).read_text(encoding="utf-8")
+
+
+def source_names() -> tuple[str, ...]:
+    """Every declared source table, as ``<dept>.<table>``."""
+    return tuple(
+        sorted(p.name.removesuffix(".value.avsc") for p in (SCHEMA_DIR / "raw").glob("*.value.avsc"))
+    )
+
+
+def row_schema(source: str) -> Schema:
+    return json.loads(_cached(f"raw/{source}.value.avsc"))  # type: ignore[no-any-return]
+
+
+def key_schema(source: str) -> Schema:
+    return json.loads(_cached(f"raw/{source}.key.avsc"))  # type: ignore[no-any-return]
+
+
+def row_spec(source: str) -> RecordSpec:
+    """The annotated field specs of a source table's row."""
+    return _row_spec(source)
+
+
+@cache
+def _row_spec(source: str) -> RecordSpec:
+    return RecordSpec.from_avro(row_schema(source))
+
+
+def change_event_schema(source: str) -> Schema:
+    """The Debezium-compatible envelope of one source table."""
+    row = row_schema(source)
+    envelope = json.loads(_cached("envelope/change_event.avsc"))
+    envelope["namespace"] = row["namespace"]
+    first = True
+    for field in envelope["fields"]:
+        if field["type"] == ["null", ROW_PLACEHOLDER]:
+            # Avro names a record once; the second use refers to it by name.
+            field["type"] = ["null", copy.deepcopy(row) if first else row["name"]]
+            first = False
+    return envelope  # type: ignore[no-any-return]
+
+
+def parsed(schema: Schema) -> Any:
+    """fastavro's parsed form, for the codec's hot path."""
+    return parse_schema(schema, _write_hint=False)
+
+
+def schema_text(schema: Schema) -> str:
+    """The canonical-ish JSON text registered in the schema registry."""
+    return json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+
+
+def schema_path(relative: str) -> Path:
+    return SCHEMA_DIR / relative
