@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="False when kafka_bootstrap/registry_url point at an existing cluster.",
     )
     default_compatibility: str = Field(default="BACKWARD_TRANSITIVE")
+    topic_namespace: str = Field(
+        default="",
+        pattern=r"^([a-z0-9][a-z0-9_-]*\.)?$",
+        description="Prefix of every topic name (e.g. 'staging.') so environments share a cluster.",
+    )
 
     pseudonym_key: SecretStr = Field(
         default=SecretStr("govbus-local-development-key-not-for-production"),

@@ -38,7 +38,9 @@ def _cached(relative: str) -> str:
 def source_names() -> tuple[str, ...]:
     """Every declared source table, as ``<dept>.<table>``."""
     return tuple(
-        sorted(p.name.removesuffix(".value.avsc") for p in (SCHEMA_DIR / "raw").glob("*.value.avsc"))
+        sorted(
+            p.name.removesuffix(".value.avsc") for p in (SCHEMA_DIR / "raw").glob("*.value.avsc")
+        )
     )
 
 

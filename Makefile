@@ -1,0 +1,20 @@
+# The two quick-start commands (see README): `make demo` and `make test`.
+.PHONY: demo test lint bootstrap stack-down
+
+bootstrap:
+	@ops/bootstrap.sh
+
+demo: bootstrap
+	.venv/bin/govbus demo
+
+test: bootstrap
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+	.venv/bin/python -m pytest
+
+lint: bootstrap
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+stack-down:
+	.venv/bin/govbus stack down

@@ -1,0 +1,210 @@
+"""The ``govbus`` command line: parses arguments, calls the wings, prints results."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops.settings import get_settings
+
+# confluent-kafka's registry client imports authlib's httpx integration, which warns on import.
+warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="govbus: the city's government data integration bus.",
+)
+stack_app = typer.Typer(no_args_is_help=True, help="The local Kafka broker and schema registry.")
+topics_app = typer.Typer(no_args_is_help=True, help="Topics as code: the catalog.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+app.add_typer(bench_app, name="bench")
+
+# Piped output (CI logs, `| less`) gets wide lines rather than 80-column wrapping.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+# ---------------------------------------------------------------- stack
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start the local broker and registry (harmless when already up)."""
+    from ops.stack.manager import LocalStack
+
+    for line in LocalStack(get_settings()).up():
+        out.print(line)
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop every local service; nothing is left running."""
+    from ops.stack.manager import LocalStack
+
+    for line in LocalStack(get_settings()).down():
+        out.print(line)
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Show which local services run, with pid and address."""
+    from ops.stack.manager import LocalStack
+
+    table = Table("service", "state", "pid", "address")
+    healthy = True
+    for service in LocalStack(get_settings()).status():
+        table.add_row(service.name, service.state, str(service.pid or "-"), service.address)
+        healthy = healthy and service.state == "ready"
+    out.print(table)
+    if not healthy:
+        raise typer.Exit(3)
+
+
+# ---------------------------------------------------------------- topics
+
+
+@topics_app.command("apply")
+def topics_apply() -> None:
+    """Create or update every catalog topic and register its schemas."""
+    from govbus.wiring import topic_admin
+    from topics.catalog import catalog
+
+    table = Table("topic", "action", "detail")
+    for change in topic_admin(get_settings()).apply(catalog()):
+        table.add_row(change.topic, change.action, change.detail)
+    out.print(table)
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Show the catalog: layer, partitions, retention, cleanup, owner, grade, schemas."""
+    from topics.catalog import catalog
+
+    table = Table(
+        "topic", "layer", "parts", "retention", "cleanup", "dept", "grade", "value schema"
+    )
+    for topic in catalog():
+        value = topic.value_schema() if topic.value_schema else None
+        retention = "forever" if topic.retention_ms < 0 else f"{topic.retention_ms // 86_400_000}d"
+        table.add_row(
+            topic.name,
+            topic.layer,
+            str(topic.partitions),
+            retention,
+            topic.cleanup,
+            topic.dept,
+            topic.grade,
+            f"{value['namespace']}.{value['name']}" if value else "-",
+        )
+    out.print(table)
+
+
+# ---------------------------------------------------------------- publish / tail
+
+
+@app.command("publish")
+def publish(
+    source: Annotated[str, typer.Option("--source", help="Source table, e.g. household.resident")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="JSON Lines: one change event or row per line",
+        ),
+    ],
+) -> None:
+    """Publish change events from a JSON Lines file; bad lines are reported and not sent."""
+    from connectors.jsonl import publish_lines
+    from govbus.wiring import publishers
+    from topics.schemas import source_names
+
+    if source not in source_names():
+        raise fail(f"unknown source {source!r}; known: {', '.join(source_names())}", 2)
+    publisher = publishers(get_settings(), [source])[source]
+    with file.open(encoding="utf-8") as lines:
+        report = publish_lines(publisher, lines)
+    delivery = publisher.flush()
+    for number, reason in report.bad_lines:
+        err.print(f"{file}:{number}: {reason}", highlight=False, markup=False)
+    out.print(
+        f"published {report.published} events to {publisher.topic.name} "
+        f"({delivery.delivered} acknowledged, {delivery.failed} failed); "
+        f"{len(report.bad_lines)} bad lines"
+    )
+    for error in delivery.errors:
+        err.print(error, markup=False)
+    if report.bad_lines or delivery.failed or delivery.pending:
+        raise typer.Exit(1)
+
+
+@app.command("tail")
+def tail(
+    topic: Annotated[str, typer.Argument(help="Topic name, as `govbus topics list` shows it")],
+    max_messages: Annotated[int | None, typer.Option("--max", min=1, help="Stop after N")] = None,
+    from_end: Annotated[bool, typer.Option("--from-end", help="Only new messages")] = False,
+    idle: Annotated[float, typer.Option(help="Stop after this many idle seconds")] = 5.0,
+) -> None:
+    """Decode and print a topic's messages as JSON lines."""
+    from govbus.wiring import registry
+    from topics.catalog import by_name
+    from topics.reader import TopicReader
+
+    try:
+        by_name(topic)
+    except KeyError as exc:
+        raise fail(str(exc.args[0]), 2) from None
+    settings = get_settings()
+    reader = TopicReader(settings.kafka_bootstrap, registry(settings), topic, not from_end)
+    for message in reader.messages(max_messages, idle):
+        record: dict[str, object] = {
+            "partition": message.partition,
+            "offset": message.offset,
+            "key": message.key,
+            "value": message.value,
+        }
+        if message.headers:
+            record["headers"] = message.headers
+        if message.error:
+            record["error"] = message.error
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    """Entry point: one clear line and a non-zero exit for any failure, no traceback."""
+    try:
+        app()
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("GOVBUS_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {message}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""A local service process with a pid file, a log file and a readiness probe.
+
+The services of the local stack are plain child processes detached into their own session,
+so that `govbus stack down` can end them from another shell and nothing outlives it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A service of the local stack could not be prepared, started or stopped."""
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """Where one service keeps its pid and log, and how to tell it is ready."""
+
+    name: str
+    run_dir: Path
+    ready: Callable[[], bool]
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The pid of the running service, or None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if _alive(pid):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str] | None,
+        timeout_s: float,
+        ports: Sequence[tuple[str, int]] = (),
+    ) -> int:
+        """Start unless running, then wait for readiness; returns the pid.
+
+        The ports must be free before a start: otherwise the readiness probe would answer
+        for some other process and a dead service would pass for a ready one.
+        """
+        running = self.pid()
+        if running is not None:
+            self._wait_ready(running, timeout_s)
+            return running
+        for host, port in ports:
+            if port_in_use(host, port):
+                raise StackError(
+                    f"{self.name}: {host}:{port} is already taken by another process; "
+                    f"stop it or choose other ports in the GOVBUS_* settings"
+                )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        self._wait_ready(proc.pid, timeout_s)
+        return proc.pid
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Stop the service (TERM, then KILL after the timeout); True if one was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _wait_ready(self, pid: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                self.pid_file.unlink(missing_ok=True)
+                raise StackError(f"{self.name} exited during start-up; see {self.log_file}")
+            if self.ready():
+                return
+            time.sleep(0.3)
+        raise StackError(f"{self.name} not ready after {timeout_s:.0f} s; see {self.log_file}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours still answers kill(0); reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)

@@ -1,0 +1,70 @@
+"""The Confluent wire format round-trips and rejects what it cannot read."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from topics.schemas import change_event_schema, schema_text
+from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError, schema_id_of
+
+SOURCE = "household.resident"
+ROW = {
+    "resident_id": "R1",
+    "id_number": "11010519491231002X",
+    "name": "张三",
+    "sex": "1",
+    "birth_date": "1949-12-31",
+    "ethnicity": "汉族",
+    "division_code": "110105",
+    "address": "北京市朝阳区",
+    "phone": "13800138000",
+    "status": "正常",
+    "registered_date": "2000-01-01",
+}
+EVENT = {
+    "before": None,
+    "after": ROW,
+    "source": {
+        "dept": "household",
+        "system": "hukou",
+        "table": "resident",
+        "sequence": "7",
+        "ts_ms": 1,
+        "snapshot": "false",
+    },
+    "op": "c",
+    "ts_ms": 2,
+    "event_id": "e1",
+}
+
+
+def _codec(schema_id: int = 42) -> tuple[AvroEncoder, AvroDecoder]:
+    schema = change_event_schema(SOURCE)
+    texts = {schema_id: schema_text(schema)}
+    return AvroEncoder(schema, schema_id), AvroDecoder(texts.__getitem__)
+
+
+def test_round_trip_with_confluent_framing() -> None:
+    encoder, decoder = _codec()
+    message = encoder.encode(EVENT)
+    assert message[0] == 0 and struct.unpack(">I", message[1:5])[0] == 42
+    assert schema_id_of(message) == 42
+    assert decoder.decode(message) == EVENT
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        (b"\x00\x00", "serde.too_short"),
+        (b"\x01\x00\x00\x00\x2a\x00", "serde.bad_magic"),
+        (b"\x00\x00\x00\x00\x07\x00", "serde.unknown_schema_id"),
+        (b"\x00\x00\x00\x00\x2a\xff\xff", "serde.corrupt"),
+    ],
+)
+def test_undecodable_bytes_name_their_reason(message: bytes, code: str) -> None:
+    _, decoder = _codec()
+    with pytest.raises(UndecodableMessageError) as caught:
+        decoder.decode(message)
+    assert caught.value.reason_code == code

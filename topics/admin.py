@@ -1,0 +1,111 @@
+"""Applies the topic catalog to a cluster and its schemas to the registry, idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+
+from topics.catalog import Topic
+from topics.registry import SchemaRegistry
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing `apply` did (or found already in place)."""
+
+    topic: str
+    action: str  # created | updated | unchanged | registered
+    detail: str = ""
+
+
+class TopicAdmin:
+    """Creates or updates topics and registers their key and value schemas."""
+
+    def __init__(self, bootstrap: str, registry: SchemaRegistry, compatibility: str) -> None:
+        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        self.registry = registry
+        self.compatibility = compatibility
+
+    def apply(self, topics: Iterable[Topic], timeout_s: float = 30.0) -> list[Change]:
+        wanted = list(topics)
+        existing = self.admin.list_topics(timeout=timeout_s).topics
+        changes: list[Change] = []
+        to_create = [t for t in wanted if t.name not in existing]
+        if to_create:
+            futures = self.admin.create_topics(
+                [
+                    NewTopic(t.name, t.partitions, t.replication, config=t.kafka_config())
+                    for t in to_create
+                ],
+                operation_timeout=timeout_s,
+            )
+            for name, future in futures.items():
+                future.result()
+                changes.append(Change(name, "created"))
+        for topic in wanted:
+            if topic.name in existing:
+                changes.append(self._reconcile(topic, len(existing[topic.name].partitions)))
+            changes.extend(self._register(topic))
+        return changes
+
+    def _reconcile(self, topic: Topic, partitions: int, timeout_s: float = 30.0) -> Change:
+        details = []
+        if partitions < topic.partitions:
+            self.admin.create_partitions([NewPartitions(topic.name, topic.partitions)])[
+                topic.name
+            ].result()
+            details.append(f"partitions {partitions}->{topic.partitions}")
+        elif partitions > topic.partitions:
+            # Kafka cannot shrink a topic; say so rather than pretend.
+            details.append(f"has {partitions} partitions, catalog says {topic.partitions}")
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic.name)
+        current = self.admin.describe_configs([resource])[resource].result(timeout=timeout_s)
+        drift = {
+            key: value
+            for key, value in topic.kafka_config().items()
+            if key not in current or current[key].value != value
+        }
+        if drift:
+            resource = ConfigResource(
+                ConfigResource.Type.TOPIC,
+                topic.name,
+                incremental_configs=[
+                    ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                    for k, v in drift.items()
+                ],
+            )
+            self.admin.incremental_alter_configs([resource])[resource].result(timeout=timeout_s)
+            details.append("config " + ", ".join(f"{k}={v}" for k, v in drift.items()))
+        return Change(topic.name, "updated" if details else "unchanged", "; ".join(details))
+
+    def _register(self, topic: Topic) -> list[Change]:
+        changes = []
+        for subject, schema_of in (
+            (topic.key_subject, topic.key_schema),
+            (topic.value_subject, topic.value_schema),
+        ):
+            if schema_of is None:
+                continue
+            schema_id = self.registry.register(subject, schema_of(), self.compatibility)
+            changes.append(Change(topic.name, "registered", f"{subject} id {schema_id}"))
+        return changes
+
+    def delete(self, names: Iterable[str], timeout_s: float = 30.0) -> None:
+        """Delete topics (tests and `topics reset`); absent ones are ignored."""
+        futures = self.admin.delete_topics(list(names), operation_timeout=timeout_s)
+        for future in futures.values():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if "UNKNOWN_TOPIC_OR_PART" not in str(exc):
+                    raise

@@ -1,0 +1,121 @@
+"""The topic catalog: every topic of the bus, declared once.
+
+Topic names appear nowhere else: stages, sinks and tools look topics up here, by source
+table, layer or category. Grades derive from the schemas' field annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+
+from ops.settings import get_settings
+from topics.annotations import Grade
+from topics.schemas import Schema, change_event_schema, key_schema, row_spec, source_names
+
+DAY_MS = 24 * 3600 * 1000
+
+
+class Layer(StrEnum):
+    """The 4360 stages plus the dead-letter layer."""
+
+    RAW = "raw"
+    STD = "std"
+    FACT = "fact"
+    THEME = "theme"
+    DLQ = "dlq"
+    QUALITY = "quality"
+
+
+class Cleanup(StrEnum):
+    DELETE = "delete"
+    COMPACT = "compact"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic: its layer, shape, retention, schemas, owner and grade."""
+
+    name: str
+    layer: Layer
+    description: str
+    partitions: int = 4
+    replication: int = 1
+    retention_ms: int = 7 * DAY_MS
+    cleanup: Cleanup = Cleanup.DELETE
+    key_schema: Callable[[], Schema] | None = None
+    value_schema: Callable[[], Schema] | None = None
+    dept: str = "govbus"
+    grade: Grade = Grade.GENERAL
+    source: str | None = None
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key_subject(self) -> str:
+        return f"{self.name}-key"
+
+    @property
+    def value_subject(self) -> str:
+        return f"{self.name}-value"
+
+    def kafka_config(self) -> dict[str, str]:
+        config = {"cleanup.policy": str(self.cleanup), "retention.ms": str(self.retention_ms)}
+        if self.cleanup is Cleanup.COMPACT:
+            # Keep delete tombstones a day so slow consumers still see deletions.
+            config["delete.retention.ms"] = str(DAY_MS)
+            config["min.compaction.lag.ms"] = "60000"
+        return {**config, **self.extra_config}
+
+
+_GRADE_ORDER = {Grade.GENERAL: 0, Grade.IMPORTANT: 1, Grade.CORE: 2}
+
+
+def highest_grade(grades: Iterator[Grade]) -> Grade:
+    return max(grades, key=_GRADE_ORDER.__getitem__, default=Grade.GENERAL)
+
+
+def _raw_topic(namespace: str, source: str) -> Topic:
+    spec = row_spec(source)
+    return Topic(
+        name=f"{namespace}raw.{source}",
+        layer=Layer.RAW,
+        description=f"Change events of {spec.dept}/{spec.system} table {spec.table}, as sent.",
+        retention_ms=7 * DAY_MS,
+        key_schema=lambda: key_schema(source),
+        value_schema=lambda: change_event_schema(source),
+        dept=spec.dept,
+        grade=highest_grade(f.grade for f in spec.fields),
+        source=source,
+    )
+
+
+def catalog() -> tuple[Topic, ...]:
+    """Every topic of the bus, named in the configured namespace."""
+    return _catalog(get_settings().topic_namespace)
+
+
+@cache
+def _catalog(namespace: str) -> tuple[Topic, ...]:
+    return tuple(_raw_topic(namespace, source) for source in source_names())
+
+
+def by_name(name: str) -> Topic:
+    for topic in catalog():
+        if topic.name == name:
+            return topic
+    known = ", ".join(t.name for t in catalog())
+    raise KeyError(f"no topic {name!r} in the catalog; known topics: {known}")
+
+
+def by_layer(layer: Layer) -> tuple[Topic, ...]:
+    return tuple(t for t in catalog() if t.layer is layer)
+
+
+def raw_topic(source: str) -> Topic:
+    """The raw topic a source table publishes to."""
+    for topic in by_layer(Layer.RAW):
+        if topic.source == source:
+            return topic
+    raise KeyError(f"unknown source {source!r}; known sources: {', '.join(source_names())}")

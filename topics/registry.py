@@ -1,0 +1,71 @@
+"""The schema registry, through its Confluent REST API.
+
+confluent-kafka's own ``SchemaRegistryClient`` does the talking, so what govbus registers is
+what any standard client (Kafka Connect, Debezium, confluent-kafka) reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka.schema_registry import Schema as RegistrySchema
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from topics.schemas import Schema, schema_text
+
+
+class IncompatibleSchemaError(RuntimeError):
+    """The registry refused a schema under the subject's compatibility rule."""
+
+
+class SchemaRegistry:
+    """Registers and looks up schemas by subject and id."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = SchemaRegistryClient({"url": url})
+
+    def register(self, subject: str, schema: Schema, compatibility: str | None = None) -> int:
+        """Register (idempotently) and return the schema id.
+
+        The compatibility level is set before registering, so the very first version is
+        already held to it when the next one arrives.
+        """
+        if compatibility is not None:
+            self.set_compatibility(subject, compatibility)
+        try:
+            return int(
+                self.client.register_schema(subject, RegistrySchema(schema_text(schema), "AVRO"))
+            )
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 409:
+                raise IncompatibleSchemaError(f"{subject}: {exc.error_message}") from exc
+            raise
+
+    def set_compatibility(self, subject: str, level: str) -> None:
+        self.client.set_compatibility(subject_name=subject, level=level)
+
+    def compatibility(self, subject: str) -> str | None:
+        try:
+            return str(self.client.get_compatibility(subject))
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                return None
+            raise
+
+    def schema_by_id(self, schema_id: int) -> str:
+        """The schema text registered under an id (cached by the client)."""
+        return str(self.client.get_schema(schema_id).schema_str)
+
+    def latest(self, subject: str) -> tuple[int, str] | None:
+        try:
+            registered: Any = self.client.get_latest_version(subject)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                return None
+            raise
+        return int(registered.schema_id), str(registered.schema.schema_str)
+
+    def subjects(self) -> list[str]:
+        return [str(s) for s in self.client.get_subjects()]
