@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -14,9 +13,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.settings import get_settings
-
-# confluent-kafka's registry client imports authlib's httpx integration, which warns on import.
-warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -187,6 +183,72 @@ def tail(
             record["error"] = message.error
         sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+@app.command("simulate")
+def simulate(
+    rate: Annotated[float, typer.Option(min=0.1, help="Change events per second")] = 200.0,
+    duration: Annotated[float, typer.Option(min=0.0, help="Seconds of changes")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same events")] = 1,
+    defect_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of events with a defect")
+    ] = 0.05,
+    population: Annotated[int, typer.Option(min=10, help="Residents in the snapshot")] = 200,
+) -> None:
+    """Publish realistic, consistent change events of the four department systems."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from connectors.simulate import run_simulation
+    from connectors.simulator import DepartmentSimulator
+    from govbus.wiring import publishers
+    from topics.schemas import source_names
+
+    simulator = DepartmentSimulator(seed=seed, defect_rate=defect_rate, population=population)
+    targets = publishers(get_settings(), list(source_names()))
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("publishing", total=None)
+        report = run_simulation(
+            simulator, targets, rate, duration, lambda done: bar.update(task, completed=done)
+        )
+    table = Table("source", "events")
+    for source, count in sorted(report.by_source.items()):
+        table.add_row(source, str(count))
+    out.print(table)
+    out.print(
+        f"published {report.published} events ({report.snapshot} snapshot reads, "
+        f"{report.changes} changes, {sum(report.defects.values())} with injected defects); "
+        f"{report.delivery.delivered} acknowledged, {report.delivery.failed} failed"
+    )
+    if report.delivery.failed or report.delivery.pending:
+        for error in report.delivery.errors[:5]:
+            err.print(error, markup=False)
+        raise typer.Exit(1)
+
+
+@bench_app.command("publisher")
+def bench_publisher(
+    events: Annotated[int, typer.Option(min=1000, help="Events to publish")] = 50_000,
+) -> None:
+    """Publisher events/s into the local broker next to the bare Avro encode rate."""
+    from connectors.bench import run
+    from govbus.wiring import publishers, topic_admin
+    from topics.catalog import Layer, by_layer
+    from topics.schemas import source_names
+
+    settings = get_settings()
+    topic_admin(settings).apply(by_layer(Layer.RAW))
+    result = run(publishers(settings, list(source_names())), events)
+    out.print(f"events:                 {result.events}")
+    out.print(f"bare Avro encode:       {result.bare_encode_per_s:,.0f} events/s")
+    out.print(f"publisher (acks=all):   {result.publisher_per_s:,.0f} events/s")
+    out.print(f"ratio:                  {result.ratio:.0%} of the bare encode rate")
 
 
 def main() -> None:

@@ -6,13 +6,18 @@ what any standard client (Kafka Connect, Debezium, confluent-kafka) reads.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from confluent_kafka.schema_registry import Schema as RegistrySchema
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
+import authlib.deprecate  # noqa: F401 — imported first: it installs an "always" filter we override
 
-from topics.schemas import Schema, schema_text
+warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+
+from confluent_kafka.schema_registry import Schema as RegistrySchema  # noqa: E402
+from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
+from confluent_kafka.schema_registry.error import SchemaRegistryError  # noqa: E402
+
+from topics.schemas import Schema, schema_text  # noqa: E402
 
 
 class IncompatibleSchemaError(RuntimeError):

@@ -25,7 +25,7 @@ class KafkaBroker:
         self.controller_port = settings.kafka_controller_port
         self.heap = settings.kafka_heap
         self.home = settings.state_dir / "kafka"
-        self.process = ServiceProcess("kafka", settings.state_dir / "run", self._ready)
+        self.process = ServiceProcess("kafka", settings.state_dir / "run", self.ready)
 
     @property
     def data_dir(self) -> Path:
@@ -123,7 +123,7 @@ class KafkaBroker:
             )
         )
 
-    def _ready(self) -> bool:
+    def ready(self) -> bool:
         try:
             with socket.create_connection((self.host, self.port), timeout=1):
                 pass

@@ -1,0 +1,74 @@
+"""The local stack as a whole: Kafka first, the registry after it, stopped in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from ops.settings import Settings
+from ops.stack.kafka import KafkaBroker
+from ops.stack.registry import SchemaRegistryService
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # ready | down | external-ready | external-unreachable
+    pid: int | None
+    address: str
+
+
+class LocalStack:
+    """`govbus stack up|down|status`; with manage_stack off it only checks the given services."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.kafka = KafkaBroker(settings)
+        self.registry = SchemaRegistryService(settings)
+
+    def up(self) -> Iterator[str]:
+        if not self.settings.manage_stack:
+            yield from (f"{s.name}: {s.state} at {s.address}" for s in self.status())
+            return
+        pid = self.kafka.start()
+        yield f"kafka: ready at {self.settings.kafka_bootstrap} (pid {pid})"
+        pid = self.registry.start()
+        yield f"registry: ready at {self.settings.registry_url} (pid {pid})"
+
+    def down(self) -> Iterator[str]:
+        if not self.settings.manage_stack:
+            yield "stack is not managed here (GOVBUS_MANAGE_STACK=false): nothing to stop"
+            return
+        for name, service in (("registry", self.registry), ("kafka", self.kafka)):
+            yield f"{name}: {'stopped' if service.stop() else 'was not running'}"
+
+    def is_up(self) -> bool:
+        return all(s.state.endswith("ready") for s in self.status())
+
+    def status(self) -> list[ServiceStatus]:
+        managed = self.settings.manage_stack
+        kafka_pid = self.kafka.process.pid() if managed else None
+        registry_pid = self.registry.process.pid() if managed else None
+        return [
+            _status("kafka", managed, kafka_pid, self.kafka.ready, self.settings.kafka_bootstrap),
+            _status(
+                "registry", managed, registry_pid, self.registry.ready, self.settings.registry_url
+            ),
+        ]
+
+
+def _status(
+    name: str, managed: bool, pid: int | None, ready: object, address: str
+) -> ServiceStatus:
+    assert callable(ready)
+    try:
+        is_ready = bool(ready())
+    except (OSError, httpx.HTTPError):
+        is_ready = False
+    if managed:
+        state = "ready" if pid is not None and is_ready else ("starting" if pid else "down")
+    else:
+        state = "external-ready" if is_ready else "external-unreachable"
+    return ServiceStatus(name, state, pid, address)

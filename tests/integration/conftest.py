@@ -1,0 +1,45 @@
+"""The real stack for integration tests: started once per session, or reused when up.
+
+Each test gets its own topic namespace, so tests never see each other's events.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from ops.settings import Settings, get_settings
+from ops.stack.manager import LocalStack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    settings = get_settings()
+    local = LocalStack(settings)
+    started_here = not local.is_up()
+    if started_here:
+        for line in local.up():
+            print(line)
+    yield settings
+    if started_here and not os.environ.get("GOVBUS_KEEP_STACK"):
+        for line in local.down():
+            print(line)
+
+
+@pytest.fixture
+def namespace(stack: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh topic namespace for one test (its topics and subjects are its own)."""
+    value = f"t{uuid.uuid4().hex[:10]}."
+    monkeypatch.setenv("GOVBUS_TOPIC_NAMESPACE", value)
+    get_settings.cache_clear()
+    yield value
+    get_settings.cache_clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
