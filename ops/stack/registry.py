@@ -53,8 +53,9 @@ class SchemaRegistryService:
             "-D%prod.quarkus.datasource.jdbc.min-size=1",
             "-D%prod.quarkus.datasource.jdbc.max-size=8",
             f"-Dquarkus.transaction-manager.object-store-directory={self.home / 'tx'}",
-            # Same schema, other whitespace: same id, as a Confluent registry answers.
-            "-Dregistry.ccompat.use-canonical-hash=true",
+            # Not registry.ccompat.use-canonical-hash: with it, schemas come back with their
+            # fields sorted by name, which changes the Avro binary layout readers decode with.
+            # govbus always registers one deterministic text, so ids are stable without it.
             "-jar",
             str(runner),
         ]

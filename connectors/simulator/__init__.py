@@ -1,0 +1,7 @@
+"""A seeded simulator of four department systems' change events, for tests and benchmarks."""
+
+from connectors.simulator.defects import DefectKind
+from connectors.simulator.event import SimulatedEvent
+from connectors.simulator.simulator import DEMO_PREFECTURES, DepartmentSimulator
+
+__all__ = ["DEMO_PREFECTURES", "DefectKind", "DepartmentSimulator", "SimulatedEvent"]
