@@ -1,0 +1,1 @@
+"""Desensitization of standardized rows: operators, the policy file and the desensitizer."""

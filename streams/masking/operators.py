@@ -1,0 +1,89 @@
+"""The desensitization operators the policy may name, each built once per source field.
+
+A built operator reads its input from the cleaned row and returns the std value; None stays
+None. Building binds everything a field needs (field name, key state, paired division
+field), so the per-row call is one closure call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from operator import methodcaller
+from types import MappingProxyType
+from typing import Any, Final
+
+from streams.masking.address import generalize_address
+from streams.masking.masks import mask_id_number, mask_name, mask_phone, year_month
+from streams.masking.pseudonym import Pseudonymizer
+from streams.masking.text_scan import scan_and_mask
+from streams.rules.pairing import pair_fields
+from topics.annotations import FieldFormat, FieldSpec, Pii, RecordSpec
+from topics.codes.divisions import DivisionTable
+
+FieldOperator = Callable[[Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorContext:
+    """What building an operator may need beyond the field itself."""
+
+    spec: RecordSpec
+    pseudonymizer: Pseudonymizer
+    table: DivisionTable
+
+
+Builder = Callable[[FieldSpec, OperatorContext], FieldOperator]
+
+
+def _on_value(function: Callable[[str], str | None]) -> Builder:
+    def build(field: FieldSpec, context: OperatorContext) -> FieldOperator:
+        name = field.name
+
+        def apply(row: Mapping[str, Any]) -> Any:
+            value = row.get(name)
+            return None if value is None else function(value)
+
+        return apply
+
+    return build
+
+
+def _keep(field: FieldSpec, context: OperatorContext) -> FieldOperator:
+    getter: FieldOperator = methodcaller("get", field.name)
+    return getter
+
+
+def _pseudonym(field: FieldSpec, context: OperatorContext) -> FieldOperator:
+    return _on_value(context.pseudonymizer)(field, context)
+
+
+def _generalize_district(field: FieldSpec, context: OperatorContext) -> FieldOperator:
+    name, table = field.name, context.table
+    divisions = [f.name for f in context.spec.by_format(FieldFormat.DIVISION_CODE)]
+    addresses = [f.name for f in context.spec.by_pii(Pii.ADDRESS)]
+    code_field = pair_fields(divisions, addresses).get(name)
+
+    def apply(row: Mapping[str, Any]) -> Any:
+        value = row.get(name)
+        if value is None:
+            return None
+        return generalize_address(value, None if code_field is None else row.get(code_field), table)
+
+    return apply
+
+
+OPERATORS: Final[Mapping[str, Builder]] = MappingProxyType(
+    {
+        "keep": _keep,
+        "pseudonym": _pseudonym,
+        "mask_id_number": _on_value(mask_id_number),
+        "mask_name": _on_value(mask_name),
+        "mask_phone": _on_value(mask_phone),
+        "generalize_district": _generalize_district,
+        "year_month": _on_value(year_month),
+        "scan_and_mask": _on_value(scan_and_mask),
+    }
+)
+# Operators whose output keeps the raw field's Avro type; all others produce optional strings.
+TYPE_PRESERVING: Final = frozenset({"keep"})
