@@ -251,6 +251,18 @@ def bench_publisher(
     out.print(f"ratio:                  {result.ratio:.0%} of the bare encode rate")
 
 
+@app.command("worker")
+def worker(
+    loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
+) -> None:
+    """Run a streams worker (standardize) until stopped; start one per core."""
+    from streams.app import run_worker
+
+    if loglevel not in ("crit", "error", "warn", "info", "debug"):
+        raise fail(f"--loglevel {loglevel!r} is not one of crit, error, warn, info, debug", 2)
+    run_worker(get_settings(), loglevel)
+
+
 def main() -> None:
     """Entry point: one clear line and a non-zero exit for any failure, no traceback."""
     try:

@@ -38,7 +38,7 @@ class DeadLetter:
 
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: list[tuple[str, str | bytes | None]]
 
 
 def dead_letter(

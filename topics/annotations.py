@@ -6,7 +6,7 @@ catalog grading and ClickHouse column types all read these specs, never field na
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -123,6 +123,9 @@ class RecordSpec:
             category=_member(Category, schema[CATEGORY], f"{full_name}: {CATEGORY}"),
             fields=tuple(FieldSpec.from_avro(full_name, f) for f in schema["fields"]),
         )
+
+    def fields_grades(self) -> Iterator[Grade]:
+        return (f.grade for f in self.fields)
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:

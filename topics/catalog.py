@@ -12,8 +12,17 @@ from enum import StrEnum
 from functools import cache
 
 from ops.settings import get_settings
-from topics.annotations import Grade
-from topics.schemas import Schema, change_event_schema, key_schema, row_spec, source_names
+from topics.annotations import Grade, RecordSpec
+from topics.schemas import (
+    Schema,
+    change_event_schema,
+    key_schema,
+    load_avsc,
+    row_spec,
+    source_names,
+    std_change_event_schema,
+    std_row_schema,
+)
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -86,7 +95,7 @@ def _raw_topic(namespace: str, source: str) -> Topic:
         key_schema=lambda: key_schema(source),
         value_schema=lambda: change_event_schema(source),
         dept=spec.dept,
-        grade=highest_grade(f.grade for f in spec.fields),
+        grade=highest_grade(spec.fields_grades()),
         source=source,
     )
 
@@ -96,9 +105,56 @@ def catalog() -> tuple[Topic, ...]:
     return _catalog(get_settings().topic_namespace)
 
 
+def _std_topic(namespace: str, source: str) -> Topic:
+    spec = row_spec(source)
+    return Topic(
+        name=f"{namespace}std.{source}",
+        layer=Layer.STD,
+        description=f"{spec.dept}/{spec.table} changes, validated, coded and desensitized.",
+        retention_ms=30 * DAY_MS,
+        key_schema=lambda: key_schema(source),
+        value_schema=lambda: std_change_event_schema(source),
+        dept=spec.dept,
+        grade=highest_grade(RecordSpec.from_avro(std_row_schema(source)).fields_grades()),
+        source=source,
+    )
+
+
+def _dlq_topic(namespace: str, stage: str) -> Topic:
+    return Topic(
+        name=f"{namespace}dlq.{stage}",
+        layer=Layer.DLQ,
+        description=f"Events the {stage} stage rejected: original bytes, reason in headers.",
+        retention_ms=30 * DAY_MS,
+        # Original raw bytes: as restricted as the raw layer they came from.
+        grade=Grade.CORE,
+        source=stage,
+    )
+
+
+def _quality_topic(namespace: str) -> Topic:
+    return Topic(
+        name=f"{namespace}quality.findings",
+        layer=Layer.QUALITY,
+        description="Data quality findings by department and dimension, one per defect.",
+        retention_ms=30 * DAY_MS,
+        key_schema=lambda: load_avsc("keys/string_key.avsc"),
+        value_schema=lambda: load_avsc("quality/finding.avsc"),
+    )
+
+
+STAGES = ("standardize", "theme")
+
+
 @cache
 def _catalog(namespace: str) -> tuple[Topic, ...]:
-    return tuple(_raw_topic(namespace, source) for source in source_names())
+    sources = source_names()
+    return (
+        *(_raw_topic(namespace, source) for source in sources),
+        *(_std_topic(namespace, source) for source in sources),
+        *(_dlq_topic(namespace, stage) for stage in STAGES),
+        _quality_topic(namespace),
+    )
 
 
 def by_name(name: str) -> Topic:
@@ -111,6 +167,25 @@ def by_name(name: str) -> Topic:
 
 def by_layer(layer: Layer) -> tuple[Topic, ...]:
     return tuple(t for t in catalog() if t.layer is layer)
+
+
+def _by_source(layer: Layer, source: str) -> Topic:
+    for topic in by_layer(layer):
+        if topic.source == source:
+            return topic
+    raise KeyError(f"no {layer} topic for {source!r}")
+
+
+def std_topic(source: str) -> Topic:
+    return _by_source(Layer.STD, source)
+
+
+def dlq_topic(stage: str) -> Topic:
+    return _by_source(Layer.DLQ, stage)
+
+
+def quality_topic() -> Topic:
+    return by_layer(Layer.QUALITY)[0]
 
 
 def raw_topic(source: str) -> Topic:

@@ -63,8 +63,22 @@ def _row_spec(source: str) -> RecordSpec:
 
 
 def change_event_schema(source: str) -> Schema:
-    """The Debezium-compatible envelope of one source table."""
-    row = row_schema(source)
+    """The Debezium-compatible envelope of one source table, as the department sends it."""
+    return envelope_of(row_schema(source))
+
+
+def std_row_schema(source: str) -> Schema:
+    """A source table's row after the standardize stage: validated, coded, desensitized."""
+    return json.loads(_cached(f"std/{source}.value.avsc"))  # type: ignore[no-any-return]
+
+
+def std_change_event_schema(source: str) -> Schema:
+    """The std topic's envelope: the same change-event shape, carrying std rows."""
+    return envelope_of(std_row_schema(source))
+
+
+def envelope_of(row: Schema) -> Schema:
+    """The envelope template with ``row`` as the type of before and after."""
     envelope = json.loads(_cached("envelope/change_event.avsc"))
     envelope["namespace"] = row["namespace"]
     first = True

@@ -9,13 +9,14 @@ desensitization), the source field's grade, and their lineage (``govbus.derived_
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
 from streams.masking.operators import TYPE_PRESERVING
 from streams.masking.policy import Policy, load_policy
-from topics.annotations import GRADE, PII, REQUIRED, Pii, RecordSpec
-from topics.schemas import row_schema, row_spec
+from topics.annotations import CATEGORY, DEPT, GRADE, PII, REQUIRED, SYSTEM, TABLE, Pii, RecordSpec
+from topics.schemas import SCHEMA_DIR, row_schema, row_spec, source_names
 
 DERIVED_FROM: Final = "govbus.derived_from"
 OPERATOR: Final = "govbus.operator"
@@ -53,3 +54,35 @@ def derive_std_fields(
                 derived[REQUIRED] = True
             fields.append(derived)
     return fields
+
+
+def std_row_document(source: str, policy: Policy | None = None) -> dict[str, Any]:
+    """The whole std row schema of a source, as checked in under ``avro_schemas/std/``."""
+    raw = row_schema(source)
+    document: dict[str, Any] = {
+        "type": "record",
+        "name": raw["name"],
+        "namespace": f"{raw['namespace']}.std",
+        "doc": f"{raw.get('doc', '')} Standardized and desensitized (std layer).".strip(),
+    }
+    for key in (DEPT, SYSTEM, TABLE, CATEGORY):
+        document[key] = raw[key]
+    document["fields"] = std_fields(source, policy)
+    return document
+
+
+def std_schema_text(source: str) -> str:
+    return json.dumps(std_row_document(source), ensure_ascii=False, indent=2) + "\n"
+
+
+def main() -> None:
+    """Regenerate ``avro_schemas/std/*.value.avsc`` after a change of a raw schema or the policy."""
+    target = SCHEMA_DIR / "std"
+    target.mkdir(exist_ok=True)
+    for source in source_names():
+        (target / f"{source}.value.avsc").write_text(std_schema_text(source), encoding="utf-8")
+        print(f"wrote std/{source}.value.avsc")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Chooses the engine from settings: a server URL means clickhouse-connect, else chDB."""
+
+from __future__ import annotations
+
+from ops.settings import Settings
+from sinks.clickhouse.backend import ClickHouseBackend
+
+CHDB_FOLDER = "chdb"
+
+
+def open_backend(settings: Settings, read_only: bool = False) -> ClickHouseBackend:
+    # Imported here so a process using one engine never loads the other's library.
+    if settings.clickhouse_url:
+        from sinks.clickhouse.server_backend import ServerBackend
+
+        return ServerBackend(settings.clickhouse_url, read_only=read_only)
+    from sinks.clickhouse.chdb_backend import ChdbBackend
+
+    return ChdbBackend(settings.state_dir / CHDB_FOLDER, read_only=read_only)

@@ -1,0 +1,364 @@
+"""Batches decoded messages per partition into deduplicated Arrow inserts.
+
+Kafka stays outside: the caller adds messages, calls ``flush`` and commits exactly the
+offsets it returns, which ClickHouse has acknowledged. A batch is sealed when it reaches
+``max_rows`` or ``max_seconds``; its token is (topic, partition, first offset, last offset),
+so a retry, or a re-read after a crash between insert and commit, is dropped by the engine.
+
+Deletes: a record whose ``deleted`` flag is set is stored as is (``is_deleted`` = 1, its own
+version). A tombstone carries only the key, so it becomes a row with the key columns, every
+other column at its default, ``is_deleted`` = 1 and a version one above the highest stored
+or earlier in the batch for that entity; ``FINAL`` then hides the entity.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+
+from sinks.backoff import ExponentialBackoff
+from sinks.clickhouse.arrow_batch import ArrowBatchBuilder, BatchConversionError
+from sinks.clickhouse.backend import BackendError, ClickHouseBackend
+from sinks.clickhouse.columns import Meta
+from sinks.clickhouse.ddl import EvolutionPlan, TableSpec
+from sinks.clickhouse.schema_manager import SchemaManager
+from sinks.clickhouse.sealed_batch import EntityKey, SealedBatch
+from sinks.clickhouse.sql import quote_identifier, quote_literal
+from sinks.message import SinkMessage, TopicPartition
+
+DEFAULT_MAX_ROWS = 10_000
+DEFAULT_MAX_SECONDS = 1.0
+
+
+class SinkUnavailableError(RuntimeError):
+    """ClickHouse did not take a batch but may later: pause ``partitions``, retry in
+    ``retry_in`` seconds. ``committable`` holds offsets of batches that did land first."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        committable: Mapping[TopicPartition, int],
+        partitions: frozenset[TopicPartition],
+        retry_in: float,
+    ) -> None:
+        super().__init__(message)
+        self.committable = dict(committable)
+        self.partitions = partitions
+        self.retry_in = retry_in
+
+
+class SinkRejectedError(RuntimeError):
+    """ClickHouse (or the conversion) refused a batch for good: a bug or schema mismatch.
+    Retrying cannot help; the process should stop without committing past it."""
+
+    retryable = False
+
+    def __init__(self, message: str, committable: Mapping[TopicPartition, int]) -> None:
+        super().__init__(message)
+        self.committable = dict(committable)
+
+
+@dataclass
+class _OpenBatch:
+    opened_at: float
+    messages: list[SinkMessage] = field(default_factory=list)
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ClickHouseWriter:
+    """Per topic-partition batching into one table; not thread-safe (one consumer loop)."""
+
+    def __init__(
+        self,
+        backend: ClickHouseBackend,
+        spec: TableSpec,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+        backoff: ExponentialBackoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = _wall_ms,
+    ) -> None:
+        if max_rows < 1 or max_seconds <= 0:
+            raise ValueError("max_rows >= 1 and max_seconds > 0")
+        self.backend = backend
+        self.spec = spec
+        self.max_rows = max_rows
+        self.max_seconds = max_seconds
+        self.backoff = backoff or ExponentialBackoff()
+        self._clock = clock
+        self._wall_ms = wall_ms
+        self._schemas = SchemaManager(backend)
+        self._builders: dict[int, ArrowBatchBuilder] = {}
+        self._open: dict[TopicPartition, _OpenBatch] = {}
+        self._sealed: dict[TopicPartition, deque[SealedBatch]] = {}
+        self._last_ingested: dict[TopicPartition, int] = {}
+        self._cuts: dict[TopicPartition, deque[int]] = {}
+        self._retry_at = 0.0
+        self.rows_inserted = 0
+        self.recovered_batches = 0
+
+    # -- table --------------------------------------------------------------------------
+
+    def prepare(self) -> EvolutionPlan:
+        """Create or evolve the table; call once before the first flush."""
+        return self._schemas.ensure_table(self.spec)
+
+    def evolve(self, schema: Mapping[str, Any]) -> EvolutionPlan:
+        """Switch to a newer value schema: add its new columns first, then batch with it.
+
+        Batches already sealed keep the spec they were sealed with, so a retry still sends
+        the rows it first sent.
+        """
+        spec = replace(self.spec, schema=schema)
+        plan = self._schemas.ensure_table(spec)
+        self.spec = spec
+        return plan
+
+    # -- intake -------------------------------------------------------------------------
+
+    def add(self, message: SinkMessage) -> None:
+        tp = message.topic_partition
+        batch = self._open.get(tp)
+        cuts = self._cuts.get(tp)
+        while cuts and message.offset > cuts[0]:
+            # The recorded boundary's message is gone (compacted away): end the batch there.
+            cuts.popleft()
+            if batch is not None:
+                self._seal(tp)
+                batch = None
+        if batch is None:
+            batch = self._open[tp] = _OpenBatch(self._clock())
+        batch.messages.append(message)
+        if cuts:
+            if message.offset >= cuts[0]:
+                cuts.popleft()
+                self._seal(tp)
+        elif len(batch.messages) >= self.max_rows:
+            self._seal(tp)
+
+    def add_many(self, messages: Iterable[SinkMessage]) -> None:
+        for message in messages:
+            self.add(message)
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def pending_messages(self) -> int:
+        open_count = sum(len(b.messages) for b in self._open.values())
+        return open_count + sum(len(b.messages) for q in self._sealed.values() for b in q)
+
+    def backlogged(self) -> frozenset[TopicPartition]:
+        """Partitions with a sealed batch still waiting for ClickHouse (keep them paused)."""
+        return frozenset(tp for tp, queue in self._sealed.items() if queue)
+
+    def retry_in(self) -> float:
+        return max(0.0, self._retry_at - self._clock())
+
+    def due(self) -> bool:
+        """True when ``flush`` has something to do now."""
+        now = self._clock()
+        if self.backlogged() and now >= self._retry_at:
+            return True
+        return any(self._is_due(tp, b, now) for tp, b in self._open.items())
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> int:
+        """Drop everything held for partitions this process no longer owns (rebalance);
+        their uncommitted messages will be read again by the new owner."""
+        dropped = 0
+        for tp in partitions:
+            batch = self._open.pop(tp, None)
+            dropped += len(batch.messages) if batch else 0
+            dropped += sum(len(b.messages) for b in self._sealed.pop(tp, deque()))
+            self._cuts.pop(tp, None)
+        return dropped
+
+    def recover(self, tp: TopicPartition, committed_offset: int) -> int:
+        """Re-create the batch boundaries of inserts that landed but were never committed.
+
+        After a crash between insert and commit the same messages are read again; cut at
+        the same offsets they get the same tokens and the engine drops them. Each stored
+        insert is recognised by its one ``_ingested_ms``. Returns how many were found.
+        """
+        spec = self.spec
+        result = self.backend.query(
+            f"SELECT max({quote_identifier(Meta.OFFSET.value)}) AS last "
+            f"FROM {spec.qualified_name} "
+            f"WHERE {quote_identifier(Meta.TOPIC.value)} = {quote_literal(tp.topic)} "
+            f"AND {quote_identifier(Meta.PARTITION.value)} = {tp.partition} "
+            f"AND {quote_identifier(Meta.OFFSET.value)} >= {int(committed_offset)} "
+            f"GROUP BY {quote_identifier(Meta.INGESTED.value)} ORDER BY last "
+            f"LIMIT {spec.dedup_window}"
+        )
+        cuts = deque(int(row[0]) for row in result.rows)
+        self.recovered_batches += len(cuts)
+        if cuts:
+            self._cuts[tp] = cuts
+        else:
+            self._cuts.pop(tp, None)
+        return len(cuts)
+
+    # -- output -------------------------------------------------------------------------
+
+    def flush(self, force: bool = False) -> dict[TopicPartition, int]:
+        """Insert every batch that is due (all, with ``force``); returns the offsets that
+        are now safe to commit, per partition.
+
+        Raises ``SinkUnavailableError`` (retryable; batches kept) or ``SinkRejectedError``.
+        While backing off after a failure it inserts nothing and returns ``{}``.
+        """
+        now = self._clock()
+        for tp, open_batch in list(self._open.items()):
+            if force or self._is_due(tp, open_batch, now):
+                self._seal(tp)
+        committable: dict[TopicPartition, int] = {}
+        if now < self._retry_at:
+            return committable
+        for tp, queue in self._sealed.items():
+            while queue:
+                batch = queue[0]
+                try:
+                    self._insert(batch)
+                except BackendError as exc:
+                    if not exc.retryable:
+                        raise SinkRejectedError(
+                            f"{batch.token}: ClickHouse refused the batch: {exc}", committable
+                        ) from exc
+                    delay = self.backoff.next_delay()
+                    self._retry_at = self._clock() + delay
+                    raise SinkUnavailableError(
+                        f"{batch.token}: ClickHouse unavailable, retry in {delay:.1f}s: {exc}",
+                        committable,
+                        self.backlogged(),
+                        delay,
+                    ) from exc
+                except BatchConversionError as exc:
+                    raise SinkRejectedError(f"{batch.token}: {exc}", committable) from exc
+                queue.popleft()
+                committable[tp] = batch.commit_offset
+        self.backoff.reset()
+        return committable
+
+    def build(self, batch: SealedBatch) -> pa.Table:
+        """The Arrow table a sealed batch inserts; the same every time it is built."""
+        rows, offsets = self._rows(batch)
+        builder = self._builder(batch.spec)
+        tp = batch.topic_partition
+        return builder.build(rows, tp.topic, tp.partition, offsets, batch.ingested_ms)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _is_due(self, tp: TopicPartition, batch: _OpenBatch, now: float) -> bool:
+        if not batch.messages or self._cuts.get(tp):
+            return False
+        return len(batch.messages) >= self.max_rows or now - batch.opened_at >= self.max_seconds
+
+    def _seal(self, tp: TopicPartition) -> None:
+        batch = self._open.pop(tp, None)
+        if batch is None or not batch.messages:
+            return
+        # Strictly increasing per partition, so each insert has its own stamp (recover).
+        ingested = max(self._wall_ms(), self._last_ingested.get(tp, 0) + 1)
+        self._last_ingested[tp] = ingested
+        sealed = SealedBatch(tp, tuple(batch.messages), ingested, self.spec)
+        self._sealed.setdefault(tp, deque()).append(sealed)
+
+    def _insert(self, batch: SealedBatch) -> None:
+        batch.attempts += 1
+        if batch.spec.is_profile and batch.tombstone_versions is None and batch.tombstones:
+            batch.tombstone_versions = self._resolve_tombstones(batch)
+        table = self.build(batch)
+        if table.num_rows:
+            self.backend.insert_arrow(batch.spec.qualified_name, table, batch.token)
+            self.rows_inserted += table.num_rows
+
+    def _builder(self, spec: TableSpec) -> ArrowBatchBuilder:
+        builder = self._builders.get(id(spec))
+        if builder is None or builder.spec is not spec:
+            builder = self._builders[id(spec)] = ArrowBatchBuilder(spec)
+        return builder
+
+    def _rows(self, batch: SealedBatch) -> tuple[list[Mapping[str, Any]], list[int]]:
+        spec = batch.spec
+        rows: list[Mapping[str, Any]] = []
+        offsets: list[int] = []
+        versions = batch.tombstone_versions or {}
+        for message in batch.messages:
+            value = message.value
+            if value is None:
+                if not spec.is_profile or message.key is None:
+                    # An event table has nothing to delete; a keyless tombstone names nothing.
+                    continue
+                key = _entity_key(spec, message.key)
+                rows.append(
+                    {
+                        **message.key,
+                        spec.deleted_field: True,
+                        spec.version_column: versions[key],
+                    }
+                )
+            else:
+                rows.append(value)
+            offsets.append(message.offset)
+        return rows, offsets
+
+    def _resolve_tombstones(self, batch: SealedBatch) -> dict[EntityKey, int]:
+        spec = batch.spec
+        keys = {_entity_key(spec, m.key) for m in batch.tombstones if m.key is not None}
+        stored = self._stored_versions(spec, keys)
+        versions: dict[EntityKey, int] = {}
+        seen: dict[EntityKey, int] = dict(stored)
+        for message in batch.messages:
+            if message.key is None and message.value is None:
+                continue
+            if message.value is not None:
+                source = message.value
+                key = tuple(source.get(k) for k in spec.order_by)
+                version = source.get(spec.version_column)
+                if key in keys and isinstance(version, int):
+                    seen[key] = max(seen.get(key, version), version)
+            else:
+                assert message.key is not None
+                key = _entity_key(spec, message.key)
+                new = seen.get(key, 0) + 1
+                versions[key] = new
+                seen[key] = new
+        return versions
+
+    def _stored_versions(self, spec: TableSpec, keys: set[EntityKey]) -> dict[EntityKey, int]:
+        if not keys:
+            return {}
+        columns = ", ".join(quote_identifier(k) for k in spec.order_by)
+        if len(spec.order_by) == 1:
+            wanted = ", ".join(quote_literal(k[0]) for k in sorted(keys, key=repr))
+            target = columns
+        else:
+            wanted = ", ".join(
+                "(" + ", ".join(quote_literal(v) for v in k) + ")" for k in sorted(keys, key=repr)
+            )
+            target = f"({columns})"
+        result = self.backend.query(
+            f"SELECT {columns}, max({quote_identifier(spec.version_column)}) "
+            f"FROM {spec.qualified_name} WHERE {target} IN ({wanted}) GROUP BY {columns}"
+        )
+        width = len(spec.order_by)
+        return {tuple(row[:width]): int(row[width]) for row in result.rows}
+
+
+def _entity_key(spec: TableSpec, key: Mapping[str, Any]) -> EntityKey:
+    try:
+        return tuple(key[k] for k in spec.order_by)
+    except KeyError as exc:
+        raise BatchConversionError(
+            f"tombstone key {sorted(key)} lacks entity key column {exc.args[0]!r}"
+        ) from None

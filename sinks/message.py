@@ -1,0 +1,27 @@
+"""One decoded Kafka message as the sink sees it: where it came from, its key and value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class SinkMessage:
+    """``value`` None is a tombstone: the entity named by ``key`` was deleted."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: Mapping[str, Any] | None
+    value: Mapping[str, Any] | None
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)

@@ -1,0 +1,171 @@
+"""The consumer loop's bookkeeping: commit only acknowledged offsets, pause while ClickHouse is
+away, follow a newer schema. Kafka is a scripted stand-in here; ClickHouse is the real engine."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from sinks.clickhouse.chdb_backend import ChdbBackend
+from sinks.clickhouse.ddl import TableSpec
+from sinks.clickhouse.writer import ClickHouseWriter
+from sinks.consumer import SinkConsumer
+from sinks.message import TopicPartition
+from tests.unit.sinks.flaky_backend import FlakyBackend
+from tests.unit.sinks.samples import finding
+from topics.schemas import schema_text
+from topics.serde import AvroEncoder
+
+TOPIC = "quality.finding"
+KEY_SCHEMA = {
+    "type": "record",
+    "name": "Key",
+    "namespace": "t",
+    "fields": [{"name": "finding_id", "type": "string"}],
+}
+
+
+class Record:
+    def __init__(self, partition: int, offset: int, key: bytes | None, value: bytes | None):
+        self._partition, self._offset, self._key, self._value = partition, offset, key, value
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return TOPIC
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+
+class ScriptedKafka:
+    """Hands out queued records and remembers commits, pauses and resumes."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.queue: list[Record] = []
+        self.commits: list[dict[tuple[str, int], int]] = []
+        self.paused: set[tuple[str, int]] = set()
+        self.resumed: list[tuple[str, int]] = []
+
+    def consume(self, num_messages: int, timeout: float) -> list[Record]:
+        taken, self.queue = self.queue[:num_messages], self.queue[num_messages:]
+        return taken
+
+    def commit(self, offsets: list[Any], asynchronous: bool) -> None:
+        assert asynchronous is False
+        self.commits.append({(o.topic, o.partition): o.offset for o in offsets})
+
+    def pause(self, partitions: list[Any]) -> None:
+        self.paused |= {(p.topic, p.partition) for p in partitions}
+
+    def resume(self, partitions: list[Any]) -> None:
+        for p in partitions:
+            self.paused.discard((p.topic, p.partition))
+            self.resumed.append((p.topic, p.partition))
+
+
+@pytest.fixture
+def schemas(finding_spec: TableSpec) -> dict[int, dict[str, Any]]:
+    newer = copy.deepcopy(dict(finding_spec.schema))
+    newer["fields"].append({"name": "rule_version", "type": ["null", "string"], "default": None})
+    return {1: dict(finding_spec.schema), 2: KEY_SCHEMA, 3: newer}
+
+
+def setup(
+    engine: ChdbBackend, spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> tuple[SinkConsumer, ScriptedKafka, FlakyBackend]:
+    backend = FlakyBackend(engine)
+    writer = ClickHouseWriter(backend, spec, max_rows=5, max_seconds=60)
+    writer.prepare()
+    made: list[ScriptedKafka] = []
+
+    def factory(config: dict[str, Any]) -> ScriptedKafka:
+        made.append(ScriptedKafka(config))
+        return made[0]
+
+    consumer = SinkConsumer(
+        bootstrap="unused:9092",
+        group_id="sink-test",
+        topic=TOPIC,
+        writer=writer,
+        fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
+        consumer_factory=factory,
+    )
+    assert made[0].config["enable.auto.commit"] is False
+    return consumer, made[0], backend
+
+
+def records(
+    schemas: dict[int, dict[str, Any]], first: int, count: int, schema_id: int = 1, **extra: Any
+) -> list[Record]:
+    value = AvroEncoder(schemas[schema_id], schema_id)
+    key = AvroEncoder(KEY_SCHEMA, 2)
+    out = []
+    for offset in range(first, first + count):
+        row = finding(offset) | extra
+        out.append(
+            Record(0, offset, key.encode({"finding_id": row["finding_id"]}), value.encode(row))
+        )
+    return out
+
+
+def table_count(engine: ChdbBackend, spec: TableSpec) -> int:
+    return int(engine.query(f"SELECT count() FROM {spec.qualified_name}").rows[0][0])
+
+
+def test_commits_only_what_clickhouse_acknowledged(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    consumer, kafka, _ = setup(engine, finding_spec, schemas)
+    kafka.queue = records(schemas, 0, 12)
+    assert consumer.step() == 12
+    assert kafka.commits == [{(TOPIC, 0): 10}]
+    assert table_count(engine, finding_spec) == 10
+
+
+def test_pauses_while_unavailable_and_resumes_after(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    consumer, kafka, backend = setup(engine, finding_spec, schemas)
+    consumer.writer.backoff.initial = consumer.writer.backoff._next = 0.01
+    backend.fail_inserts = 1
+    kafka.queue = records(schemas, 0, 5)
+    consumer.step()
+    assert kafka.paused == {(TOPIC, 0)}
+    assert kafka.commits == []
+    consumer.writer._retry_at = 0.0  # the backoff has elapsed
+    consumer.step()
+    assert kafka.paused == set()
+    assert kafka.resumed == [(TOPIC, 0)]
+    assert kafka.commits == [{(TOPIC, 0): 5}]
+    assert consumer.writer.backlogged() == frozenset()
+    assert table_count(engine, finding_spec) == 5
+
+
+def test_newer_schema_adds_its_column_before_its_rows(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    consumer, kafka, _ = setup(engine, finding_spec, schemas)
+    kafka.queue = records(schemas, 0, 2) + records(schemas, 2, 5, 3, rule_version="v2")
+    consumer.step()
+    # The older-schema rows went in first, then the table grew the column.
+    assert kafka.commits == [{(TOPIC, 0): 2}, {(TOPIC, 0): 7}]
+    rows = engine.query(
+        f"SELECT _offset, rule_version FROM {finding_spec.qualified_name} ORDER BY _offset"
+    ).rows
+    assert rows == [(0, None), (1, None)] + [(i, "v2") for i in range(2, 7)]
+    assert consumer.writer.spec.column("rule_version").type.sql == "Nullable(String)"
+    assert TopicPartition(TOPIC, 0) not in consumer.writer.backlogged()

@@ -1,0 +1,78 @@
+"""The read-only HTTP endpoint, served from the real engine on a loopback port."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from sinks.clickhouse.arrow_batch import ArrowBatchBuilder
+from sinks.clickhouse.chdb_backend import ChdbBackend
+from sinks.clickhouse.ddl import TableSpec
+from sinks.clickhouse.query_server import QueryServer
+from sinks.clickhouse.schema_manager import SchemaManager
+from tests.unit.sinks.samples import finding
+
+
+@pytest.fixture
+def server(engine: ChdbBackend, finding_spec: TableSpec) -> Iterator[QueryServer]:
+    SchemaManager(engine).ensure_table(finding_spec)
+    rows = [finding(i) for i in range(3)]
+    data = ArrowBatchBuilder(finding_spec).build(rows, "q", 0, [0, 1, 2], 1)
+    engine.insert_arrow(finding_spec.qualified_name, data, "seed")
+    reader = ChdbBackend(engine.path, read_only=True)
+    served = QueryServer(reader)
+    served.start()
+    yield served
+    served.close()
+    reader.close()
+
+
+def test_select_as_json_and_csv(server: QueryServer, finding_spec: TableSpec) -> None:
+    sql = f"SELECT event_id FROM {finding_spec.qualified_name} ORDER BY event_id"
+    answer = httpx.get(server.url, params={"query": sql})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/json")
+    assert [r["event_id"] for r in json.loads(answer.text)["data"]] == ["e0", "e1", "e2"]
+    csv = httpx.post(server.url, params={"format": "csv"}, content=sql)
+    assert csv.status_code == 200
+    assert csv.text == '"event_id"\n"e0"\n"e1"\n"e2"\n'
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE {table}",
+        "INSERT INTO {table} (event_id) VALUES ('x')",
+        "SELECT 1; DROP TABLE {table}",
+        "SELECT 1 INTO OUTFILE 'leak.csv'",
+    ],
+)
+def test_writes_are_forbidden(server: QueryServer, finding_spec: TableSpec, sql: str) -> None:
+    answer = httpx.post(server.url, content=sql.format(table=finding_spec.qualified_name))
+    assert answer.status_code == 403
+    assert answer.text.count("\n") == 1
+    count = httpx.get(
+        server.url, params={"query": f"SELECT count() AS n FROM {finding_spec.qualified_name}"}
+    )
+    assert int(json.loads(count.text)["data"][0]["n"]) == 3
+
+
+def test_engine_refusal_of_readonly_breach_is_forbidden(server: QueryServer) -> None:
+    # Passes the keyword check; the read-only connection refuses it.
+    answer = httpx.get(server.url, params={"query": "SELECT * FROM file('secrets.txt')"})
+    assert answer.status_code == 403
+    assert "readonly" in answer.text
+
+
+def test_bad_sql_and_bad_requests(server: QueryServer) -> None:
+    assert httpx.get(server.url, params={"query": "SELECT nope_column"}).status_code == 400
+    assert httpx.get(server.url).status_code == 400
+    assert httpx.get(server.url, params={"query": "SELECT 1", "format": "xml"}).status_code == 400
+
+
+def test_needs_a_read_only_backend(engine: ChdbBackend) -> None:
+    with pytest.raises(ValueError, match="read-only"):
+        QueryServer(engine)
