@@ -253,14 +253,44 @@ def bench_publisher(
 
 @app.command("worker")
 def worker(
+    role: Annotated[str, typer.Option(help="raw (standardize, facts) or theme")] = "raw",
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
 ) -> None:
-    """Run a streams worker (standardize) until stopped; start one per core."""
-    from streams.app import run_worker
+    """Run a streams worker until stopped; start one per core and role."""
+    import logging
 
-    if loglevel not in ("crit", "error", "warn", "info", "debug"):
-        raise fail(f"--loglevel {loglevel!r} is not one of crit, error, warn, info, debug", 2)
-    run_worker(get_settings(), loglevel)
+    if loglevel not in LOG_LEVELS:
+        raise fail(f"--loglevel {loglevel!r} is not one of {', '.join(LOG_LEVELS)}", 2)
+    if role == "raw":
+        from streams.raw_worker import run_raw_worker
+
+        logging.basicConfig(
+            level=LOG_LEVELS[loglevel], format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+        )
+        run_raw_worker(get_settings())
+    elif role == "theme":
+        from streams.app import run_worker
+
+        run_worker(get_settings(), loglevel)
+    else:
+        raise fail(f"--role {role!r} is not one of raw, theme", 2)
+
+
+LOG_LEVELS = {"crit": 50, "error": 40, "warn": 30, "info": 20, "debug": 10}
+
+
+@bench_app.command("standardize")
+def bench_standardize(
+    events: Annotated[int, typer.Option(min=1000, help="Raw events to pre-fill")] = 50_000,
+) -> None:
+    """One worker's sustained standardize events/s next to the bare per-event loop."""
+    from govbus import benchmarks
+
+    result = benchmarks.standardize(events)
+    out.print(f"events:                     {result.events}")
+    out.print(f"bare loop (decode, rules, masking, encode): {result.bare_per_s:,.0f} events/s")
+    out.print(f"standardize worker (1 process):             {result.stage_per_s:,.0f} events/s")
+    out.print(f"ratio:                      {result.ratio:.0%} of the bare loop")
 
 
 def main() -> None:

@@ -1,27 +1,16 @@
 """The faust app: the only module that imports faust.
 
-One agent consumes every raw topic in batches (``take_events``), hands each batch to the
-plain-Python processor, and flushes the batch's outputs before faust may acknowledge (and so
-commit) the batch's input offsets: at-least-once, with the bus's dedup at the edges.
+The theme layer needs state that survives restarts: faust's changelog-backed tables. The
+stateless raw layer runs in its own worker without faust (see raw_worker).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-from collections.abc import AsyncIterable, Callable
-from typing import Any
 
 import faust
-from confluent_kafka import Producer
 
 from ops.settings import Settings
-from streams.masking.pseudonym import pseudonymizer_from
-from streams.output import KafkaOutput, OutputError, output_config
-from streams.processor import BatchStats, InputMessage, StandardizeProcessor
-from topics.registry import SchemaRegistry
-from topics.serde import AvroDecoder
 
 log = logging.getLogger("govbus.streams")
 
@@ -32,8 +21,7 @@ def app_id(settings: Settings) -> str:
     return f"govbus-{settings.topic_namespace}streams".replace(".", "-").rstrip("-")
 
 
-def create_app(settings: Settings, on_batch: Callable[[BatchStats], None] | None = None
-               ) -> faust.App:
+def create_app(settings: Settings) -> faust.App:
     """The streams app with its agents, wired to the settings' cluster and registry."""
     datadir = settings.state_dir / "streams" / app_id(settings)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -45,43 +33,13 @@ def create_app(settings: Settings, on_batch: Callable[[BatchStats], None] | None
         topic_partitions=4,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
-        stream_buffer_maxsize=4 * settings.batch_size,
+        # Room for several batches, so fetching goes on while a batch is processed.
+        stream_buffer_maxsize=8 * settings.batch_size,
+        broker_max_poll_records=settings.batch_size,
+        consumer_max_fetch_size=4 * 1024 * 1024,
         web_enabled=False,
         producer_acks=-1,
     )
-    registry = SchemaRegistry(settings.registry_url)
-    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, app_id(settings))))
-    processor = StandardizeProcessor(
-        AvroDecoder(registry.schema_by_id),
-        lambda subject, schema: registry.register(subject, schema),
-        pseudonymizer_from(settings),
-        output,
-    )
-    raw = app.topic(*processor.input_topics, key_serializer="raw", value_serializer="raw")
-
-    @app.agent(raw, name="standardize")
-    async def standardize(stream: AsyncIterable[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            settings.batch_size, within=settings.batch_seconds
-        ):
-            batch = [
-                InputMessage(e.message.topic, e.message.partition, e.message.offset,
-                             e.message.key, e.message.value)
-                for e in events
-            ]
-            stats = processor.process(batch)
-            try:
-                # In a thread: librdkafka's flush releases the GIL, faust keeps heartbeating.
-                await loop.run_in_executor(None, output.flush)
-            except OutputError as exc:
-                # Exit without acknowledging the batch: the restarted worker reprocesses it
-                # from the last committed offset rather than lose it.
-                log.critical("outputs not delivered, exiting: %s", exc)
-                os._exit(EXIT_OUTPUT_FAILED)
-            if on_batch is not None:
-                on_batch(stats)
-
     return app
 
 

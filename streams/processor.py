@@ -124,7 +124,7 @@ class StandardizeProcessor:
                 envelope["event_id"] = f"{message.topic}:{message.partition}:{message.offset}"
             try:
                 result = route.stage(envelope, today)
-            except Exception as exc:  # noqa: BLE001 — a stage bug must not lose the event
+            except Exception as exc:
                 self._reject(message, route, "stage.exception", str(exc)[:300],
                              type(exc).__name__, _event_id(envelope), now_ms, stats)
                 continue

@@ -1,0 +1,84 @@
+"""Benchmark wiring: fills topics with simulated events, runs workers, reads the figures.
+
+Each benchmark runs in a fresh topic namespace, so it measures an empty, known workload.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from connectors.simulator import DepartmentSimulator
+from govbus.wiring import publishers, registry, topic_admin
+from ops.settings import Settings, get_settings
+from streams.bench import StageBenchResult, bare_rate, drain_rate, read_raw
+from streams.masking.pseudonym import pseudonymizer_from
+from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
+from topics.schemas import source_names
+
+
+@contextmanager
+def fresh_namespace(prefix: str) -> Iterator[Settings]:
+    """Settings (and child processes) in a namespace of their own for the block."""
+    previous = os.environ.get("GOVBUS_TOPIC_NAMESPACE")
+    os.environ["GOVBUS_TOPIC_NAMESPACE"] = f"{prefix}{uuid.uuid4().hex[:8]}."
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        topic_admin(settings).apply(catalog())
+        yield settings
+    finally:
+        if previous is None:
+            os.environ.pop("GOVBUS_TOPIC_NAMESPACE", None)
+        else:
+            os.environ["GOVBUS_TOPIC_NAMESPACE"] = previous
+        get_settings.cache_clear()
+
+
+def prefill_raw(settings: Settings, events: int, seed: int = 5) -> int:
+    """Publish simulated events (5% with defects); returns how many (tombstones not counted)."""
+    targets = publishers(settings, list(source_names()))
+    for event in DepartmentSimulator(seed=seed, defect_rate=0.05).events(events):
+        targets[event.source].publish(event.op, before=event.before, after=event.after,
+                                      sequence=event.sequence, source_ts_ms=event.ts_ms,
+                                      event_id=event.event_id)
+    for target in targets.values():
+        target.flush(120)
+    return events
+
+
+@contextmanager
+def worker_process(log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "govbus.cli", "worker"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def standardize(events: int) -> StageBenchResult:
+    with fresh_namespace("bench-std-") as settings:
+        prefill_raw(settings, events)
+        raw_names = [t.name for t in by_layer(Layer.RAW)]
+        messages = [m for m in read_raw(settings.kafka_bootstrap, raw_names)
+                    if m.value is not None]
+        schemas = registry(settings)
+        bare = bare_rate(messages, schemas.schema_by_id,
+                         lambda subject, schema: schemas.register(subject, schema),
+                         pseudonymizer_from(settings))
+        outputs = [*(std_topic(s).name for s in source_names()), dlq_topic("standardize").name]
+        with worker_process(settings.state_dir / "run" / "bench-worker.log") as worker:
+            stage = drain_rate(settings.kafka_bootstrap, outputs, len(messages),
+                               alive=lambda: worker.poll() is None)
+        return StageBenchResult(len(messages), bare, stage)

@@ -1,0 +1,99 @@
+"""Standardize benchmark: a worker's sustained events/s on the broker next to a bare loop.
+
+The bare loop is the processor itself (decode, rules, masking, encode) over the same raw
+messages held in memory with a no-op output: what the stage costs without Kafka and faust.
+The worker figure counts from its first output to its last, so start-up and the group's
+rebalance are not in it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from streams.masking.pseudonym import Pseudonymizer
+from streams.processor import InputMessage, StandardizeProcessor
+from topics.serde import AvroDecoder
+
+
+@dataclass(frozen=True)
+class StageBenchResult:
+    events: int
+    bare_per_s: float
+    stage_per_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.stage_per_s / self.bare_per_s
+
+
+class _Discard:
+    def produce(self, topic: str, key: bytes | None, value: bytes | None,
+                headers: Any = None) -> None:
+        pass
+
+
+def read_raw(bootstrap: str, topics: list[str]) -> list[InputMessage]:
+    """Every message of the topics, as bytes, from the beginning."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "govbus-bench-reader",
+                         "enable.auto.commit": False})
+    assignment = [TopicPartition(t, p, 0) for t in topics
+                  for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+    ends = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10)[1]
+            for tp in assignment}
+    consumer.assign(assignment)
+    messages: list[InputMessage] = []
+    remaining = sum(ends.values())
+    while remaining > 0:
+        for m in consumer.consume(10_000, timeout=1.0):
+            if m.error() is None:
+                messages.append(InputMessage(m.topic(), m.partition(), m.offset(), m.key(),
+                                             m.value()))
+                remaining -= 1
+    consumer.close()
+    return messages
+
+
+def bare_rate(messages: list[InputMessage], fetch_schema: Callable[[int], str],
+              schema_ids: Callable[[str, dict[str, Any]], int],
+              pseudonymizer: Pseudonymizer) -> float:
+    processor = StandardizeProcessor(AvroDecoder(fetch_schema), schema_ids, pseudonymizer,
+                                     _Discard())
+    processor.process(messages[:2000])  # warm caches (schemas, code tables)
+    started = time.perf_counter()
+    processor.process(messages)
+    return len(messages) / (time.perf_counter() - started)
+
+
+def output_count(consumer: Consumer, topics: list[str]) -> int:
+    total = 0
+    for topic in topics:
+        for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+            total += consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                    timeout=10, cached=False)[1]
+    return total
+
+
+def drain_rate(bootstrap: str, output_topics: list[str], expected: int,
+               timeout_s: float = 600.0, alive: Callable[[], bool] = lambda: True) -> float:
+    """Outputs/s from the first output to the last, counted by the topics' end offsets."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "govbus-bench-watch"})
+    try:
+        deadline = time.monotonic() + timeout_s
+        first_at = None
+        first_count = 0
+        while time.monotonic() < deadline and alive():
+            count = output_count(consumer, output_topics)
+            now = time.monotonic()
+            if first_at is None and count > 0:
+                first_at, first_count = now, count
+            if count >= expected and first_at is not None:
+                return (count - first_count) / max(now - first_at, 1e-6)
+            time.sleep(0.1)
+        raise RuntimeError(f"the worker did not produce {expected} outputs in time")
+    finally:
+        consumer.close()
