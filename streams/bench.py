@@ -51,8 +51,7 @@ def read_raw(bootstrap: str, topics: list[str]) -> list[InputMessage]:
     while remaining > 0:
         for m in consumer.consume(10_000, timeout=1.0):
             if m.error() is None:
-                messages.append(InputMessage(m.topic(), m.partition(), m.offset(), m.key(),
-                                             m.value()))
+                messages.append(InputMessage.from_kafka(m))
                 remaining -= 1
     consumer.close()
     return messages

@@ -35,6 +35,12 @@ class InputMessage:
     key: bytes | None
     value: bytes | None
 
+    @classmethod
+    def from_kafka(cls, message: Any) -> InputMessage:
+        """From a consumed confluent-kafka message (not an error event)."""
+        return cls(message.topic(), message.partition(), message.offset(), message.key(),
+                   message.value())
+
 
 class Output(Protocol):
     def produce(self, topic: str, key: bytes | None, value: bytes | None,

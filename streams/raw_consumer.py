@@ -72,8 +72,7 @@ class RawConsumerLoop:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consume error: %s", error.str())
                 continue
-            batch.append(InputMessage(message.topic(), message.partition(), message.offset(),
-                                      message.key(), message.value()))
+            batch.append(InputMessage.from_kafka(message))
             next_offsets[(message.topic(), message.partition())] = message.offset() + 1
         if not batch:
             return
