@@ -26,6 +26,8 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figure
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(bench_app, name="bench")
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter queues: rejections and replay.")
+app.add_typer(dlq_app, name="dlq")
 
 # Piped output (CI logs, `| less`) gets wide lines rather than 80-column wrapping.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -291,6 +293,67 @@ def bench_standardize(
     out.print(f"bare loop (decode, rules, masking, encode): {result.bare_per_s:,.0f} events/s")
     out.print(f"standardize worker (1 process):             {result.stage_per_s:,.0f} events/s")
     out.print(f"ratio:                      {result.ratio:.0%} of the bare loop")
+
+
+def _dead_letters(stage: str) -> list:  # type: ignore[type-arg]
+    from govbus.wiring import registry
+    from streams.dlq import DeadLetterView
+    from topics.catalog import STAGES, dlq_topic
+    from topics.reader import TopicReader
+
+    if stage not in STAGES:
+        raise fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}", 2)
+    settings = get_settings()
+    reader = TopicReader(settings.kafka_bootstrap, registry(settings), dlq_topic(stage).name)
+    return [DeadLetterView(m.raw_key, m.raw_value, m.headers)
+            for m in reader.messages(idle_timeout_s=2.0)]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    stage: Annotated[str, typer.Option(help="Stage whose DLQ to read")] = "standardize",
+) -> None:
+    """Rejected events by reason and department."""
+    from streams.dlq import summarize
+
+    letters = _dead_letters(stage)
+    table = Table("reason", "dept", "events", title=f"dlq.{stage}: {len(letters)} events")
+    for (reason, dept), count in sorted(summarize(letters).items(), key=lambda i: -i[1]):
+        table.add_row(reason, dept, str(count))
+    out.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    stage: Annotated[str, typer.Option(help="Stage whose DLQ to read")] = "standardize",
+    reason: Annotated[str | None, typer.Option(help="Only this reason code")] = None,
+    dept: Annotated[str | None, typer.Option(help="Only this department")] = None,
+    event_id: Annotated[list[str] | None, typer.Option(help="Only these event ids")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show what would be replayed")] = False,
+) -> None:
+    """Re-publish selected rejected events to their original topic (after a fix)."""
+    import time
+
+    from confluent_kafka import Producer
+
+    from streams.dlq import replay_headers, select
+    from streams.output import KafkaOutput, output_config
+
+    chosen = select(_dead_letters(stage), reason=reason, dept=dept,
+                    event_ids=set(event_id or []))
+    if not chosen:
+        raise fail("no dead letters match the filters", 1)
+    if dry_run:
+        out.print(f"would replay {len(chosen)} events")
+        return
+    settings = get_settings()
+    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, "govbus-dlq-replay")))
+    now_ms = int(time.time() * 1000)
+    for letter in chosen:
+        output.produce(letter.origin_topic, letter.key, letter.value,
+                       replay_headers(letter, now_ms))
+    output.flush()
+    out.print(f"replayed {len(chosen)} events to their original topics")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ read these too; ``reason`` and ``detail`` carry the stable reason code and its e
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 PREFIX = "__govbus.errors."
@@ -72,3 +73,49 @@ def dead_letter(
 def header_map(headers: list[tuple[str, bytes | None]] | None) -> dict[str, str]:
     """Headers of a read DLQ message, decoded (missing values as empty strings)."""
     return {k: (v.decode(errors="replace") if v else "") for k, v in headers or []}
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterView:
+    """A read DLQ message: where it came from, why, and its original bytes."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+    @property
+    def reason(self) -> str:
+        return self.headers.get(REASON, "")
+
+    @property
+    def dept(self) -> str:
+        return self.headers.get(DEPT, "")
+
+    @property
+    def origin_topic(self) -> str:
+        return self.headers.get(TOPIC, "")
+
+    @property
+    def event_id(self) -> str:
+        return self.headers.get(EVENT_ID, "")
+
+
+def summarize(letters: list[DeadLetterView]) -> Counter[tuple[str, str]]:
+    """Counts by (reason, department)."""
+    return Counter((letter.reason, letter.dept) for letter in letters)
+
+
+def select(letters: list[DeadLetterView], *, reason: str | None = None,
+           dept: str | None = None, event_ids: set[str] | None = None) -> list[DeadLetterView]:
+    """The letters matching every given filter (None = any)."""
+    return [
+        letter for letter in letters
+        if (reason is None or letter.reason == reason)
+        and (dept is None or letter.dept == dept)
+        and (not event_ids or letter.event_id in event_ids)
+    ]
+
+
+def replay_headers(letter: DeadLetterView, now_ms: int) -> list[tuple[str, str | bytes | None]]:
+    """Marks a re-published event, so a second rejection shows it was already replayed."""
+    return [(REPLAYED, str(now_ms).encode()), (REASON, letter.reason.encode())]

@@ -23,6 +23,7 @@ class ReadMessage:
     value: dict[str, Any] | None  # None for a tombstone
     headers: dict[str, str]
     raw_value: bytes | None
+    raw_key: bytes | None = None
     error: str | None = None  # set when the bytes could not be decoded
 
 
@@ -91,5 +92,6 @@ class TopicReader:
             value,
             headers,
             raw_value,
-            error,
+            raw_key=raw_key,
+            error=error,
         )
