@@ -64,6 +64,9 @@ DEPT = "govbus.dept"
 SYSTEM = "govbus.system"
 TABLE = "govbus.table"
 CATEGORY = "govbus.category"
+AUTHORITY = "govbus.authority"  # theme attribute: the department whose value wins (一数一源)
+ENTITY_KEY = "govbus.entity_key"  # theme field: the profile's entity key
+LOWCARD = "govbus.lowcard"  # few distinct values: LowCardinality in ClickHouse
 
 
 @dataclass(frozen=True, slots=True)

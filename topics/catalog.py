@@ -12,7 +12,7 @@ from enum import StrEnum
 from functools import cache
 
 from ops.settings import get_settings
-from topics.annotations import Grade, RecordSpec
+from topics.annotations import Category, Grade, RecordSpec
 from topics.schemas import (
     Schema,
     change_event_schema,
@@ -146,12 +146,41 @@ def _quality_topic(namespace: str) -> Topic:
 STAGES = ("standardize", "theme")
 
 
+def _fact_topic(namespace: str, category: Category) -> Topic:
+    return Topic(
+        name=f"{namespace}fact.{category}",
+        layer=Layer.FACT,
+        description=f"Facts about {category} entities, keyed by entity key (the repartition point).",
+        retention_ms=7 * DAY_MS,
+        key_schema=lambda: load_avsc("keys/string_key.avsc"),
+        value_schema=lambda: load_avsc("fact/fact.avsc"),
+        grade=Grade.IMPORTANT,
+        source=str(category),
+    )
+
+
+def _theme_topic(namespace: str, category: Category) -> Topic:
+    return Topic(
+        name=f"{namespace}theme.{category}",
+        layer=Layer.THEME,
+        description=f"Current 360 profiles of {category} entities (upserts, tombstones).",
+        retention_ms=-1,
+        cleanup=Cleanup.COMPACT,
+        key_schema=lambda: load_avsc("keys/string_key.avsc"),
+        value_schema=lambda: load_avsc(f"theme/{category}.avsc"),
+        grade=Grade.IMPORTANT,
+        source=str(category),
+    )
+
+
 @cache
 def _catalog(namespace: str) -> tuple[Topic, ...]:
     sources = source_names()
     return (
         *(_raw_topic(namespace, source) for source in sources),
         *(_std_topic(namespace, source) for source in sources),
+        *(_fact_topic(namespace, category) for category in Category),
+        *(_theme_topic(namespace, category) for category in Category),
         *(_dlq_topic(namespace, stage) for stage in STAGES),
         _quality_topic(namespace),
     )
@@ -182,6 +211,14 @@ def std_topic(source: str) -> Topic:
 
 def dlq_topic(stage: str) -> Topic:
     return _by_source(Layer.DLQ, stage)
+
+
+def fact_topic(category: Category | str) -> Topic:
+    return _by_source(Layer.FACT, str(category))
+
+
+def theme_topic(category: Category | str) -> Topic:
+    return _by_source(Layer.THEME, str(category))
 
 
 def quality_topic() -> Topic:
