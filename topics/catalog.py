@@ -150,7 +150,7 @@ def _fact_topic(namespace: str, category: Category) -> Topic:
     return Topic(
         name=f"{namespace}fact.{category}",
         layer=Layer.FACT,
-        description=f"Facts about {category} entities, keyed by entity key (the repartition point).",
+        description=f"Facts about {category} entities, keyed by entity key (repartition point).",
         retention_ms=7 * DAY_MS,
         key_schema=lambda: load_avsc("keys/string_key.avsc"),
         value_schema=lambda: load_avsc("fact/fact.avsc"),
