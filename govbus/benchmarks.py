@@ -53,9 +53,9 @@ def prefill_raw(settings: Settings, events: int, seed: int = 5) -> int:
 
 
 @contextmanager
-def worker_process(log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(log: Path, role: str) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "govbus.cli", "worker"],
+        process = subprocess.Popen([sys.executable, "-m", "govbus.cli", "worker", "--role", role],
                                    stdout=out, stderr=subprocess.STDOUT)
         try:
             yield process
@@ -78,7 +78,7 @@ def standardize(events: int) -> StageBenchResult:
                          lambda subject, schema: schemas.register(subject, schema),
                          pseudonymizer_from(settings))
         outputs = [*(std_topic(s).name for s in source_names()), dlq_topic("standardize").name]
-        with worker_process(settings.state_dir / "run" / "bench-worker.log") as worker:
+        with worker_process(settings.state_dir / "run" / "bench-worker.log", "raw") as worker:
             stage = drain_rate(settings.kafka_bootstrap, outputs, len(messages),
                                alive=lambda: worker.poll() is None)
         return StageBenchResult(len(messages), bare, stage)

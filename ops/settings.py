@@ -51,8 +51,36 @@ class Settings(BaseSettings):
         default=None, description="ClickHouse server URL; unset means chDB in state_dir."
     )
     clickhouse_database: str = "govbus"
+    sink_batch_rows: int = Field(
+        default=10_000, ge=1, description="A sink batch is inserted at this many rows ..."
+    )
+    sink_batch_seconds: float = Field(
+        default=0.5, gt=0, description="... or when its first message is this many seconds old."
+    )
+    sink_group_id: str = Field(
+        default="govbus-sink",
+        min_length=1,
+        description="Consumer group of the ClickHouse sink (prefixed with topic_namespace).",
+    )
+    sink_query_port: int = Field(
+        default=18123,
+        ge=0,
+        le=65535,
+        description="Port of the sink's read-only query endpoint on 127.0.0.1; 0 picks one.",
+    )
 
+    theme_store: str = Field(
+        default="memory://",
+        description="faust table store for profiles: memory:// (restored from the changelog "
+        "on start) or rocksdb:// for state larger than memory (needs faust's rocksdb extra).",
+    )
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the /metrics, /healthz, /readyz server binds."
+    )
+    metrics_enabled: bool = Field(
+        default=True, description="False: processes start no metrics/health server."
+    )
     batch_size: int = Field(default=500, ge=1)
     batch_seconds: float = Field(default=0.2, gt=0)
 

@@ -16,7 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from streams.masking.pseudonym import Pseudonymizer
-from streams.processor import InputMessage, StandardizeProcessor
+from streams.processor import InputMessage, RawLayerProcessor
 from topics.serde import AvroDecoder
 
 
@@ -60,7 +60,7 @@ def read_raw(bootstrap: str, topics: list[str]) -> list[InputMessage]:
 def bare_rate(messages: list[InputMessage], fetch_schema: Callable[[int], str],
               schema_ids: Callable[[str, dict[str, Any]], int],
               pseudonymizer: Pseudonymizer) -> float:
-    processor = StandardizeProcessor(AvroDecoder(fetch_schema), schema_ids, pseudonymizer,
+    processor = RawLayerProcessor(AvroDecoder(fetch_schema), schema_ids, pseudonymizer,
                                      _Discard())
     processor.process(messages[:2000])  # warm caches (schemas, code tables)
     started = time.perf_counter()

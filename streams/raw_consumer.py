@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streams.output import KafkaOutput
-from streams.processor import BatchStats, InputMessage, StandardizeProcessor
+from streams.processor import BatchStats, InputMessage, RawLayerProcessor
 
 log = logging.getLogger("govbus.streams.raw")
 
@@ -37,7 +37,7 @@ def consumer_config(bootstrap: str, group_id: str) -> dict[str, Any]:
 class RawConsumerLoop:
     """Consumes every raw topic with one consumer group and runs the processor per batch."""
 
-    def __init__(self, consumer: Consumer, processor: StandardizeProcessor, output: KafkaOutput,
+    def __init__(self, consumer: Consumer, processor: RawLayerProcessor, output: KafkaOutput,
                  batch_size: int, batch_seconds: float,
                  on_batch: Callable[[BatchStats], None] | None = None) -> None:
         self.consumer = consumer

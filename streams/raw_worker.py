@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, Producer
 from ops.settings import Settings
 from streams.masking.pseudonym import pseudonymizer_from
 from streams.output import KafkaOutput, output_config
-from streams.processor import BatchStats, StandardizeProcessor
+from streams.processor import BatchStats, RawLayerProcessor
 from streams.raw_consumer import RawConsumerLoop, consumer_config
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
@@ -33,7 +33,7 @@ def build_raw_loop(settings: Settings,
                    on_batch: Callable[[BatchStats], None] | None = None) -> RawConsumerLoop:
     registry = SchemaRegistry(settings.registry_url)
     output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, group_id(settings))))
-    processor = StandardizeProcessor(
+    processor = RawLayerProcessor(
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
         pseudonymizer_from(settings),

@@ -60,6 +60,12 @@ class StandardizeStage:
         )
 
 
+    def std_row(self, row: Mapping[str, Any], today: date) -> dict[str, Any] | None:
+        """One row image standardized on its own (None if it is unusable)."""
+        checked = self.rules.apply(row, today)
+        return None if checked.fatal is not None else self.desensitizer.apply(checked.row)
+
+
 def _rejected(fatal: RuleViolation, findings: list[RuleViolation]) -> Rejected:
     detail = f"{fatal.field}: {fatal.detail}" if fatal.field else fatal.detail
     return Rejected(fatal.reason_code, detail, tuple(findings), fatal=fatal)

@@ -187,8 +187,10 @@ def _catalog(namespace: str) -> tuple[Topic, ...]:
 
 
 def by_name(name: str) -> Topic:
+    """A topic by its full name, or by its name without the configured namespace."""
+    qualified = get_settings().topic_namespace + name
     for topic in catalog():
-        if topic.name == name:
+        if topic.name in (name, qualified):
             return topic
     known = ", ".join(t.name for t in catalog())
     raise KeyError(f"no topic {name!r} in the catalog; known topics: {known}")

@@ -53,6 +53,9 @@ class Reason(StrEnum):
     CONSISTENCY_BIRTH_DATE_MISMATCH = "consistency.birth_date_mismatch"
     CONSISTENCY_SEX_MISMATCH = "consistency.sex_mismatch"
     CONSISTENCY_DATE_ORDER = "consistency.date_order"
+    # Enrichment (the fact and theme stages).
+    ENRICH_MISSING_KEY = "enrich.missing_key"
+    CONSISTENCY_AUTHORITY_CONFLICT = "consistency.authority_conflict"
 
 
 _V, _C, _K = Dimension.VALIDITY, Dimension.COMPLETENESS, Dimension.CONSISTENCY
@@ -92,6 +95,10 @@ _META: dict[Reason, tuple[Dimension, Outcome]] = {
     Reason.CONSISTENCY_BIRTH_DATE_MISMATCH: (_K, _FLAG),
     Reason.CONSISTENCY_SEX_MISMATCH: (_K, _FLAG),
     Reason.CONSISTENCY_DATE_ORDER: (_K, _FLAG),
+    # An entity without a key is skipped; the record's other entities still pass.
+    Reason.ENRICH_MISSING_KEY: (_C, _FLAG),
+    # 一数一源: the authority's value wins; the other department's is kept as a candidate.
+    Reason.CONSISTENCY_AUTHORITY_CONFLICT: (_K, _FLAG),
 }
 
 FATAL_REASONS: frozenset[Reason] = frozenset(r for r, (_, o) in _META.items() if o is _REJECT)

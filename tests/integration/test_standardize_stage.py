@@ -47,7 +47,7 @@ def test_every_event_is_standardized_or_dead_lettered(namespace: str, tmp_path: 
     std_names = [std_topic(s).name for s in source_names()]
     dlq = dlq_topic("standardize").name
     log = tmp_path / "worker.log"
-    with running_worker(log) as worker:
+    with running_worker(log, "--role", "raw") as worker:
         wait_for(lambda: sum(_count(t) for t in [*std_names, dlq]) >= EVENTS, 180,
                  "every event in std or DLQ", worker, log)
 

@@ -1,0 +1,161 @@
+"""The fact stage: one std change event in, one fact per entity the record states out.
+
+A fact (``fact/fact.avsc``) is what one source record says about one entity, keyed by
+entity key so the theme stage sees every fact of an entity on one partition. c/u/r assert
+the after image; d retracts (the record no longer states anything, so a retract carries no
+attributes or links: it only names the contribution to remove).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from streams.enrich.fact_map import FACT_MAP
+from streams.enrich.findings import missing_key
+from streams.enrich.moves import RecordEntities, entities_of, moved_away
+from streams.enrich.plan import EntityPlan, SourcePlan, source_plan
+from streams.rules.findings import RuleViolation
+
+ASSERT, RETRACT = "assert", "retract"
+Fact = dict[str, Any]
+
+
+class _Context:
+    """What every fact of one event shares."""
+
+    __slots__ = ("dept", "event_id", "op", "record_key", "sequence", "source", "ts")
+
+    def __init__(self, plan: SourcePlan, envelope: Mapping[str, Any], row: Mapping[str, Any],
+                 op: str) -> None:
+        origin = envelope.get("source") or {}
+        self.source = plan.source
+        # The table's department, from its schema: plain Debezium fills source.dept with
+        # nothing useful, and authority (一数一源) must not depend on the sender's label.
+        self.dept = plan.dept
+        self.op = op
+        self.record_key = _record_key(plan.key_fields, row)
+        self.sequence: str | None = origin.get("sequence")
+        self.ts: int = origin.get("ts_ms") or envelope.get("ts_ms") or 0
+        # Plain Debezium events have no event id; a derived one is stable across
+        # redeliveries, so fact ids still deduplicate.
+        self.event_id: str = envelope.get("event_id") or (
+            f"{plan.source}:{self.record_key}:{self.ts}:{self.sequence or ''}"
+        )
+
+    def fact(self, role: str, category: str, entity_type: str, key: str, op: str,
+             attributes: dict[str, str | None], links: list[dict[str, str]]) -> Fact:
+        return {
+            "fact_id": f"{self.event_id}/{key}",
+            "category": category,
+            "entity_type": entity_type,
+            "entity_key": key,
+            "op": op,
+            "source": self.source,
+            "dept": self.dept,
+            "record_key": self.record_key,
+            "role": role,
+            "event_id": self.event_id,
+            "sequence": self.sequence,
+            "source_ts_ms": self.ts,
+            "attributes": attributes,
+            "links": links,
+        }
+
+
+class FactExtractor:
+    """Facts of std change events, by precomputed per-source plans."""
+
+    def __init__(self, sources: Iterable[str] | None = None) -> None:
+        self._plans = {s: source_plan(s) for s in (FACT_MAP if sources is None else sources)}
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self._plans)
+
+    def extract(
+        self,
+        source: str,
+        envelope: Mapping[str, Any] | None,
+        notes: list[RuleViolation] | None = None,
+    ) -> list[Fact]:
+        """The facts of one std change event; entities without a key are skipped and, when
+        ``notes`` is given, reported there as ``enrich.missing_key``."""
+        return self._extract(source, envelope, notes)[0]
+
+    def extract_tracked(
+        self,
+        source: str,
+        envelope: Mapping[str, Any] | None,
+        previous: RecordEntities | None,
+        notes: list[RuleViolation] | None = None,
+    ) -> tuple[list[Fact], RecordEntities | None]:
+        """``extract`` plus retracts for entities the record stated before (``previous``)
+        and no longer does; returns the record's new entity map (None after a delete: the
+        caller drops the record's entry)."""
+        facts, context = self._extract(source, envelope, notes)
+        if context is None:
+            return facts, previous
+        current = entities_of(facts)
+        for moved in moved_away(previous, current):
+            facts.append(context.fact(moved.role, moved.category, moved.entity_type,
+                                      moved.entity_key, RETRACT, {}, []))
+        return facts, (None if context.op == RETRACT else current)
+
+    def _extract(
+        self,
+        source: str,
+        envelope: Mapping[str, Any] | None,
+        notes: list[RuleViolation] | None,
+    ) -> tuple[list[Fact], _Context | None]:
+        if envelope is None:
+            return [], None  # a tombstone: the delete before it said everything
+        plan = self._plans[source]
+        if envelope.get("op") == "d":
+            row, op = envelope.get("before"), RETRACT
+        else:
+            row, op = envelope.get("after"), ASSERT
+        if row is None:
+            return [], None  # e.g. a truncate: no row image, nothing stated
+        context = _Context(plan, envelope, row, op)
+        facts = []
+        for entity in plan.entities:
+            when = entity.when
+            if when is not None and row.get(when.field) != when.equals:
+                continue
+            key = entity.key(row)
+            if not key:
+                if notes is not None:
+                    notes.append(missing_key(entity.key_fields, entity.role, entity.category))
+                continue
+            if op == ASSERT:
+                attributes, links = _statement(entity, row)
+            else:
+                attributes, links = {}, []
+            facts.append(context.fact(entity.role, entity.category, entity.entity_type, key,
+                                      op, attributes, links))
+        return facts, context
+
+
+def _statement(
+    entity: EntityPlan, row: Mapping[str, Any]
+) -> tuple[dict[str, str | None], list[dict[str, str]]]:
+    get = row.get
+    attributes: dict[str, str | None] = {a: get(f) for a, f in entity.direct}
+    for attribute, compute in entity.computed:
+        attributes[attribute] = compute(row)
+    links = []
+    for link in entity.links:
+        when = link.when
+        if when is not None and get(when.field) != when.equals:
+            continue
+        target = link.key(row)
+        if target:
+            links.append({"relation": link.relation, "category": link.category, "key": target})
+    return attributes, links
+
+
+def _record_key(fields: tuple[str, ...], row: Mapping[str, Any]) -> str:
+    if len(fields) == 1:
+        return str(row.get(fields[0]))
+    return "|".join(str(row.get(f)) for f in fields)

@@ -1,0 +1,174 @@
+"""The theme layer's per-batch work: facts in, merged 360 profiles out.
+
+Plain Python over a state store interface; the faust app plugs in its changelog-backed
+table. Within a batch, the facts of one entity are applied in order to one in-memory state,
+then the state is written and the profile rendered and encoded once: a busy entity costs
+one table write and one theme encode per batch, not per fact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from streams.dlq import Provenance, dead_letter
+from streams.enrich.profile import ProfileState, apply_fact
+from streams.enrich.theme import conflict_findings, render
+from streams.processor import InputMessage, Output, SchemaIds
+from topics.annotations import Category
+from topics.catalog import dlq_topic, fact_topic, quality_topic, theme_topic
+from topics.schemas import load_avsc
+from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError
+
+STAGE = "theme"
+Token = TypeVar("Token")
+
+
+class StateStore(Protocol[Token]):  # type: ignore[misc]
+    """Profile states by table key; ``put`` gets the token of the event that caused it."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, value: dict[str, Any] | None, token: Token) -> None: ...
+
+
+@dataclass
+class ThemeStats:
+    facts: int = 0
+    stale: int = 0
+    rejected: int = 0
+    profiles_written: int = 0
+    tombstones: int = 0
+    conflicts: int = 0
+    by_category: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending(Generic[Token]):
+    category: Category
+    entity_key: str
+    state: ProfileState | None
+    token: Token
+    store: bool = False  # the state moved on (even if the profile looks the same)
+    emit: bool = False  # the profile changed: a new theme revision (or a tombstone)
+
+
+class ThemeProcessor:
+    """Applies a batch of fact messages to profile states and emits theme records."""
+
+    def __init__(
+        self,
+        decoder: AvroDecoder,
+        schema_ids: SchemaIds,
+        output: Output,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.decoder = decoder
+        self.output = output
+        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        key_schema = load_avsc("keys/string_key.avsc")
+        self._by_fact_topic: dict[str, Category] = {}
+        self._theme: dict[Category, tuple[str, Callable[[Any], bytes], Callable[[Any], bytes]]] = {}
+        for category in Category:
+            self._by_fact_topic[fact_topic(category).name] = category
+            theme = theme_topic(category)
+            schema = load_avsc(f"theme/{category}.avsc")
+            self._theme[category] = (
+                theme.name,
+                AvroEncoder(key_schema, schema_ids(theme.key_subject, key_schema)).encode,
+                AvroEncoder(schema, schema_ids(theme.value_subject, schema)).encode,
+            )
+        quality = quality_topic()
+        finding = load_avsc("quality/finding.avsc")
+        self._quality = quality.name
+        self._encode_finding = AvroEncoder(
+            finding, schema_ids(quality.value_subject, finding)
+        ).encode
+        self._encode_quality_key = AvroEncoder(
+            key_schema, schema_ids(quality.key_subject, key_schema)
+        ).encode
+        self._dlq = dlq_topic(STAGE).name
+
+    @property
+    def input_topics(self) -> list[str]:
+        return list(self._by_fact_topic)
+
+    def process(
+        self, batch: Sequence[tuple[InputMessage, Token]], store: StateStore[Token]
+    ) -> ThemeStats:
+        stats = ThemeStats()
+        now_ms = self.clock_ms()
+        pending: dict[str, _Pending[Token]] = {}
+        for message, token in batch:
+            category = self._by_fact_topic[message.topic]
+            try:
+                fact = self.decoder.decode(message.value) if message.value is not None else None
+            except UndecodableMessageError as exc:
+                self._reject(message, exc.reason_code, exc.detail, now_ms, stats)
+                continue
+            if fact is None:
+                continue  # fact topics carry no tombstones of their own; tolerate them
+            table_key = f"{category}:{fact['entity_key']}"
+            entry = pending.get(table_key)
+            if entry is None:
+                stored = store.get(table_key)
+                entry = _Pending(
+                    category,
+                    fact["entity_key"],
+                    ProfileState.from_json(stored) if stored else None,
+                    token,
+                )
+                pending[table_key] = entry
+            state, applied = apply_fact(entry.state, fact)
+            entry.state, entry.token = state, token
+            stats.facts += 1
+            if applied.stale:
+                stats.stale += 1
+                continue
+            entry.store = entry.store or applied.store
+            entry.emit = entry.emit or applied.emit
+            if applied.conflicts:
+                self._findings(conflict_findings(fact, applied.conflicts, now_ms), fact, stats)
+        for table_key, entry in pending.items():
+            if entry.store and entry.state is not None:
+                store.put(table_key, entry.state.to_json(), entry.token)
+                stats.profiles_written += 1
+            if entry.emit:
+                self._emit(entry, now_ms, stats)
+        return stats
+
+    def _emit(self, entry: _Pending[Token], now_ms: int, stats: ThemeStats) -> None:
+        assert entry.state is not None
+        name, encode_key, encode_value = self._theme[entry.category]
+        record = render(entry.category, entry.entity_key, entry.state, now_ms)
+        value = encode_value(record) if record is not None else None
+        if value is None:
+            stats.tombstones += 1
+        self.output.produce(name, encode_key(entry.entity_key), value)
+        stats.by_category[entry.category] = stats.by_category.get(entry.category, 0) + 1
+
+    def _findings(
+        self, records: list[dict[str, Any]], fact: dict[str, Any], stats: ThemeStats
+    ) -> None:
+        key = self._encode_quality_key(fact["event_id"])
+        for record in records:
+            self.output.produce(self._quality, key, self._encode_finding(record))
+        stats.conflicts += len(records)
+
+    def _reject(
+        self, message: InputMessage, reason: str, detail: str, now_ms: int, stats: ThemeStats
+    ) -> None:
+        letter = dead_letter(
+            Provenance(message.topic, message.partition, message.offset),
+            message.key,
+            message.value,
+            stage=STAGE,
+            reason=reason,
+            detail=detail,
+            exception_class="UndecodableMessageError",
+            now_ms=now_ms,
+        )
+        self.output.produce(self._dlq, letter.key, letter.value, letter.headers)
+        stats.rejected += 1
