@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import weakref
 from collections.abc import AsyncIterable
 from typing import Any
@@ -21,6 +22,7 @@ from faust.streams import _current_event
 from ops.settings import Settings
 from streams.output import KafkaOutput, OutputError, output_config
 from streams.processor import InputMessage
+from streams.raw_consumer import RawConsumerLoop
 from streams.raw_worker import build_raw_loop
 from streams.theme_processor import ThemeProcessor
 from topics.registry import SchemaRegistry
@@ -128,16 +130,64 @@ def add_raw_layer(app: faust.App, settings: Settings) -> None:
 
     @app.task  # type: ignore[untyped-decorator]
     async def raw_layer() -> None:
+        done = asyncio.get_running_loop().create_future()
+        thread = threading.Thread(target=_run_into, args=(raw_loop, done), name="raw-layer",
+                                  daemon=True)
+        thread.start()
         try:
-            await asyncio.get_running_loop().run_in_executor(None, raw_loop.run)
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # faust cancels its tasks on shutdown: finish the batch in hand, then leave.
+            raw_loop.stop()
+            await asyncio.get_running_loop().run_in_executor(None, thread.join, 30.0)
+            raise
         except OutputError as exc:
             log.critical("raw outputs not delivered, exiting: %s", exc)
             os._exit(EXIT_OUTPUT_FAILED)
 
-    async def stop_raw_layer(sender: faust.App, **_: Any) -> None:
-        raw_loop.stop()
 
-    app.on_before_shutdown.connect(stop_raw_layer)  # type: ignore[arg-type]
+def _run_into(raw_loop: RawConsumerLoop, done: asyncio.Future[None]) -> None:
+    """Run the raw loop; report its end (or failure) to the event loop's future."""
+    loop = done.get_loop()
+    try:
+        raw_loop.run()
+    except BaseException as exc:
+        loop.call_soon_threadsafe(_settle, done, exc)
+    else:
+        loop.call_soon_threadsafe(_settle, done, None)
+
+
+def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
+    if done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
+
+
+SHUTDOWN_GRACE_S = 20.0
+
+
+class _Worker(faust.Worker):
+    """faust's worker with a bounded shutdown.
+
+    Seen here: after SIGTERM, faust's stop sometimes waits forever on its own signal-stop
+    future. Nothing is lost by ending the process then: outputs are flushed before offsets
+    are committed, so whatever was in flight is processed again on restart.
+    """
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        timer = threading.Timer(SHUTDOWN_GRACE_S, _exit_now)
+        timer.daemon = True
+        timer.start()
+        super()._schedule_shutdown(signal)
+
+
+def _exit_now() -> None:
+    log.warning("worker did not stop within %.0f s; exiting", SHUTDOWN_GRACE_S)
+    logging.shutdown()
+    os._exit(0)
 
 
 def run_worker(settings: Settings, loglevel: str = "warn", with_raw_layer: bool = False) -> None:
@@ -145,5 +195,15 @@ def run_worker(settings: Settings, loglevel: str = "warn", with_raw_layer: bool 
     app = create_app(settings)
     if with_raw_layer:
         add_raw_layer(app, settings)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    worker = _Worker(app, loglevel=loglevel, quiet=True)
+    code = 0
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        # faust has stopped: batches are flushed and committed (or will be reprocessed).
+        # Interpreter teardown with librdkafka handles and executor threads still around can
+        # hang; there is nothing left to save, so leave at once.
+        logging.shutdown()
+        os._exit(code)

@@ -82,14 +82,17 @@ class View(NamedTuple):
     source_ts_ms: int
 
     def same_profile(self, other: View | None) -> bool:
-        """Equal content. Timestamps are left out: a department restating the same values
-        is no new revision (they ride along with the next real change)."""
+        """Equal as rendered, timestamps included. A restatement of the same values that
+        advances a timestamp is a new revision: otherwise which restatement's time the last
+        emitted profile shows would depend on how facts from different departments happened
+        to interleave, and a reprocessed stream (after a crash) could end on another one."""
         return (
             other is not None
             and self.values == other.values
             and self.links == other.links
             and self.sources == other.sources
-            and self.candidates.keys() == other.candidates.keys()
+            and self.candidates == other.candidates
+            and self.source_ts_ms == other.source_ts_ms
         )
 
 

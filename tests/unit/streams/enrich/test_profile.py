@@ -104,12 +104,14 @@ def test_older_update_is_ignored_and_redelivery_is_a_no_op() -> None:
     assert order_key(1, "9") < order_key(1, "10") < order_key(2, None)
 
 
-def test_restating_the_same_values_is_no_new_revision() -> None:
+def test_restating_the_same_values_later_is_a_revision_with_the_newer_time() -> None:
+    # The emitted profile must depend on the state only, not on how facts interleaved.
     state = fold(_alice(HOUSEHOLD, resident(), ts=1))
     state, applied = apply_fact(state, _alice(HOUSEHOLD, resident(registered_date="x"), op="u",
                                               ts=2))
-    assert applied.status is Status.UNCHANGED and applied.store and not applied.emit
-    assert state is not None and state.revision == 1
+    assert applied.status is Status.UPDATED and applied.store and applied.emit
+    assert state is not None and state.revision == 2
+    assert render("individual", "k", state, 0)["source_ts_ms"] == 2
 
 
 def test_retract_deletes_and_a_late_older_assert_does_not_resurrect() -> None:
