@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from connectors.publisher import ChangeEventPublisher
+from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator, SimulatedEvent
 from topics.schemas import change_event_schema, key_schema
 from topics.serde import AvroEncoder
@@ -61,26 +62,11 @@ def bare_encode_rate(events: list[SimulatedEvent]) -> float:
     return len(events) / (time.perf_counter() - started)
 
 
-def publisher_rate(
-    events: list[SimulatedEvent], publishers: dict[str, ChangeEventPublisher]
-) -> float:
+def publisher_rate(events: list[SimulatedEvent], publishers: dict[str, ChangeEventPublisher]
+                   ) -> float:
     """Events/s from the first publish until the broker acknowledged the last one."""
     started = time.perf_counter()
-    for count, event in enumerate(events, start=1):
-        publishers[event.source].publish(
-            event.op,
-            before=event.before,
-            after=event.after,
-            sequence=event.sequence,
-            source_ts_ms=event.ts_ms,
-            event_id=event.event_id,
-        )
-        if count % 2000 == 0:
-            publishers[event.source].poll()
-    for publisher in publishers.values():
-        report = publisher.flush(60)
-        if report.failed or report.pending:
-            raise RuntimeError(f"benchmark events not acknowledged: {report.errors[:3]}")
+    publish_all(events, publishers)
     return len(events) / (time.perf_counter() - started)
 
 

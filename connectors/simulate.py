@@ -52,18 +52,12 @@ def run_simulation(
             progress(report.published)
             time.sleep(ahead)
     progress(report.published)
-    for publisher in publishers.values():
-        delivered = publisher.flush(60)
-        report.delivery.sent += delivered.sent
-        report.delivery.delivered += delivered.delivered
-        report.delivery.failed += delivered.failed
-        report.delivery.errors.extend(delivered.errors)
+    report.delivery = flush_all(publishers, 60.0)
     return report
 
 
-def _publish(
-    event: SimulatedEvent, publishers: dict[str, ChangeEventPublisher], report: SimulationReport
-) -> None:
+def publish_event(event: SimulatedEvent, publishers: dict[str, ChangeEventPublisher]) -> None:
+    """Send one simulated event through its source's publisher."""
     publishers[event.source].publish(
         event.op,
         before=event.before,
@@ -72,6 +66,37 @@ def _publish(
         source_ts_ms=event.ts_ms,
         event_id=event.event_id,
     )
+
+
+def publish_all(events: Iterable[SimulatedEvent], publishers: dict[str, ChangeEventPublisher],
+                timeout_s: float = 60.0) -> DeliveryReport:
+    """Send the events and wait until the broker acknowledged them all."""
+    for count, event in enumerate(events, start=1):
+        publish_event(event, publishers)
+        if count % 2000 == 0:
+            publishers[event.source].poll()
+    total = flush_all(publishers, timeout_s)
+    if total.failed or total.pending:
+        raise RuntimeError(f"events not acknowledged: {total.errors[:3]}")
+    return total
+
+
+def flush_all(publishers: dict[str, ChangeEventPublisher], timeout_s: float) -> DeliveryReport:
+    """Wait for every publisher's events; their delivery reports added up."""
+    total = DeliveryReport()
+    for publisher in publishers.values():
+        report = publisher.flush(timeout_s)
+        total.sent += report.sent
+        total.delivered += report.delivered
+        total.failed += report.failed
+        total.errors.extend(report.errors)
+    return total
+
+
+def _publish(
+    event: SimulatedEvent, publishers: dict[str, ChangeEventPublisher], report: SimulationReport
+) -> None:
+    publish_event(event, publishers)
     report.by_source[event.source] += 1
     if event.defect is not None:
         report.defects[str(event.defect)] += 1

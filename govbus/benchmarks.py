@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, registry, topic_admin
 from ops.settings import Settings, get_settings
@@ -42,13 +43,8 @@ def fresh_namespace(prefix: str) -> Iterator[Settings]:
 
 def prefill_raw(settings: Settings, events: int, seed: int = 5) -> int:
     """Publish simulated events (5% with defects); returns how many (tombstones not counted)."""
-    targets = publishers(settings, list(source_names()))
-    for event in DepartmentSimulator(seed=seed, defect_rate=0.05).events(events):
-        targets[event.source].publish(event.op, before=event.before, after=event.after,
-                                      sequence=event.sequence, source_ts_ms=event.ts_ms,
-                                      event_id=event.event_id)
-    for target in targets.values():
-        target.flush(120)
+    events_list = DepartmentSimulator(seed=seed, defect_rate=0.05).events(events)
+    publish_all(events_list, publishers(settings, list(source_names())), 120.0)
     return events
 
 

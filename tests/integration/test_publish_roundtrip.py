@@ -10,6 +10,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, registry, topic_admin
 from ops.settings import get_settings
@@ -42,18 +43,8 @@ def test_sdk_events_read_back_by_confluent_deserializer(namespace: str) -> None:
     settings = get_settings()
     topic_admin(settings).apply(by_layer(Layer.RAW))
     events = DepartmentSimulator(seed=3, defect_rate=0.1).events(EVENTS)
-    sent = publishers(settings, list(source_names()))
-    for event in events:
-        sent[event.source].publish(
-            event.op,
-            before=event.before,
-            after=event.after,
-            sequence=event.sequence,
-            source_ts_ms=event.ts_ms,
-            event_id=event.event_id,
-        )
-    reports = [p.flush(30) for p in sent.values()]
-    assert all(r.failed == 0 and r.pending == 0 for r in reports)
+    report = publish_all(events, publishers(settings, list(source_names())), 30.0)
+    assert report.failed == 0 and report.pending == 0
 
     client = SchemaRegistryClient({"url": settings.registry_url})
     deserializer = AvroDeserializer(client)

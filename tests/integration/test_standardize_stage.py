@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from connectors.simulate import publish_all
 from connectors.simulator import DefectKind, DepartmentSimulator
 from govbus.wiring import publishers, topic_admin
 from ops.settings import get_settings
@@ -36,13 +37,7 @@ def test_every_event_is_standardized_or_dead_lettered(namespace: str, tmp_path: 
     topic_admin(settings).apply(catalog())
     simulator = DepartmentSimulator(seed=11, defect_rate=0.08, population=150)
     events = simulator.events(EVENTS)
-    sent = publishers(settings, list(source_names()))
-    for event in events:
-        sent[event.source].publish(event.op, before=event.before, after=event.after,
-                                   sequence=event.sequence, source_ts_ms=event.ts_ms,
-                                   event_id=event.event_id)
-    for publisher in sent.values():
-        assert publisher.flush(30).failed == 0
+    publish_all(events, publishers(settings, list(source_names())))
 
     std_names = [std_topic(s).name for s in source_names()]
     dlq = dlq_topic("standardize").name

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, topic_admin
 from ops.settings import get_settings
@@ -170,6 +171,22 @@ def _linked(person: str) -> bool:
 VOLATILE = ("version", "updated_ms")
 
 
+class _Settle:
+    """True once the theme topics stopped changing for ``quiet_s`` seconds."""
+
+    def __init__(self, quiet_s: float) -> None:
+        self.quiet_s = quiet_s
+        self.last: dict[tuple[str, str], dict[str, Any] | None] | None = None
+        self.since = time.monotonic()
+
+    def __call__(self) -> bool:
+        snapshot = _final_profiles()
+        if snapshot != self.last:
+            self.last, self.since = snapshot, time.monotonic()
+            return False
+        return bool(snapshot) and time.monotonic() - self.since > self.quiet_s
+
+
 def _final_profiles() -> dict[tuple[str, str], dict[str, Any] | None]:
     final = {}
     for category in ("individual", "organization", "thing", "event"):
@@ -208,30 +225,10 @@ def test_sigkill_recovers_profiles_from_changelog(stack, tmp_path: Path, monkeyp
         get_settings.cache_clear()
         settings = get_settings()
         topic_admin(settings).apply(catalog())
-        sent = publishers(settings, list(source_names()))
-        for event in events:
-            sent[event.source].publish(
-                event.op,
-                before=event.before,
-                after=event.after,
-                sequence=event.sequence,
-                source_ts_ms=event.ts_ms,
-                event_id=event.event_id,
-            )
-        for publisher in sent.values():
-            publisher.flush(60)
-        settled: dict[str, Any] = {"last": None, "since": time.monotonic()}
-
-        def quiet() -> bool:
-            # Settled when the theme topics stopped changing for a while.
-            snapshot = _final_profiles()
-            if snapshot != settled["last"]:
-                settled["last"], settled["since"] = snapshot, time.monotonic()
-                return False
-            return bool(snapshot) and time.monotonic() - settled["since"] > 12
-
-        _run_to_completion(tmp_path / f"{run}.log", quiet, kill)
-        results.append(settled["last"])
+        publish_all(events, publishers(settings, list(source_names())))
+        settle = _Settle(quiet_s=12.0)
+        _run_to_completion(tmp_path / f"{run}.log", settle, kill)
+        results.append(settle.last)
     get_settings.cache_clear()
     steady, killed = results
     assert len(steady) > 100
