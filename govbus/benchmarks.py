@@ -8,16 +8,28 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from confluent_kafka import Consumer
+
 from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, registry, topic_admin
 from ops.settings import Settings, get_settings
-from streams.bench import StageBenchResult, bare_rate, drain_rate, read_raw
+from streams.app import app_id as theme_app_id
+from streams.bench import (
+    StageBenchResult,
+    bare_rate,
+    bare_raw_to_theme_rate,
+    committed_total,
+    drain_rate,
+    first_output,
+    read_raw,
+)
 from streams.masking.pseudonym import pseudonymizer_from
 from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
 from topics.schemas import source_names
@@ -78,3 +90,33 @@ def standardize(events: int) -> StageBenchResult:
             stage = drain_rate(settings.kafka_bootstrap, outputs, len(messages),
                                alive=lambda: worker.poll() is None)
         return StageBenchResult(len(messages), bare, stage)
+
+
+def raw_to_theme(events: int) -> StageBenchResult:
+    """One `worker --role all` process: raw events in, profiles out, next to the bare loop."""
+    with fresh_namespace("bench-theme-") as settings:
+        prefill_raw(settings, events)
+        messages = [m for m in read_raw(settings.kafka_bootstrap,
+                                        [t.name for t in by_layer(Layer.RAW)])
+                    if m.value is not None]
+        schemas = registry(settings)
+        bare, facts = bare_raw_to_theme_rate(
+            messages, schemas.schema_by_id,
+            lambda subject, schema: schemas.register(subject, schema),
+            pseudonymizer_from(settings), settings.batch_size)
+        fact_names = [t.name for t in by_layer(Layer.FACT)]
+        watch = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                          "group.id": theme_app_id(settings), "enable.auto.commit": False})
+        outputs = [std_topic(s).name for s in source_names()]
+        try:
+            with worker_process(settings.state_dir / "run" / "bench-theme.log", "all") as worker:
+                started = first_output(settings.kafka_bootstrap, outputs,
+                                       alive=lambda: worker.poll() is None)
+                while committed_total(watch, fact_names) < facts:
+                    if worker.poll() is not None:
+                        raise RuntimeError("the worker exited during the benchmark")
+                    time.sleep(0.2)
+                rate = len(messages) / (time.monotonic() - started)
+        finally:
+            watch.close()
+        return StageBenchResult(len(messages), bare, rate)

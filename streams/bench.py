@@ -77,6 +77,21 @@ def output_count(consumer: Consumer, topics: list[str]) -> int:
     return total
 
 
+def first_output(bootstrap: str, topics: list[str], alive: Callable[[], bool],
+                 timeout_s: float = 120.0) -> float:
+    """The monotonic time at which the topics got their first message."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "govbus-bench-watch"})
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and alive():
+            if output_count(consumer, topics) > 0:
+                return time.monotonic()
+            time.sleep(0.05)
+        raise RuntimeError("the worker produced nothing in time")
+    finally:
+        consumer.close()
+
+
 def drain_rate(bootstrap: str, output_topics: list[str], expected: int,
                timeout_s: float = 600.0, alive: Callable[[], bool] = lambda: True) -> float:
     """Outputs/s from the first output to the last, counted by the topics' end offsets."""
@@ -96,3 +111,61 @@ def drain_rate(bootstrap: str, output_topics: list[str], expected: int,
         raise RuntimeError(f"the worker did not produce {expected} outputs in time")
     finally:
         consumer.close()
+
+
+class _Capture:
+    """Keeps produced fact messages so the bare loop can feed them to the theme processor."""
+
+    def __init__(self, topics: set[str]) -> None:
+        self.topics = topics
+        self.messages: list[InputMessage] = []
+
+    def produce(self, topic: str, key: bytes | None, value: bytes | None,
+                headers: Any = None) -> None:
+        if topic in self.topics:
+            self.messages.append(InputMessage(topic, 0, len(self.messages), key, value))
+
+
+class _DictStore:
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.states.get(key)
+
+    def put(self, key: str, value: dict[str, Any] | None, token: object) -> None:
+        self.states[key] = value
+
+
+def bare_raw_to_theme_rate(messages: list[InputMessage], fetch_schema: Callable[[int], str],
+                           schema_ids: Callable[[str, dict[str, Any]], int],
+                           pseudonymizer: Pseudonymizer, batch_size: int) -> tuple[float, int]:
+    """Events/s of the whole per-event work of both layers, and how many facts it made."""
+    from streams.theme_processor import ThemeProcessor
+
+    theme = ThemeProcessor(AvroDecoder(fetch_schema), schema_ids, _Discard())
+    capture = _Capture(set(theme.input_topics))
+    raw = RawLayerProcessor(AvroDecoder(fetch_schema), schema_ids, pseudonymizer, capture)
+    store = _DictStore()
+    raw.process(messages[:2000])  # warm caches
+    capture.messages.clear()
+    started = time.perf_counter()
+    for start in range(0, len(messages), batch_size):
+        capture.messages.clear()
+        raw.process(messages[start:start + batch_size])
+        theme.process([(m, None) for m in capture.messages], store)
+    elapsed = time.perf_counter() - started
+    total_facts = _count_facts(messages, raw, capture)
+    return len(messages) / elapsed, total_facts
+
+
+def _count_facts(messages: list[InputMessage], raw: RawLayerProcessor, capture: _Capture) -> int:
+    capture.messages.clear()
+    return raw.process(messages).facts
+
+
+def committed_total(consumer: Consumer, group_topics: list[str]) -> int:
+    """Sum of the consumer's group's committed offsets over the topics' partitions."""
+    partitions = [TopicPartition(t, p) for t in group_topics
+                  for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+    return sum(max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10))

@@ -33,16 +33,38 @@ class UndecodableMessageError(ValueError):
 class AvroEncoder:
     """Encodes records of one registered schema."""
 
-    def __init__(self, schema: Schema, schema_id: int) -> None:
+    def __init__(self, schema: Schema | str, schema_id: int) -> None:
         self.schema_id = schema_id
-        self._parsed = parsed(schema)
+        self._parsed = parsed(schema)  # type: ignore[arg-type]
         self._header = _HEADER.pack(MAGIC, schema_id)
+        if _is_string_schema(schema):
+            # Keys are one string; fastavro's per-call set-up costs more than the encoding.
+            self.encode = self._encode_string  # type: ignore[method-assign]
 
-    def encode(self, record: dict[str, Any]) -> bytes:
+    def encode(self, record: Any) -> bytes:
         buffer = io.BytesIO()
         buffer.write(self._header)
         schemaless_writer(buffer, self._parsed, record)
         return buffer.getvalue()
+
+    def _encode_string(self, value: str) -> bytes:
+        data = value.encode()
+        return self._header + _zigzag_varint(len(data)) + data
+
+
+def _is_string_schema(schema: Schema | str) -> bool:
+    return schema == "string" or (isinstance(schema, dict) and schema.get("type") == "string")
+
+
+def _zigzag_varint(n: int) -> bytes:
+    """Avro's long encoding (zig-zag, then base-128 varint) of a non-negative length."""
+    n <<= 1
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def schema_id_of(message: bytes) -> int:

@@ -68,3 +68,17 @@ def test_undecodable_bytes_name_their_reason(message: bytes, code: str) -> None:
     with pytest.raises(UndecodableMessageError) as caught:
         decoder.decode(message)
     assert caught.value.reason_code == code
+
+
+@pytest.mark.parametrize("value", ["", "k1:abc", "licence:食品经营许可证:JY1", "x" * 300])
+def test_string_fast_path_matches_fastavro(value: str) -> None:
+    import io
+
+    from fastavro import parse_schema, schemaless_writer
+
+    schema = {"type": "string", "doc": "key"}
+    buffer = io.BytesIO()
+    schemaless_writer(buffer, parse_schema(schema), value)
+    encoded = AvroEncoder(schema, 7).encode(value)
+    assert encoded[5:] == buffer.getvalue()
+    assert AvroDecoder({7: '"string"'}.__getitem__).decode(encoded) == value
