@@ -39,7 +39,7 @@ class AvroEncoder:
         self._header = _HEADER.pack(MAGIC, schema_id)
         if _is_string_schema(schema):
             # Keys are one string; fastavro's per-call set-up costs more than the encoding.
-            self.encode = self._encode_string  # type: ignore[method-assign]
+            self.encode = self._encode_string  # type: ignore[method-assign,assignment]
 
     def encode(self, record: Any) -> bytes:
         buffer = io.BytesIO()
