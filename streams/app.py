@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterable
 from typing import Any
@@ -19,12 +20,14 @@ import faust
 from confluent_kafka import Producer
 from faust.streams import _current_event
 
+from ops.http import start_metrics_server
 from ops.settings import Settings
+from streams.instrumentation import observe_batch
 from streams.output import KafkaOutput, OutputError, output_config
 from streams.processor import InputMessage
 from streams.raw_consumer import RawConsumerLoop
 from streams.raw_worker import build_raw_loop
-from streams.theme_processor import ThemeProcessor
+from streams.theme_processor import STAGE, ThemeProcessor
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
@@ -111,7 +114,8 @@ def create_app(settings: Settings) -> faust.App:
                 )
                 for e in events
             ]
-            processor.process(batch, store)
+            started = time.perf_counter()
+            stats = processor.process(batch, store)
             try:
                 # In a thread: librdkafka's flush releases the GIL, faust keeps heartbeating.
                 await loop.run_in_executor(None, output.flush)
@@ -120,6 +124,8 @@ def create_app(settings: Settings) -> faust.App:
                 # profile merge ignores redelivered facts) rather than lose it.
                 log.critical("theme outputs not delivered, exiting: %s", exc)
                 os._exit(EXIT_OUTPUT_FAILED)
+            observe_batch(STAGE, len(batch), time.perf_counter() - started, stats.outcomes,
+                          stats.quality)
 
     return app
 
@@ -196,6 +202,8 @@ def run_worker(settings: Settings, loglevel: str = "warn", with_raw_layer: bool 
     if with_raw_layer:
         add_raw_layer(app, settings)
     worker = _Worker(app, loglevel=loglevel, quiet=True)
+    server = start_metrics_server(settings, "all" if with_raw_layer else "theme",
+                                  ready=lambda: _readiness(app))
     code = 0
     try:
         worker.execute_from_commandline()
@@ -205,5 +213,17 @@ def run_worker(settings: Settings, loglevel: str = "warn", with_raw_layer: bool 
         # faust has stopped: batches are flushed and committed (or will be reprocessed).
         # Interpreter teardown with librdkafka handles and executor threads still around can
         # hang; there is nothing left to save, so leave at once.
+        if server is not None:
+            server.stop()
         logging.shutdown()
         os._exit(code)
+
+
+def _readiness(app: faust.App) -> tuple[bool, str]:
+    """Ready once faust has started and no table is still recovering from its changelog."""
+    if not app.started:
+        return False, "starting"
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    if recovery.active_remaining_total():
+        return False, f"recovering tables: {recovery.active_remaining_total()} messages left"
+    return True, "processing"

@@ -69,6 +69,9 @@ class BatchStats:
     findings: int = 0
     facts: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
+    quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
 
     def add(self, other: BatchStats) -> None:
         self.consumed += other.consumed
@@ -78,6 +81,9 @@ class BatchStats:
         self.findings += other.findings
         self.facts += other.facts
         self.rejected_by_reason.update(other.rejected_by_reason)
+        self.outcomes.update(other.outcomes)
+        self.dead_letters.update(other.dead_letters)
+        self.quality.update(other.quality)
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,7 @@ class RawLayerProcessor:
         now_ms = self.clock_ms()
         for message in messages:
             route = self.routes[message.topic]
+            stats.outcomes[(route.dept, "in")] += 1
             try:
                 envelope = self.decoder.decode(message.value) if message.value is not None else None
             except UndecodableMessageError as exc:
@@ -188,6 +195,7 @@ class RawLayerProcessor:
                 continue
             if result is None:
                 stats.filtered += 1
+                stats.outcomes[(route.dept, "filtered")] += 1
             elif isinstance(result, Rejected):
                 assert envelope is not None
                 self._reject(
@@ -205,6 +213,7 @@ class RawLayerProcessor:
                 assert envelope is not None  # a standardized event had one
                 self.output.produce(route.std.name, message.key, route.encode(result.envelope))
                 stats.standardized += 1
+                stats.outcomes[(route.dept, "out")] += 1
                 for fact in self._facts_of(route, envelope, result.envelope, today):
                     # Keyed by entity key: the repartition point of the theme layer.
                     self.output.produce(
@@ -270,6 +279,8 @@ class RawLayerProcessor:
         self.output.produce(self._dlq, letter.key, letter.value, letter.headers)
         stats.rejected += 1
         stats.rejected_by_reason[reason] += 1
+        stats.outcomes[(route.dept, "rejected")] += 1
+        stats.dead_letters[(route.dept, reason)] += 1
 
     def _findings(
         self,
@@ -294,6 +305,7 @@ class RawLayerProcessor:
         key = self._encode_string_key(event_id)
         for record in records:
             self.output.produce(self._quality, key, self._encode_finding(record))
+            stats.quality[(route.dept, record["dimension"], record["reason"])] += 1
         stats.findings += len(records)
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from streams.instrumentation import observe_batch, observe_lag
 from streams.output import KafkaOutput
 from streams.processor import BatchStats, InputMessage, RawLayerProcessor
+from streams.standardize import STAGE
 
 log = logging.getLogger("govbus.streams.raw")
 
@@ -39,8 +42,10 @@ class RawConsumerLoop:
 
     def __init__(self, consumer: Consumer, processor: RawLayerProcessor, output: KafkaOutput,
                  batch_size: int, batch_seconds: float,
-                 on_batch: Callable[[BatchStats], None] | None = None) -> None:
+                 on_batch: Callable[[BatchStats], None] | None = None,
+                 group_id: str = "") -> None:
         self.consumer = consumer
+        self.group_id = group_id
         self.processor = processor
         self.output = output
         self.batch_size = batch_size
@@ -76,11 +81,15 @@ class RawConsumerLoop:
             next_offsets[(message.topic(), message.partition())] = message.offset() + 1
         if not batch:
             return
+        started = time.perf_counter()
         stats = self.processor.process(batch)
         self.output.flush()
         self.consumer.commit(
             offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()],
             asynchronous=False,
         )
+        observe_batch(STAGE, len(batch), time.perf_counter() - started, stats.outcomes,
+                      stats.quality, stats.dead_letters)
+        observe_lag(self.group_id, self.consumer)
         if self.on_batch is not None:
             self.on_batch(stats)

@@ -14,6 +14,7 @@ from types import FrameType
 
 from confluent_kafka import Consumer, Producer
 
+from ops.http import start_metrics_server
 from ops.settings import Settings
 from streams.masking.pseudonym import pseudonymizer_from
 from streams.output import KafkaOutput, output_config
@@ -41,7 +42,7 @@ def build_raw_loop(settings: Settings,
     )
     consumer = Consumer(consumer_config(settings.kafka_bootstrap, group_id(settings)))
     return RawConsumerLoop(consumer, processor, output, settings.batch_size,
-                           settings.batch_seconds, on_batch)
+                           settings.batch_seconds, on_batch, group_id(settings))
 
 
 def run_raw_worker(settings: Settings,
@@ -54,5 +55,10 @@ def run_raw_worker(settings: Settings,
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    server = start_metrics_server(settings, "raw", ready=lambda: (True, "consuming"))
     log.info("raw worker consuming %s", ", ".join(loop.processor.input_topics))
-    loop.run()
+    try:
+        loop.run()
+    finally:
+        if server is not None:
+            server.stop()

@@ -9,6 +9,7 @@ one table write and one theme encode per batch, not per fact.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -43,6 +44,8 @@ class ThemeStats:
     tombstones: int = 0
     conflicts: int = 0
     by_category: dict[str, int] = field(default_factory=dict)
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
+    quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
 
 
 @dataclass
@@ -124,8 +127,10 @@ class ThemeProcessor:
             state, applied = apply_fact(entry.state, fact)
             entry.state, entry.token = state, token
             stats.facts += 1
+            stats.outcomes[(fact["dept"], "in")] += 1
             if applied.stale:
                 stats.stale += 1
+                stats.outcomes[(fact["dept"], "stale")] += 1
                 continue
             entry.store = entry.store or applied.store
             entry.emit = entry.emit or applied.emit
@@ -147,6 +152,7 @@ class ThemeProcessor:
         if value is None:
             stats.tombstones += 1
         self.output.produce(name, encode_key(entry.entity_key), value)
+        stats.outcomes[("govbus", "out")] += 1
         stats.by_category[entry.category] = stats.by_category.get(entry.category, 0) + 1
 
     def _findings(
@@ -155,6 +161,7 @@ class ThemeProcessor:
         key = self._encode_quality_key(fact["event_id"])
         for record in records:
             self.output.produce(self._quality, key, self._encode_finding(record))
+            stats.quality[(record["dept"], record["dimension"], record["reason"])] += 1
         stats.conflicts += len(records)
 
     def _reject(
