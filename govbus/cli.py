@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from govbus.cli_status import status
 from ops.settings import get_settings
 
 app = typer.Typer(
@@ -167,11 +168,11 @@ def tail(
     from topics.reader import TopicReader
 
     try:
-        by_name(topic)
+        name = by_name(topic).name
     except KeyError as exc:
         raise fail(str(exc.args[0]), 2) from None
     settings = get_settings()
-    reader = TopicReader(settings.kafka_bootstrap, registry(settings), topic, not from_end)
+    reader = TopicReader(settings.kafka_bootstrap, registry(settings), name, not from_end)
     for message in reader.messages(max_messages, idle):
         record: dict[str, object] = {
             "partition": message.partition,
@@ -255,7 +256,7 @@ def bench_publisher(
 
 @app.command("worker")
 def worker(
-    role: Annotated[str, typer.Option(help="raw (standardize, facts) or theme")] = "raw",
+    role: Annotated[str, typer.Option(help="raw (standardize, facts), theme, or all")] = "all",
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug")] = "warn",
 ) -> None:
     """Run a streams worker until stopped; start one per core and role."""
@@ -270,12 +271,12 @@ def worker(
             level=LOG_LEVELS[loglevel], format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
         )
         run_raw_worker(get_settings())
-    elif role == "theme":
+    elif role in ("theme", "all"):
         from streams.app import run_worker
 
-        run_worker(get_settings(), loglevel)
+        run_worker(get_settings(), loglevel, with_raw_layer=role == "all")
     else:
-        raise fail(f"--role {role!r} is not one of raw, theme", 2)
+        raise fail(f"--role {role!r} is not one of raw, theme, all", 2)
 
 
 LOG_LEVELS = {"crit": 50, "error": 40, "warn": 30, "info": 20, "debug": 10}
@@ -293,6 +294,81 @@ def bench_standardize(
     out.print(f"bare loop (decode, rules, masking, encode): {result.bare_per_s:,.0f} events/s")
     out.print(f"standardize worker (1 process):             {result.stage_per_s:,.0f} events/s")
     out.print(f"ratio:                      {result.ratio:.0%} of the bare loop")
+
+
+@bench_app.command("theme")
+def bench_theme(
+    events: Annotated[int, typer.Option(min=1000, help="Raw events to pre-fill")] = 50_000,
+) -> None:
+    """Raw-to-theme events/s of one `worker --role all` process next to the bare loop."""
+    from govbus import benchmarks
+
+    result = benchmarks.raw_to_theme(events)
+    out.print(f"events:                     {result.events}")
+    out.print(f"bare loop (both layers, same work): {result.bare_per_s:,.0f} events/s")
+    out.print(f"raw-to-theme worker (1 process):    {result.stage_per_s:,.0f} events/s")
+    out.print(f"ratio:                      {result.ratio:.0%} of the bare loop")
+
+
+@app.command("demo")
+def demo(
+    rate: Annotated[float, typer.Option(min=1.0, help="Change events per second")] = 300.0,
+    duration: Annotated[float, typer.Option(min=1.0, help="Seconds of changes")] = 60.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same events")] = 1,
+) -> None:
+    """The whole bus on this machine: stack, pipeline, simulated departments, theme libraries."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from govbus import demo as run
+    from govbus.wiring import registry
+    from streams.dlq import DeadLetterView, summarize
+    from topics.catalog import dlq_topic
+    from topics.reader import TopicReader
+
+    settings = get_settings()
+    try:
+        out.rule("[bold]govbus demo[/]: starting the bus")
+        run.start(settings, out.print)
+        out.rule(f"simulated departments: {rate:.0f} changes/s for {duration:.0f} s")
+        expected = int(rate * duration)
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=out) as bar:
+            task = bar.add_task("publishing", total=None)
+            report = run.simulate(settings, rate, duration, seed,
+                                  lambda done: bar.update(task, completed=done,
+                                                          total=max(done, expected)))
+        out.print(f"published {report.published} events "
+                  f"({sum(report.defects.values())} with injected defects)")
+        with out.status("waiting for the theme libraries to catch up..."):
+            profiles = run.wait_for_landing(settings)
+        out.rule(f"theme libraries: {profiles} profiles landed in ClickHouse")
+        for summary in run.summaries(settings):
+            table = Table(*summary.columns, title=summary.title)
+            for row in summary.rows:
+                table.add_row(*(str(v) for v in row))
+            out.print(table)
+        letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
+            settings.kafka_bootstrap, registry(settings), dlq_topic("standardize").name
+        ).messages(idle_timeout_s=2.0)]
+        dlq = Table("reason", "dept", "events", title=f"DLQ: {len(letters)} rejected events")
+        for (reason, dept), count in sorted(summarize(letters).items(), key=lambda i: -i[1]):
+            dlq.add_row(reason, dept, str(count))
+        out.print(dlq)
+    except KeyboardInterrupt:
+        from ops.stack.manager import LocalStack
+
+        err.print("interrupted: stopping everything")
+        for line in LocalStack(settings).down():
+            err.print(line)
+        raise typer.Exit(130) from None
+    out.rule("what next")
+    for url in run.metrics_urls(settings):
+        out.print(f"metrics:  {url}")
+    out.print("try:      govbus status --watch")
+    out.print("          govbus query \"SELECT * FROM govbus.v_licences_expiring LIMIT 10\"")
+    out.print("          govbus tail theme.individual --max 3")
+    out.print("          govbus dlq list")
+    out.print("stop:     govbus stack down")
 
 
 def _dead_letters(stage: str) -> list:  # type: ignore[type-arg]
@@ -354,6 +430,17 @@ def dlq_replay(
                        replay_headers(letter, now_ms))
     output.flush()
     out.print(f"replayed {len(chosen)} events to their original topics")
+
+
+from govbus.cli_sink import bench_latency, bench_sink, query, sink_app  # noqa: E402
+
+app.add_typer(sink_app, name="sink")
+app.command("query")(query)
+bench_app.command("sink")(bench_sink)
+bench_app.command("latency")(bench_latency)
+
+
+app.command("status")(status)
 
 
 def main() -> None:

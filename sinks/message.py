@@ -14,12 +14,14 @@ class TopicPartition(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class SinkMessage:
-    """``value`` None is a tombstone: the entity named by ``key`` was deleted."""
+    """``value`` None is a tombstone: the entity named by ``key`` was deleted. ``key`` is the
+    decoded Avro key: a record (mapping) or a plain value such as the catalog's string keys.
+    The consumer decodes keys of tombstones only: a record carries its key in its value."""
 
     topic: str
     partition: int
     offset: int
-    key: Mapping[str, Any] | None
+    key: Any
     value: Mapping[str, Any] | None
 
     @property

@@ -9,7 +9,10 @@ import httpx
 
 from ops.settings import Settings
 from ops.stack.kafka import KafkaBroker
+from ops.stack.process import ServiceProcess
 from ops.stack.registry import SchemaRegistryService
+
+PIPELINE = ("worker", "sink")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class LocalStack:
         self.settings = settings
         self.kafka = KafkaBroker(settings)
         self.registry = SchemaRegistryService(settings)
+        run_dir = settings.state_dir / "run"
+        # Pipeline processes started in the background (the demo): stopped first on down.
+        self.pipeline = {
+            name: ServiceProcess(name, run_dir, ready=lambda: True) for name in PIPELINE
+        }
 
     def up(self) -> Iterator[str]:
         if not self.settings.manage_stack:
@@ -41,6 +49,9 @@ class LocalStack:
         if not self.settings.manage_stack:
             yield "stack is not managed here (GOVBUS_MANAGE_STACK=false): nothing to stop"
             return
+        for name, process in self.pipeline.items():
+            if process.stop():
+                yield f"{name}: stopped"
         for name, service in (("registry", self.registry), ("kafka", self.kafka)):
             yield f"{name}: {'stopped' if service.stop() else 'was not running'}"
 

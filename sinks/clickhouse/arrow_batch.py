@@ -34,22 +34,32 @@ class ArrowBatchBuilder:
         partition: int,
         offsets: Sequence[int],
         ingested_ms: int,
+        batch: str = "",
     ) -> pa.Table:
-        """One row per record; ``offsets[i]`` is the Kafka offset of ``rows[i]``."""
+        """One row per record; ``offsets[i]`` is the Kafka offset of ``rows[i]``; ``batch``
+        is the insert's deduplication token, stored with each row for recovery."""
         if len(rows) != len(offsets):
             raise ValueError(f"{len(rows)} rows but {len(offsets)} offsets")
         n = len(rows)
         arrays: list[pa.Array] = []
         for column in self.spec.columns:
             if column.meta is not None:
-                arrays.append(_meta_array(column, n, topic, partition, offsets, ingested_ms))
+                arrays.append(
+                    _meta_array(column, n, topic, partition, offsets, ingested_ms, batch)
+                )
             else:
                 arrays.append(_field_array(column, rows))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
 def _meta_array(
-    column: Column, n: int, topic: str, partition: int, offsets: Sequence[int], ingested_ms: int
+    column: Column,
+    n: int,
+    topic: str,
+    partition: int,
+    offsets: Sequence[int],
+    ingested_ms: int,
+    batch: str,
 ) -> pa.Array:
     arrow = column.type.arrow
     constant: object
@@ -59,6 +69,8 @@ def _meta_array(
         constant = topic
     elif column.meta is Meta.PARTITION:
         constant = partition
+    elif column.meta is Meta.BATCH:
+        constant = batch
     else:
         constant = ingested_ms
     return pa.repeat(pa.scalar(constant, arrow), n)

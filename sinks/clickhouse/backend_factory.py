@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ops.settings import Settings
 from sinks.clickhouse.backend import ClickHouseBackend
 
 CHDB_FOLDER = "chdb"
+
+
+def chdb_folder(settings: Settings) -> Path:
+    """The embedded engine's data folder (one owner process at a time)."""
+    return settings.state_dir / CHDB_FOLDER
 
 
 def open_backend(settings: Settings, read_only: bool = False) -> ClickHouseBackend:
@@ -16,4 +23,4 @@ def open_backend(settings: Settings, read_only: bool = False) -> ClickHouseBacke
         return ServerBackend(settings.clickhouse_url, read_only=read_only)
     from sinks.clickhouse.chdb_backend import ChdbBackend
 
-    return ChdbBackend(settings.state_dir / CHDB_FOLDER, read_only=read_only)
+    return ChdbBackend(chdb_folder(settings), read_only=read_only)

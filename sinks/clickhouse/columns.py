@@ -15,10 +15,13 @@ from typing import Any
 import pyarrow as pa
 
 from sinks.clickhouse.sql import quote_identifier, quote_literal
+from topics.annotations import LOWCARD
 
-# Proposed field annotation: a string (or array of strings) with few distinct values is
-# stored dictionary-encoded, which shrinks it and speeds up GROUP BY on it.
-LOWCARD = "govbus.lowcard"
+# Proposed field annotation (to move to topics.annotations once the schemas use it): a long
+# holding epoch time, "millis" or "micros", stored as DateTime64(3|6, 'UTC'). Unlike Avro's
+# timestamp-millis logical type it leaves decoded values plain ints for every other consumer.
+TIMESTAMP = "govbus.timestamp"
+_TIMESTAMP_UNITS = {"millis": "timestamp-millis", "micros": "timestamp-micros"}
 
 # Explicit so a table means the same instants on chDB and on a server in another zone.
 TIMEZONE = "UTC"
@@ -59,6 +62,7 @@ class Meta(StrEnum):
     PARTITION = "_partition"
     OFFSET = "_offset"
     INGESTED = "_ingested_ms"
+    BATCH = "_batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,12 @@ META_COLUMNS: tuple[Column, ...] = (
         ColumnType(f"DateTime64(3, '{TIMEZONE}')", pa.timestamp("ms", TIMEZONE), _EPOCH),
         meta=Meta.INGESTED,
         comment="When the sink sealed the batch; one value per insert.",
+    ),
+    Column(
+        Meta.BATCH.value,
+        ColumnType("LowCardinality(String)", pa.string(), ""),
+        meta=Meta.BATCH,
+        comment="Deduplication token of the insert: topic/partition/first-last offsets.",
     ),
 )
 
@@ -224,7 +234,11 @@ class _Mapper:
         for f in avro["fields"]:
             name = str(f["name"])
             inner = self.column_type(
-                f["type"], namespace, bool(f.get(LOWCARD)), f"{where}.{name}", top=False
+                field_type(f, f"{where}.{name}"),
+                namespace,
+                bool(f.get(LOWCARD)),
+                f"{where}.{name}",
+                top=False,
             )
             parts.append(f"{quote_identifier(name)} {inner.sql}")
             fields.append(pa.field(name, inner.arrow, nullable=inner.nullable))
@@ -258,6 +272,29 @@ class _Mapper:
         if logical in ("time-millis", "time-micros"):
             raise UnsupportedSchemaError(f"{where}: {logical} has no column type; use a string")
         return None
+
+
+def field_type(avro_field: Mapping[str, Any], where: str) -> Any:
+    """The field's Avro type, as a timestamp logical type when annotated ``govbus.timestamp``."""
+    unit = avro_field.get(TIMESTAMP)
+    if unit is None:
+        return avro_field["type"]
+    logical = _TIMESTAMP_UNITS.get(str(unit))
+    if logical is None:
+        raise UnsupportedSchemaError(
+            f"{where}: {TIMESTAMP} = {unit!r} is not one of {', '.join(_TIMESTAMP_UNITS)}"
+        )
+    return _with_logical(avro_field["type"], logical, where)
+
+
+def _with_logical(avro: Any, logical: str, where: str) -> Any:
+    if avro == "long":
+        return {"type": "long", "logicalType": logical}
+    if isinstance(avro, list):
+        return [m if m == "null" else _with_logical(m, logical, where) for m in avro]
+    if isinstance(avro, Mapping) and avro.get("type") == "long":
+        return {**avro, "logicalType": logical}
+    raise UnsupportedSchemaError(f"{where}: {TIMESTAMP} needs a long (epoch) field")
 
 
 def plain_default(avro_field: Mapping[str, Any], column_type: ColumnType) -> Any:
@@ -308,8 +345,9 @@ def record_columns(schema: Mapping[str, Any]) -> RecordColumns:
     items: list[FieldColumn] = []
     for f in schema["fields"]:
         name = str(f["name"])
+        where = f"{full_name}.{name}"
         column_type = mapper.column_type(
-            f["type"], namespace, bool(f.get(LOWCARD)), f"{full_name}.{name}", top=True
+            field_type(f, where), namespace, bool(f.get(LOWCARD)), where, top=True
         )
         default = plain_default(f, column_type)
         if default is not None and not column_type.nullable:

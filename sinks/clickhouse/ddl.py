@@ -58,6 +58,10 @@ class TableSpec:
     partition_by: str | None = None
     dedup_window: int = DEDUP_WINDOW
     settings: Mapping[str, str | int] = field(default_factory=dict)
+    # A long (epoch ms) or DateTime64 column: when the row's change happened at the source
+    # (end-to-end latency is measured from it).
+    source_time_column: str | None = None
+    title: str = ""
 
     @property
     def qualified_name(self) -> str:
@@ -66,6 +70,12 @@ class TableSpec:
     @property
     def is_profile(self) -> bool:
         return self.kind is TableKind.PROFILE
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The entity key of a profile table: its sorting key, which ReplacingMergeTree
+        deduplicates by."""
+        return self.order_by
 
     @cached_property
     def columns(self) -> tuple[Column, ...]:
@@ -127,6 +137,10 @@ class TableSpec:
                 raise TableDefinitionError(f"{self.name}: order_by column {key!r} is no field")
             if by_name[key].type.nullable:
                 raise TableDefinitionError(f"{self.name}: order_by column {key!r} is nullable")
+        if self.source_time_column is not None and self.source_time_column not in by_name:
+            raise TableDefinitionError(
+                f"{self.name}: source time column {self.source_time_column!r} is no field"
+            )
         if self.is_profile:
             version = by_name.get(self.version_column)
             if version is None or version.type.sql not in ("Int32", "Int64"):
@@ -166,6 +180,8 @@ def create_table_sql(spec: TableSpec) -> str:
         **spec.settings,
     }
     lines.append("SETTINGS " + ", ".join(f"{k} = {_setting(v)}" for k, v in settings.items()))
+    if spec.title:
+        lines.append(f"COMMENT {quote_literal(spec.title)}")
     return "\n".join(lines)
 
 

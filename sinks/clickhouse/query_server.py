@@ -18,6 +18,7 @@ from sinks.clickhouse.statement_guard import RefusedStatementError, check_read_o
 
 FORMATS = {
     "json": ("JSON", "application/json; charset=utf-8"),
+    "jsoncompact": ("JSONCompact", "application/json; charset=utf-8"),
     "jsoneachrow": ("JSONEachRow", "application/x-ndjson; charset=utf-8"),
     "csv": ("CSVWithNames", "text/csv; charset=utf-8"),
     "tsv": ("TSVWithNames", "text/tab-separated-values; charset=utf-8"),

@@ -8,7 +8,7 @@ very same token.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sinks.clickhouse.ddl import TableSpec
 from sinks.message import SinkMessage, TopicPartition
@@ -17,6 +17,20 @@ from sinks.message import SinkMessage, TopicPartition
 def dedup_token(topic: str, partition: int, first_offset: int, last_offset: int) -> str:
     """The insert's identity: the same message range always gets the same token."""
     return f"{topic}/{partition}/{first_offset}-{last_offset}"
+
+
+class OffsetRange(NamedTuple):
+    first: int
+    last: int
+
+
+def token_range(token: str) -> OffsetRange | None:
+    """The offsets a token names (None for text that is no token of ours)."""
+    _, _, span = token.rpartition("/")
+    first, sep, last = span.partition("-")
+    if not sep or not first.isdigit() or not last.isdigit():
+        return None
+    return OffsetRange(int(first), int(last))
 
 
 EntityKey = tuple[Any, ...]
@@ -33,6 +47,9 @@ class SealedBatch:
     # Versions given to key-only tombstones, resolved once against the table.
     tombstone_versions: dict[EntityKey, int] | None = None
     attempts: int = 0
+    # A range an earlier process inserted (found by ``recover``): its token is reused even
+    # when messages of it have since been compacted away.
+    recorded: OffsetRange | None = None
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -54,6 +71,8 @@ class SealedBatch:
     @property
     def token(self) -> str:
         tp = self.topic_partition
+        if self.recorded is not None:
+            return dedup_token(tp.topic, tp.partition, *self.recorded)
         return dedup_token(tp.topic, tp.partition, self.first_offset, self.last_offset)
 
     @property

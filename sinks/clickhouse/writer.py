@@ -4,11 +4,15 @@ Kafka stays outside: the caller adds messages, calls ``flush`` and commits exact
 offsets it returns, which ClickHouse has acknowledged. A batch is sealed when it reaches
 ``max_rows`` or ``max_seconds``; its token is (topic, partition, first offset, last offset),
 so a retry, or a re-read after a crash between insert and commit, is dropped by the engine.
+Every row keeps its insert's token (``_batch``): after a crash ``recover`` reads the tokens of
+inserts that landed past the committed offset, and the re-read messages are cut into exactly
+those ranges again, under the very same tokens.
 
 Deletes: a record whose ``deleted`` flag is set is stored as is (``is_deleted`` = 1, its own
-version). A tombstone carries only the key, so it becomes a row with the key columns, every
-other column at its default, ``is_deleted`` = 1 and a version one above the highest stored
-or earlier in the batch for that entity; ``FINAL`` then hides the entity.
+version). A tombstone carries only the key (a record of the key columns, or the entity key
+itself), so it becomes a row with the key columns, every other column at its default,
+``is_deleted`` = 1 and a version one above the highest stored or earlier in the batch for
+that entity; ``FINAL`` then hides the entity.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -27,7 +31,7 @@ from sinks.clickhouse.backend import BackendError, ClickHouseBackend
 from sinks.clickhouse.columns import Meta
 from sinks.clickhouse.ddl import EvolutionPlan, TableSpec
 from sinks.clickhouse.schema_manager import SchemaManager
-from sinks.clickhouse.sealed_batch import EntityKey, SealedBatch
+from sinks.clickhouse.sealed_batch import EntityKey, OffsetRange, SealedBatch, token_range
 from sinks.clickhouse.sql import quote_identifier, quote_literal
 from sinks.message import SinkMessage, TopicPartition
 
@@ -65,10 +69,22 @@ class SinkRejectedError(RuntimeError):
         self.committable = dict(committable)
 
 
+class InsertObserver(Protocol):
+    """Told about every insert the engine acknowledged (metrics, latency probes)."""
+
+    def inserted(
+        self, spec: TableSpec, data: pa.Table, seconds: float, attempt: int, recovered: bool
+    ) -> None:
+        """``data`` was acknowledged after ``seconds``. ``attempt`` > 1: the token was sent
+        before; ``recovered``: an earlier process inserted this range (so the engine most
+        likely dropped it as a duplicate)."""
+
+
 @dataclass
 class _OpenBatch:
     opened_at: float
     messages: list[SinkMessage] = field(default_factory=list)
+    recorded: OffsetRange | None = None
 
 
 def _wall_ms() -> int:
@@ -88,6 +104,7 @@ class ClickHouseWriter:
         backoff: ExponentialBackoff | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = _wall_ms,
+        observer: InsertObserver | None = None,
     ) -> None:
         if max_rows < 1 or max_seconds <= 0:
             raise ValueError("max_rows >= 1 and max_seconds > 0")
@@ -98,12 +115,13 @@ class ClickHouseWriter:
         self.backoff = backoff or ExponentialBackoff()
         self._clock = clock
         self._wall_ms = wall_ms
+        self.observer = observer
         self._schemas = SchemaManager(backend)
         self._builders: dict[int, ArrowBatchBuilder] = {}
         self._open: dict[TopicPartition, _OpenBatch] = {}
         self._sealed: dict[TopicPartition, deque[SealedBatch]] = {}
         self._last_ingested: dict[TopicPartition, int] = {}
-        self._cuts: dict[TopicPartition, deque[int]] = {}
+        self._recorded: dict[TopicPartition, deque[OffsetRange]] = {}
         self._retry_at = 0.0
         self.rows_inserted = 0
         self.recovered_batches = 0
@@ -129,20 +147,27 @@ class ClickHouseWriter:
 
     def add(self, message: SinkMessage) -> None:
         tp = message.topic_partition
+        offset = message.offset
+        recorded = self._recorded.get(tp)
         batch = self._open.get(tp)
-        cuts = self._cuts.get(tp)
-        while cuts and message.offset > cuts[0]:
-            # The recorded boundary's message is gone (compacted away): end the batch there.
-            cuts.popleft()
-            if batch is not None:
+        while recorded and offset > recorded[0].last:
+            # The range's last messages are gone (compacted away): its batch ends here.
+            done = recorded.popleft()
+            if batch is not None and batch.recorded == done:
                 self._seal(tp)
                 batch = None
+        span = recorded[0] if recorded and offset >= recorded[0].first else None
+        if batch is not None and batch.recorded != span:
+            # A batch never ends inside a recorded range, nor spans into one.
+            self._seal(tp)
+            batch = None
         if batch is None:
-            batch = self._open[tp] = _OpenBatch(self._clock())
+            batch = self._open[tp] = _OpenBatch(self._clock(), recorded=span)
         batch.messages.append(message)
-        if cuts:
-            if message.offset >= cuts[0]:
-                cuts.popleft()
+        if span is not None:
+            if offset >= span.last:
+                assert recorded is not None
+                recorded.popleft()
                 self._seal(tp)
         elif len(batch.messages) >= self.max_rows:
             self._seal(tp)
@@ -170,7 +195,7 @@ class ClickHouseWriter:
         now = self._clock()
         if self.backlogged() and now >= self._retry_at:
             return True
-        return any(self._is_due(tp, b, now) for tp, b in self._open.items())
+        return any(self._is_due(b, now) for b in self._open.values())
 
     def forget(self, partitions: Iterable[TopicPartition]) -> int:
         """Drop everything held for partitions this process no longer owns (rebalance);
@@ -180,33 +205,34 @@ class ClickHouseWriter:
             batch = self._open.pop(tp, None)
             dropped += len(batch.messages) if batch else 0
             dropped += sum(len(b.messages) for b in self._sealed.pop(tp, deque()))
-            self._cuts.pop(tp, None)
+            self._recorded.pop(tp, None)
         return dropped
 
     def recover(self, tp: TopicPartition, committed_offset: int) -> int:
-        """Re-create the batch boundaries of inserts that landed but were never committed.
+        """Find the inserts that landed past the committed offset but were never committed.
 
-        After a crash between insert and commit the same messages are read again; cut at
-        the same offsets they get the same tokens and the engine drops them. Each stored
-        insert is recognised by its one ``_ingested_ms``. Returns how many were found.
+        After a crash between insert and commit the same messages are read again; cut into
+        the same ranges they get the same tokens and the engine drops them. Each stored
+        insert names its range in ``_batch``. Returns how many were found.
         """
         spec = self.spec
+        batch = quote_identifier(Meta.BATCH.value)
         result = self.backend.query(
-            f"SELECT max({quote_identifier(Meta.OFFSET.value)}) AS last "
-            f"FROM {spec.qualified_name} "
+            f"SELECT DISTINCT {batch} FROM {spec.qualified_name} "
             f"WHERE {quote_identifier(Meta.TOPIC.value)} = {quote_literal(tp.topic)} "
             f"AND {quote_identifier(Meta.PARTITION.value)} = {tp.partition} "
             f"AND {quote_identifier(Meta.OFFSET.value)} >= {int(committed_offset)} "
-            f"GROUP BY {quote_identifier(Meta.INGESTED.value)} ORDER BY last "
-            f"LIMIT {spec.dedup_window}"
+            f"AND {batch} != ''"
         )
-        cuts = deque(int(row[0]) for row in result.rows)
-        self.recovered_batches += len(cuts)
-        if cuts:
-            self._cuts[tp] = cuts
+        spans = sorted(
+            {span for (token,) in result.rows if (span := token_range(str(token))) is not None}
+        )
+        self.recovered_batches += len(spans)
+        if spans:
+            self._recorded[tp] = deque(spans)
         else:
-            self._cuts.pop(tp, None)
-        return len(cuts)
+            self._recorded.pop(tp, None)
+        return len(spans)
 
     # -- output -------------------------------------------------------------------------
 
@@ -219,7 +245,9 @@ class ClickHouseWriter:
         """
         now = self._clock()
         for tp, open_batch in list(self._open.items()):
-            if force or self._is_due(tp, open_batch, now):
+            # Forced or not, a batch inside a recorded range waits for the range's end:
+            # cut short it would insert part of the range again under the range's token.
+            if (force and open_batch.recorded is None) or self._is_due(open_batch, now):
                 self._seal(tp)
         committable: dict[TopicPartition, int] = {}
         if now < self._retry_at:
@@ -254,12 +282,14 @@ class ClickHouseWriter:
         rows, offsets = self._rows(batch)
         builder = self._builder(batch.spec)
         tp = batch.topic_partition
-        return builder.build(rows, tp.topic, tp.partition, offsets, batch.ingested_ms)
+        return builder.build(
+            rows, tp.topic, tp.partition, offsets, batch.ingested_ms, batch.token
+        )
 
     # -- internals ----------------------------------------------------------------------
 
-    def _is_due(self, tp: TopicPartition, batch: _OpenBatch, now: float) -> bool:
-        if not batch.messages or self._cuts.get(tp):
+    def _is_due(self, batch: _OpenBatch, now: float) -> bool:
+        if not batch.messages or batch.recorded is not None:
             return False
         return len(batch.messages) >= self.max_rows or now - batch.opened_at >= self.max_seconds
 
@@ -270,7 +300,9 @@ class ClickHouseWriter:
         # Strictly increasing per partition, so each insert has its own stamp (recover).
         ingested = max(self._wall_ms(), self._last_ingested.get(tp, 0) + 1)
         self._last_ingested[tp] = ingested
-        sealed = SealedBatch(tp, tuple(batch.messages), ingested, self.spec)
+        sealed = SealedBatch(
+            tp, tuple(batch.messages), ingested, self.spec, recorded=batch.recorded
+        )
         self._sealed.setdefault(tp, deque()).append(sealed)
 
     def _insert(self, batch: SealedBatch) -> None:
@@ -279,8 +311,13 @@ class ClickHouseWriter:
             batch.tombstone_versions = self._resolve_tombstones(batch)
         table = self.build(batch)
         if table.num_rows:
+            started = time.perf_counter()
             self.backend.insert_arrow(batch.spec.qualified_name, table, batch.token)
+            seconds = time.perf_counter() - started
             self.rows_inserted += table.num_rows
+            if self.observer is not None:
+                recovered = batch.recorded is not None
+                self.observer.inserted(batch.spec, table, seconds, batch.attempts, recovered)
 
     def _builder(self, spec: TableSpec) -> ArrowBatchBuilder:
         builder = self._builders.get(id(spec))
@@ -302,7 +339,7 @@ class ClickHouseWriter:
                 key = _entity_key(spec, message.key)
                 rows.append(
                     {
-                        **message.key,
+                        **dict(zip(spec.key_columns, key, strict=True)),
                         spec.deleted_field: True,
                         spec.version_column: versions[key],
                     }
@@ -323,7 +360,7 @@ class ClickHouseWriter:
                 continue
             if message.value is not None:
                 source = message.value
-                key = tuple(source.get(k) for k in spec.order_by)
+                key = tuple(source.get(k) for k in spec.key_columns)
                 version = source.get(spec.version_column)
                 if key in keys and isinstance(version, int):
                     seen[key] = max(seen.get(key, version), version)
@@ -338,8 +375,8 @@ class ClickHouseWriter:
     def _stored_versions(self, spec: TableSpec, keys: set[EntityKey]) -> dict[EntityKey, int]:
         if not keys:
             return {}
-        columns = ", ".join(quote_identifier(k) for k in spec.order_by)
-        if len(spec.order_by) == 1:
+        columns = ", ".join(quote_identifier(k) for k in spec.key_columns)
+        if len(spec.key_columns) == 1:
             wanted = ", ".join(quote_literal(k[0]) for k in sorted(keys, key=repr))
             target = columns
         else:
@@ -351,13 +388,22 @@ class ClickHouseWriter:
             f"SELECT {columns}, max({quote_identifier(spec.version_column)}) "
             f"FROM {spec.qualified_name} WHERE {target} IN ({wanted}) GROUP BY {columns}"
         )
-        width = len(spec.order_by)
+        width = len(spec.key_columns)
         return {tuple(row[:width]): int(row[width]) for row in result.rows}
 
 
-def _entity_key(spec: TableSpec, key: Mapping[str, Any]) -> EntityKey:
+def _entity_key(spec: TableSpec, key: Any) -> EntityKey:
+    """The entity a tombstone deletes: a key record names the key columns; a plain key (the
+    catalog's string keys) is the entity key itself."""
+    columns = spec.key_columns
+    if not isinstance(key, Mapping):
+        if len(columns) != 1:
+            raise BatchConversionError(
+                f"tombstone key {key!r} is one value but the entity key is {columns}"
+            )
+        return (key,)
     try:
-        return tuple(key[k] for k in spec.order_by)
+        return tuple(key[k] for k in columns)
     except KeyError as exc:
         raise BatchConversionError(
             f"tombstone key {sorted(key)} lacks entity key column {exc.args[0]!r}"

@@ -79,16 +79,14 @@ def publish(settings: Settings, topic_name: str) -> SchemaRegistry:
 
 def drain(sink: SinkConsumer, settings: Settings, topic: str, group: str) -> None:
     """Steps the loop until every row was sent to ClickHouse (or a deadline passes)."""
-    sink.writer.prepare()
-    consumer = sink._consumer
-    consumer.subscribe([topic], on_assign=sink._assigned, on_revoke=sink._revoked)
+    sink.prepare()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         sink.step()
         if sink.writer.pending_messages == 0 and sink.writer.rows_inserted >= ROWS:
             break
-    sink.writer.flush(force=True)
-    consumer.close()
+    sink.finish()
+    sink.close()
 
 
 def committed(settings: Settings, topic: str, group: str) -> int:
@@ -114,8 +112,7 @@ def sink_for(
     return SinkConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=group,
-        topic=topic,
-        writer=writer,
+        routes={topic: writer},
         fetch_schema=registry.schema_by_id,
         poll_seconds=0.1,
         poll_messages=500,

@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.ddl import TableSpec
@@ -28,14 +29,23 @@ KEY_SCHEMA = {
 
 
 class Record:
-    def __init__(self, partition: int, offset: int, key: bytes | None, value: bytes | None):
+    def __init__(
+        self,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        topic: str = TOPIC,
+        error: KafkaError | None = None,
+    ):
         self._partition, self._offset, self._key, self._value = partition, offset, key, value
+        self._topic, self._error = topic, error
 
-    def error(self) -> None:
-        return None
+    def error(self) -> KafkaError | None:
+        return self._error
 
     def topic(self) -> str:
-        return TOPIC
+        return self._topic
 
     def partition(self) -> int:
         return self._partition
@@ -99,8 +109,7 @@ def setup(
     consumer = SinkConsumer(
         bootstrap="unused:9092",
         group_id="sink-test",
-        topic=TOPIC,
-        writer=writer,
+        routes={TOPIC: writer},
         fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
         consumer_factory=factory,
     )
@@ -161,11 +170,64 @@ def test_newer_schema_adds_its_column_before_its_rows(
     consumer, kafka, _ = setup(engine, finding_spec, schemas)
     kafka.queue = records(schemas, 0, 2) + records(schemas, 2, 5, 3, rule_version="v2")
     consumer.step()
-    # The older-schema rows went in first, then the table grew the column.
-    assert kafka.commits == [{(TOPIC, 0): 2}, {(TOPIC, 0): 7}]
+    # The table grew the column before the batch holding both kinds of rows went in.
+    assert kafka.commits == [{(TOPIC, 0): 5}]
+    consumer.finish()
+    assert kafka.commits[-1] == {(TOPIC, 0): 7}
     rows = engine.query(
         f"SELECT _offset, rule_version FROM {finding_spec.qualified_name} ORDER BY _offset"
     ).rows
     assert rows == [(0, None), (1, None)] + [(i, "v2") for i in range(2, 7)]
     assert consumer.writer.spec.column("rule_version").type.sql == "Nullable(String)"
     assert TopicPartition(TOPIC, 0) not in consumer.writer.backlogged()
+
+
+def test_several_topics_into_their_writers(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    from dataclasses import replace
+
+    other_spec = replace(finding_spec, name="other_findings")
+    shared = ClickHouseWriter(FlakyBackend(engine), finding_spec, max_rows=3, max_seconds=60)
+    other = ClickHouseWriter(FlakyBackend(engine), other_spec, max_rows=3, max_seconds=60)
+    made: list[ScriptedKafka] = []
+
+    def factory(config: dict[str, Any]) -> ScriptedKafka:
+        made.append(ScriptedKafka(config))
+        return made[-1]
+
+    consumer = SinkConsumer(
+        bootstrap="unused:9092",
+        group_id="sink-test",
+        # Two topics share a table (like the fact topics); a third has its own.
+        routes={TOPIC: shared, "quality.more": shared, "quality.other": other},
+        fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
+        consumer_factory=factory,
+    )
+    for writer in consumer.writers:
+        writer.prepare()
+    assert len(consumer.writers) == 2
+    kafka = made[0]
+    encode = AvroEncoder(schemas[1], 1)
+    for topic in (TOPIC, "quality.more", "quality.other"):
+        kafka.queue += [Record(0, o, None, encode.encode(finding(o)), topic) for o in range(3)]
+    consumer.step()
+    assert kafka.commits == [{(TOPIC, 0): 3, ("quality.more", 0): 3, ("quality.other", 0): 3}]
+    assert table_count(engine, finding_spec) == 6
+    assert table_count(engine, other_spec) == 3
+    with pytest.raises(AttributeError):
+        _ = consumer.writer
+
+
+def test_transient_errors_are_skipped_fatal_ones_raise(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    consumer, kafka, _ = setup(engine, finding_spec, schemas)
+    unknown = KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "not yet created")
+    kafka.queue = [Record(0, 0, None, None, error=unknown), *records(schemas, 0, 5)]
+    assert consumer.step() == 6
+    assert kafka.commits == [{(TOPIC, 0): 5}]
+    fatal = KafkaError(KafkaError._FENCED, "fenced", fatal=True)
+    kafka.queue = [Record(0, 5, None, None, error=fatal)]
+    with pytest.raises(KafkaException):
+        consumer.step()

@@ -152,7 +152,7 @@ def test_profile_table_ddl(profile_spec: TableSpec) -> None:
     assert names[:3] == ["person_key", "version", "is_deleted"]
     assert profile_spec.column("is_deleted").type.sql == "UInt8"
     assert profile_spec.column("is_deleted").source_field == "deleted"
-    assert names[-4:] == ["_topic", "_partition", "_offset", "_ingested_ms"]
+    assert names[-5:] == ["_topic", "_partition", "_offset", "_ingested_ms", "_batch"]
     assert "`_topic` LowCardinality(String)" in sql
     assert "`_ingested_ms` DateTime64(3, 'UTC')" in sql
 

@@ -288,3 +288,117 @@ def test_new_optional_field_lands_without_loss(
         f"SELECT person_key, nickname FROM {profile_spec.qualified_name} FINAL ORDER BY 1"
     ).rows
     assert rows == [("p1", None), ("p2", "小张"), ("p3", None)]
+
+
+def test_tombstone_with_a_plain_string_key(
+    engine: ChdbBackend, profile_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    # The catalog's theme topics are keyed by the entity key itself, a string.
+    writer = writer_for(flaky, profile_spec, clock)
+    writer.add(SinkMessage(THEME, 0, 0, "p1", profile("p1", 3)))
+    writer.add(SinkMessage(THEME, 0, 1, "p2", profile("p2", 1)))
+    writer.flush(force=True)
+    writer.add(SinkMessage(THEME, 0, 2, "p1", None))
+    writer.flush(force=True)
+    assert set(live(engine, profile_spec)) == {"p2"}
+    rows = engine.query(
+        f"SELECT version, is_deleted FROM {profile_spec.qualified_name} "
+        "WHERE person_key = 'p1' ORDER BY version"
+    ).rows
+    assert rows == [(3, 0), (4, 1)]
+
+
+def test_rows_name_their_insert(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    writer = writer_for(flaky, finding_spec, clock, max_rows=3)
+    writer.add_many(messages(0, 6))
+    writer.flush()
+    rows = engine.query(
+        f"SELECT _batch, count() FROM {finding_spec.qualified_name} GROUP BY _batch ORDER BY 1"
+    ).rows
+    assert rows == [(f"{TOPIC}/0/0-2", 3), (f"{TOPIC}/0/3-5", 3)]
+
+
+def test_recovered_range_keeps_its_token_when_its_first_message_is_gone(
+    engine: ChdbBackend, profile_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    first = writer_for(flaky, profile_spec, clock, max_rows=4)
+    for offset in range(8):
+        first.add(profile_message(offset, f"p{offset}", profile(f"p{offset}", 1)))
+    first.flush()  # inserted 0-3 and 4-7, then died before the commit
+    assert count(engine, profile_spec) == 8
+    second = writer_for(flaky, profile_spec, clock, max_rows=100)
+    assert second.recover(TopicPartition(THEME, 0), 0) == 2
+    # Compaction removed offsets 0 and 5 in the meantime.
+    for offset in (1, 2, 3, 4, 6, 7, 8):
+        second.add(profile_message(offset, f"p{offset}", profile(f"p{offset}", 1)))
+    assert second.flush(force=True) == {TopicPartition(THEME, 0): 9}
+    assert flaky.tokens[-3:] == [f"{THEME}/0/0-3", f"{THEME}/0/4-7", f"{THEME}/0/8-8"]
+    assert count(engine, profile_spec) == 9  # nothing inserted twice
+
+
+def test_recovered_range_ending_in_a_skipped_tombstone(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    first = writer_for(flaky, finding_spec, clock, max_rows=5)
+    first.add_many(messages(0, 4))
+    first.add(SinkMessage(TOPIC, 0, 4, "k", None))  # no row in an event table
+    first.add_many(messages(5, 5))
+    first.flush()
+    second = writer_for(flaky, finding_spec, clock, max_rows=100)
+    assert second.recover(TopicPartition(TOPIC, 0), 0) == 2
+    second.add_many(messages(0, 4))
+    second.add(SinkMessage(TOPIC, 0, 4, "k", None))
+    second.add_many(messages(5, 7))
+    assert second.flush(force=True) == {TopicPartition(TOPIC, 0): 12}
+    assert flaky.tokens[-3:] == [f"{TOPIC}/0/0-4", f"{TOPIC}/0/5-9", f"{TOPIC}/0/10-11"]
+    assert count(engine, finding_spec) == 11
+
+
+def test_forced_flush_never_cuts_a_recovered_range(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    first = writer_for(flaky, finding_spec, clock, max_rows=10)
+    first.add_many(messages(0, 10))
+    first.flush()
+    second = writer_for(flaky, finding_spec, clock, max_rows=10)
+    second.recover(TopicPartition(TOPIC, 0), 0)
+    second.add_many(messages(0, 6))  # stopping now: 0-5 of the recorded 0-9
+    assert second.flush(force=True) == {}
+    assert second.pending_messages == 6  # left uncommitted, read again next time
+    second.add_many(messages(6, 4))
+    assert second.flush(force=True) == {TopicPartition(TOPIC, 0): 10}
+    assert count(engine, finding_spec) == 10
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int, bool]] = []
+
+    def inserted(
+        self, spec: TableSpec, data: pa.Table, seconds: float, attempt: int, recovered: bool
+    ) -> None:
+        assert seconds >= 0
+        self.calls.append((spec.name, data.num_rows, attempt, recovered))
+
+
+def test_observer_hears_of_every_acknowledged_insert(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    recorder = Recorder()
+    writer = writer_for(flaky, finding_spec, clock, max_rows=5, observer=recorder)
+    writer.add_many(messages(0, 5))
+    flaky.fail_inserts = 1
+    with pytest.raises(SinkUnavailableError):
+        writer.flush()
+    clock.now += 10
+    writer.flush()
+    again = writer_for(flaky, finding_spec, clock, max_rows=5, observer=recorder)
+    again.recover(TopicPartition(TOPIC, 0), 0)
+    again.add_many(messages(0, 5))
+    again.flush()
+    assert recorder.calls == [
+        (finding_spec.name, 5, 2, False),  # the retry after the failure
+        (finding_spec.name, 5, 1, True),  # a range an earlier process inserted
+    ]

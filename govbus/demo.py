@@ -1,0 +1,149 @@
+"""The demo: the whole bus on one machine, fed by the simulated departments.
+
+Starts the stack, applies topics, starts the pipeline (one streams worker and the
+ClickHouse sink) in the background, publishes simulated change events, waits until the theme
+libraries have caught up, then shows what they hold. `govbus stack down` stops everything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from connectors.simulate import SimulationReport, run_simulation
+from connectors.simulator import DepartmentSimulator
+from govbus.wiring import publishers, topic_admin
+from ops.http import targets
+from ops.settings import Settings
+from ops.stack.manager import LocalStack
+from sinks.query_client import endpoint_url, run_query
+from topics.catalog import catalog
+from topics.schemas import source_names
+
+GOVBUS = [sys.executable, "-m", "govbus.cli"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    title: str
+    columns: list[str]
+    rows: list[list[object]]
+
+
+def start(settings: Settings, say: Callable[[str], None]) -> None:
+    """Stack, topics, tables, pipeline: each step harmless when already done."""
+    stack = LocalStack(settings)
+    for line in stack.up():
+        say(line)
+    topic_admin(settings).apply(catalog())
+    say(f"topics: {len(catalog())} applied")
+    for name, argv, ready in (
+        ("worker", [*GOVBUS, "worker", "--role", "all"], lambda: _worker_ready(settings)),
+        ("sink", [*GOVBUS, "sink", "run"], lambda: endpoint_url(settings) is not None),
+    ):
+        process = stack.pipeline[name]
+        pid = process.start(argv, None, timeout_s=5.0)
+        _wait(ready, 120.0, f"the {name} to be ready (log: {process.log_file})")
+        say(f"{name}: running (pid {pid})")
+    say("tables and views: migrated by the sink at its start")
+
+
+def simulate(
+    settings: Settings, rate: float, duration_s: float, seed: int, progress: Callable[[int], None]
+) -> SimulationReport:
+    simulator = DepartmentSimulator(seed=seed, defect_rate=0.05)
+    return run_simulation(
+        simulator, publishers(settings, list(source_names())), rate, duration_s, progress
+    )
+
+
+def wait_for_landing(settings: Settings, quiet_s: float = 6.0, timeout_s: float = 180.0) -> int:
+    """Wait until the profile tables stop growing; returns their row count."""
+    db = settings.clickhouse_database
+    sql = (
+        f"SELECT (SELECT count() FROM {db}.theme_individual) + (SELECT count() FROM "
+        f"{db}.theme_organization) + (SELECT count() FROM {db}.theme_thing) AS n"
+    )
+    last, since = -1, time.monotonic()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rows = query(settings, sql).rows
+        count = int(str(rows[0][0])) if rows else 0
+        if count != last:
+            last, since = count, time.monotonic()
+        elif count > 0 and time.monotonic() - since >= quiet_s:
+            return count
+        time.sleep(1.0)
+    return last
+
+
+def summaries(settings: Settings) -> Iterator[Summary]:
+    db = settings.clickhouse_database
+    for title, sql in (
+        (
+            "人口库 population by district (top 10)",
+            f"SELECT district, sum(persons) AS persons FROM {db}.v_population_by_district "
+            "GROUP BY district ORDER BY persons DESC LIMIT 10",
+        ),
+        (
+            "人口库 population by age band and sex",
+            f"SELECT age_band, sex, sum(persons) AS persons FROM {db}.v_population_by_district "
+            "GROUP BY age_band, sex ORDER BY age_band, sex",
+        ),
+        (
+            "法人库 enterprises by type and status (top 10)",
+            f"SELECT enterprise_type, status, sum(enterprises) AS enterprises "
+            f"FROM {db}.v_enterprises_by_type GROUP BY enterprise_type, status "
+            "ORDER BY enterprises DESC LIMIT 10",
+        ),
+        (
+            "电子证照库 licences by type and holder kind",
+            f"SELECT licence_type, holder_kind, licences, expired, expiring_30d, expiring_90d "
+            f"FROM {db}.v_licences_by_type ORDER BY licences DESC LIMIT 12",
+        ),
+        (
+            "数据质量 quality findings by department and dimension",
+            f"SELECT dept, dimension, findings, rejected, repaired, flagged "
+            f"FROM {db}.v_quality_by_dept_dimension ORDER BY dept, dimension",
+        ),
+    ):
+        result = query(settings, sql)
+        yield Summary(title, result.columns, result.rows)
+
+
+def query(settings: Settings, sql: str) -> Summary:
+    document = json.loads(run_query(settings, sql, "json"))
+    columns = [c["name"] for c in document.get("meta", [])]
+    rows = [
+        [row.get(c) for c in columns] if isinstance(row, dict) else list(row)
+        for row in document.get("data", [])
+    ]
+    return Summary("", columns, rows)
+
+
+def metrics_urls(settings: Settings) -> list[str]:
+    return [f"{t.metrics_url}" for t in targets(settings.state_dir)]
+
+
+def _worker_ready(settings: Settings) -> bool:
+    for target in targets(settings.state_dir):
+        if target.role == "all":
+            try:
+                return httpx.get(f"{target.url}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+    return False
+
+
+def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"timed out waiting for {what}")

@@ -1,0 +1,138 @@
+"""The theme library tables, derived from the topic catalog and its schemas.
+
+- ``theme_<category>``: one per theme category (individual, organization, thing, event), the
+  current 360 profiles: ReplacingMergeTree(version, is_deleted) ordered by the entity key
+  (the field annotated ``govbus.entity_key``); ``FINAL`` shows one live row per entity.
+- ``facts``: every fact topic, append-only MergeTree partitioned by month of source time.
+- ``quality_findings``: the quality topic, append-only MergeTree partitioned by month.
+
+Names of topics come from the catalog, columns from the schemas; nothing here repeats them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sinks.clickhouse.columns import record_columns
+from sinks.clickhouse.ddl import TableKind, TableSpec
+from sinks.clickhouse.sql import quote_identifier
+from topics.annotations import ENTITY_KEY, Category
+from topics.catalog import Topic, fact_topic, quality_topic, theme_topic
+
+PROFILE_PREFIX = "theme_"
+FACTS_TABLE = "facts"
+QUALITY_TABLE = "quality_findings"
+
+# Contract fields every theme, fact and quality record carries (see their schemas).
+SOURCE_TIME = "source_ts_ms"
+DETECTED_TIME = "detected_ms"
+
+
+class CatalogSchemaError(ValueError):
+    """A catalog schema lacks what its table needs (an entity key, a time field)."""
+
+
+@dataclass(frozen=True, eq=False)
+class SinkTable:
+    """A table and the topics that feed it."""
+
+    spec: TableSpec
+    topics: tuple[str, ...]
+
+
+def entity_key_field(schema: Mapping[str, Any]) -> str:
+    """The one field annotated ``govbus.entity_key``."""
+    keys = [str(f["name"]) for f in schema["fields"] if f.get(ENTITY_KEY)]
+    if len(keys) != 1:
+        raise CatalogSchemaError(
+            f"{schema.get('name')}: needs exactly one field annotated {ENTITY_KEY}, has {keys}"
+        )
+    return keys[0]
+
+
+def time_expression(schema: Mapping[str, Any], field: str) -> str:
+    """SQL giving a DateTime64 for a time field: the column itself when it is stored as one
+    (annotated ``govbus.timestamp``), else the epoch milliseconds converted."""
+    column = quote_identifier(field)
+    if is_datetime(schema, field):
+        return column
+    return f"fromUnixTimestamp64Milli({column}, 'UTC')"
+
+
+def is_datetime(schema: Mapping[str, Any], field: str) -> bool:
+    for item in schema["fields"]:
+        if item["name"] == field:
+            probe = record_columns({"type": "record", "name": "Probe", "fields": [item]})
+            return probe.items[0].column.type.sql.startswith(("DateTime64", "Nullable(DateTime64"))
+    raise CatalogSchemaError(f"{schema.get('name')}: no time field {field!r}")
+
+
+def profile_table(
+    category: Category | str, database: str, schema: Mapping[str, Any] | None = None
+) -> SinkTable:
+    """``schema``: another version of the topic's value schema (default: the catalog's)."""
+    topic = theme_topic(category)
+    schema = schema or _value_schema(topic)
+    spec = TableSpec(
+        name=f"{PROFILE_PREFIX}{category}",
+        schema=schema,
+        kind=TableKind.PROFILE,
+        order_by=(entity_key_field(schema),),
+        database=database,
+        source_time_column=_optional(schema, SOURCE_TIME),
+        title=str(schema.get("doc", "")),
+    )
+    return SinkTable(spec, (topic.name,))
+
+
+def facts_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
+    topics = tuple(fact_topic(c) for c in Category)
+    schema = schema or _value_schema(topics[0])
+    spec = TableSpec(
+        name=FACTS_TABLE,
+        schema=schema,
+        kind=TableKind.EVENT,
+        order_by=("category", "entity_key", SOURCE_TIME, "fact_id"),
+        database=database,
+        partition_by=f"toYYYYMM({time_expression(schema, SOURCE_TIME)})",
+        source_time_column=SOURCE_TIME,
+        title=str(schema.get("doc", "")),
+    )
+    return SinkTable(spec, tuple(t.name for t in topics))
+
+
+def quality_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
+    topic = quality_topic()
+    schema = schema or _value_schema(topic)
+    spec = TableSpec(
+        name=QUALITY_TABLE,
+        schema=schema,
+        kind=TableKind.EVENT,
+        order_by=("dept", "dimension", DETECTED_TIME, "finding_id"),
+        database=database,
+        partition_by=f"toYYYYMM({time_expression(schema, DETECTED_TIME)})",
+        source_time_column=SOURCE_TIME,
+        title=str(schema.get("doc", "")),
+    )
+    return SinkTable(spec, (topic.name,))
+
+
+def sink_tables(database: str) -> tuple[SinkTable, ...]:
+    """Every table the sink fills, in a stable order: profiles, facts, quality."""
+    return (
+        *(profile_table(c, database) for c in Category),
+        facts_table(database),
+        quality_table(database),
+    )
+
+
+def _value_schema(topic: Topic) -> dict[str, Any]:
+    if topic.value_schema is None:
+        raise CatalogSchemaError(f"{topic.name} has no value schema")
+    return topic.value_schema()
+
+
+def _optional(schema: Mapping[str, Any], field: str) -> str | None:
+    return field if any(f["name"] == field for f in schema["fields"]) else None
