@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 
 from govbus.cli_status import status
 from ops.settings import get_settings
+
+if TYPE_CHECKING:
+    from streams.bench import StageBenchResult
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -289,11 +292,9 @@ def bench_standardize(
     """One worker's sustained standardize events/s next to the bare per-event loop."""
     from govbus import benchmarks
 
-    result = benchmarks.standardize(events)
-    out.print(f"events:                     {result.events}")
-    out.print(f"bare loop (decode, rules, masking, encode): {result.bare_per_s:,.0f} events/s")
-    out.print(f"standardize worker (1 process):             {result.stage_per_s:,.0f} events/s")
-    out.print(f"ratio:                      {result.ratio:.0%} of the bare loop")
+    _print_stage_bench(benchmarks.standardize(events),
+                       "bare loop (decode, rules, masking, facts, encode)",
+                       "raw worker (1 process)")
 
 
 @bench_app.command("theme")
@@ -303,11 +304,16 @@ def bench_theme(
     """Raw-to-theme events/s of one `worker --role all` process next to the bare loop."""
     from govbus import benchmarks
 
-    result = benchmarks.raw_to_theme(events)
-    out.print(f"events:                     {result.events}")
-    out.print(f"bare loop (both layers, same work): {result.bare_per_s:,.0f} events/s")
-    out.print(f"raw-to-theme worker (1 process):    {result.stage_per_s:,.0f} events/s")
-    out.print(f"ratio:                      {result.ratio:.0%} of the bare loop")
+    _print_stage_bench(benchmarks.raw_to_theme(events), "bare loop (both layers, same work)",
+                       "raw-to-theme worker (1 process)")
+
+
+def _print_stage_bench(result: StageBenchResult, bare: str, stage: str) -> None:
+    width = max(len(bare), len(stage)) + 2
+    out.print(f"{'events:':{width}}{result.events}")
+    out.print(f"{bare + ':':{width}}{result.bare_per_s:,.0f} events/s")
+    out.print(f"{stage + ':':{width}}{result.stage_per_s:,.0f} events/s")
+    out.print(f"{'ratio:':{width}}{result.ratio:.0%} of the bare loop")
 
 
 @app.command("demo")

@@ -17,8 +17,13 @@ done
 stamp=.venv/.govbus-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e '.[dev]'
+  echo "installing Python packages (once; a few minutes on a fresh clone)..."
+  # The build backend's warnings are noise here; the log is shown only when the install fails.
+  if ! { .venv/bin/pip install --quiet --upgrade pip && .venv/bin/pip install --quiet -e '.[dev]'; } \
+      > .venv/pip.log 2>&1; then
+    cat .venv/pip.log >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 

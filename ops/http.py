@@ -17,7 +17,6 @@ Typical use in a worker::
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from ops.settings import Settings
+from ops.stack.process import pid_alive
 
 #: A readiness check: True/False, or (ready, one-line reason).
 Readiness = bool | tuple[bool, str]
@@ -135,7 +135,9 @@ class MetricsServer:
         self._httpd = ThreadingHTTPServer((self.host, self.port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.1,), name=f"metrics-{self.role}",
+            target=self._httpd.serve_forever,
+            args=(0.1,),
+            name=f"metrics-{self.role}",
             daemon=True,
         )
         self._thread.start()
@@ -207,8 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.do_GET()
 
-    def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
-               ) -> None:
+    def _reply(
+        self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -251,8 +254,10 @@ def file_sd(found: list[Target]) -> list[dict[str, object]]:
     by_role: dict[str, list[str]] = {}
     for target in found:
         by_role.setdefault(target.role, []).append(target.host_port)
-    return [{"targets": sorted(hosts), "labels": {"role": role}}
-            for role, hosts in sorted(by_role.items())]
+    return [
+        {"targets": sorted(hosts), "labels": {"role": role}}
+        for role, hosts in sorted(by_role.items())
+    ]
 
 
 def write_file_sd(state_dir: Path, path: Path) -> list[Target]:
@@ -279,20 +284,6 @@ def render_scrape_config(
         file_sd_path=json.dumps(str(file_sd_path)),
         rule_file=json.dumps(str(rule_file)),
     )
-
-
-def pid_alive(pid: int) -> bool:
-    """True if the process exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-    return True
 
 
 def _url_host(host: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ops.settings import Settings
-from sinks.clickhouse.backend import BackendError, ClickHouseBackend
+from sinks.clickhouse.backend import BackendError, ClickHouseBackend, SerializedBackend
 from sinks.clickhouse.backend_factory import open_backend
 from sinks.clickhouse.migration import MigrationStep, migrate
 from sinks.clickhouse.query_server import QueryServer
@@ -61,7 +61,8 @@ class SinkService:
     ) -> None:
         self.settings = settings
         self.tables = tables or sink_tables(settings.clickhouse_database)
-        self.backend: ClickHouseBackend = _open_owned(settings)
+        # The writers insert from threads of their own, one call into the engine at a time.
+        self.backend: ClickHouseBackend = SerializedBackend(_open_owned(settings))
         self.writers = {
             t.spec.name: ClickHouseWriter(
                 self.backend,
@@ -69,6 +70,7 @@ class SinkService:
                 max_rows=settings.sink_batch_rows,
                 max_seconds=settings.sink_batch_seconds,
                 observer=observer,
+                background=True,
             )
             for t in self.tables
         }
@@ -117,6 +119,8 @@ class SinkService:
         self.stats.messages = self.consumer.messages_read
 
     def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
         self.backend.close()
 
     @contextlib.contextmanager

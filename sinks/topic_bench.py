@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from sinks.clickhouse.arrow_batch import ArrowBatchBuilder
-from sinks.clickhouse.backend import ClickHouseBackend
+from sinks.clickhouse.backend import ClickHouseBackend, SerializedBackend
 from sinks.clickhouse.ddl import TableSpec
 from sinks.clickhouse.schema_manager import SchemaManager
 from sinks.clickhouse.sealed_batch import dedup_token
@@ -234,8 +234,12 @@ def sink_run(
     batch_seconds: float,
     timeout_s: float = 600.0,
 ) -> float:
-    """Rows/s of the real sink, first message to last commit."""
-    writer = ClickHouseWriter(backend, spec, max_rows=batch_rows, max_seconds=batch_seconds)
+    """Rows/s of the real sink (as `govbus sink run` wires it), first message to last
+    commit."""
+    writer = ClickHouseWriter(
+        SerializedBackend(backend), spec, max_rows=batch_rows, max_seconds=batch_seconds,
+        background=True,
+    )
     consumer = SinkConsumer(
         bootstrap=bootstrap,
         group_id=f"bench-sink-{uuid.uuid4().hex[:8]}",
@@ -261,6 +265,7 @@ def sink_run(
         return rows / (time.perf_counter() - started)
     finally:
         consumer.close()
+        writer.close()
 
 
 def _count(backend: ClickHouseBackend, spec: TableSpec, final: bool = False) -> int:
@@ -342,7 +347,8 @@ def sink_latency(
     since_ms = time.time_ns() // 1_000_000
     recorder = LatencyRecorder(since_ms)
     writer = ClickHouseWriter(
-        backend, live_spec, max_rows=batch_rows, max_seconds=batch_seconds, observer=recorder
+        SerializedBackend(backend), live_spec, max_rows=batch_rows, max_seconds=batch_seconds,
+        observer=recorder, background=True,
     )
     group = f"bench-latency-{uuid.uuid4().hex[:8]}"
     _start_at_end(bootstrap, group, topic)
@@ -387,6 +393,7 @@ def sink_latency(
         consumer.finish()
     finally:
         consumer.close()
+        writer.close()
         backend.execute(f"DROP TABLE IF EXISTS {live_spec.qualified_name}")
     return summarize(recorder.latencies_s, rate, published[0])
 

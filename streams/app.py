@@ -24,7 +24,7 @@ from ops.http import start_metrics_server
 from ops.settings import Settings
 from streams.instrumentation import observe_batch
 from streams.output import KafkaOutput, OutputError, output_config
-from streams.processor import InputMessage
+from streams.processor_types import InputMessage
 from streams.raw_consumer import RawConsumerLoop
 from streams.raw_worker import build_raw_loop
 from streams.theme_processor import STAGE, ThemeProcessor

@@ -16,7 +16,8 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from streams.masking.pseudonym import Pseudonymizer
-from streams.processor import InputMessage, RawLayerProcessor
+from streams.processor import RawLayerProcessor
+from streams.processor_types import InputMessage
 from topics.serde import AvroDecoder
 
 

@@ -13,49 +13,22 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
-from streams.dlq import Provenance, dead_letter
+from streams.emitters import DeadLetterEmitter, FindingEmitter, SchemaIds
 from streams.enrich.facts import FactExtractor
 from streams.enrich.moves import entities_of
 from streams.enrich.plan import moving_fields
 from streams.masking.pseudonym import Pseudonymizer
 from streams.outcomes import Rejected
+from streams.processor_types import InputMessage, Output
 from streams.quality import finding_records
 from streams.rules.findings import RuleViolation
 from streams.standardize import STAGE, StandardizeStage
 from topics.annotations import Category
-from topics.catalog import Topic, dlq_topic, fact_topic, quality_topic, raw_topic, std_topic
+from topics.catalog import Topic, fact_topic, raw_topic, std_topic
 from topics.schemas import load_avsc, row_spec, source_names
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError
-
-
-@dataclass(frozen=True, slots=True)
-class InputMessage:
-    """One consumed message, as any Kafka client gives it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-    @classmethod
-    def from_kafka(cls, message: Any) -> InputMessage:
-        """From a consumed confluent-kafka message (not an error event)."""
-        return cls(
-            message.topic(), message.partition(), message.offset(), message.key(), message.value()
-        )
-
-
-class Output(Protocol):
-    def produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, str | bytes | None]] | None = None,
-    ) -> None: ...
 
 
 @dataclass
@@ -96,10 +69,6 @@ class _Route:
     moving_fields: frozenset[str]
 
 
-SchemaIds = Callable[[str, dict[str, Any]], int]
-"""Registers (idempotently) a schema under a subject and returns its id."""
-
-
 class RawLayerProcessor:
     """The raw consumer's per-batch work."""
 
@@ -128,17 +97,13 @@ class RawLayerProcessor:
                 encoder.encode,
                 moving_fields(source),
             )
-        quality = quality_topic()
-        finding_schema = load_avsc("quality/finding.avsc")
+        self.finding_emitter = FindingEmitter(schema_ids, output)
+        self.dead_letters = DeadLetterEmitter(STAGE, output)
         key_schema = load_avsc("keys/string_key.avsc")
-        self._quality = quality.name
-        self._encode_finding = AvroEncoder(
-            finding_schema, schema_ids(quality.value_subject, finding_schema)
-        ).encode
+        some_fact_key = fact_topic(Category.INDIVIDUAL).key_subject
         self._encode_string_key = AvroEncoder(
-            key_schema, schema_ids(quality.key_subject, key_schema)
+            key_schema, schema_ids(some_fact_key, key_schema)
         ).encode
-        self._dlq = dlq_topic(STAGE).name
         self.facts = FactExtractor()
         fact_schema = load_avsc("fact/fact.avsc")
         self._fact_topics = {str(c): fact_topic(c) for c in Category}
@@ -214,7 +179,8 @@ class RawLayerProcessor:
                 self.output.produce(route.std.name, message.key, route.encode(result.envelope))
                 stats.standardized += 1
                 stats.outcomes[(route.dept, "out")] += 1
-                for fact in self._facts_of(route, envelope, result.envelope, today):
+                notes: list[RuleViolation] = []
+                for fact in self._facts_of(route, envelope, result.envelope, today, notes):
                     # Keyed by entity key: the repartition point of the theme layer.
                     self.output.produce(
                         self._fact_topics[fact["category"]].name,
@@ -222,12 +188,19 @@ class RawLayerProcessor:
                         self._encode_fact(fact),
                     )
                     stats.facts += 1
-                if result.findings:
-                    self._findings(result.findings, None, result.envelope, route, now_ms, stats)
+                if result.findings or notes:
+                    self._findings(
+                        [*result.findings, *notes], None, result.envelope, route, now_ms, stats
+                    )
         return stats
 
     def _facts_of(
-        self, route: _Route, raw: dict[str, Any], std: dict[str, Any], today: date
+        self,
+        route: _Route,
+        raw: dict[str, Any],
+        std: dict[str, Any],
+        today: date,
+        notes: list[RuleViolation],
     ) -> list[dict[str, Any]]:
         """The std event's facts, plus retracts for entities an update moved away from.
 
@@ -242,7 +215,7 @@ class RawLayerProcessor:
             or after is None
             or all(before.get(f) == after.get(f) for f in route.moving_fields)
         ):
-            return self.facts.extract(route.source, std)
+            return self.facts.extract(route.source, std, notes)
         previous_row = route.stage.std_row(before, today)
         previous = None
         if previous_row is not None:
@@ -251,7 +224,7 @@ class RawLayerProcessor:
                     route.source, {**std, "op": "c", "before": None, "after": previous_row}
                 )
             )
-        return self.facts.extract_tracked(route.source, std, previous)[0]
+        return self.facts.extract_tracked(route.source, std, previous, notes)[0]
 
     def _reject(
         self,
@@ -264,11 +237,8 @@ class RawLayerProcessor:
         now_ms: int,
         stats: BatchStats,
     ) -> None:
-        letter = dead_letter(
-            Provenance(message.topic, message.partition, message.offset),
-            message.key,
-            message.value,
-            stage=STAGE,
+        self.dead_letters.emit(
+            message,
             reason=reason,
             detail=detail,
             exception_class=exception_class,
@@ -276,7 +246,6 @@ class RawLayerProcessor:
             dept=route.dept,
             event_id=event_id,
         )
-        self.output.produce(self._dlq, letter.key, letter.value, letter.headers)
         stats.rejected += 1
         stats.rejected_by_reason[reason] += 1
         stats.outcomes[(route.dept, "rejected")] += 1
@@ -302,11 +271,7 @@ class RawLayerProcessor:
             detected_ms=now_ms,
             rejected_by=fatal,
         )
-        key = self._encode_string_key(event_id)
-        for record in records:
-            self.output.produce(self._quality, key, self._encode_finding(record))
-            stats.quality[(route.dept, record["dimension"], record["reason"])] += 1
-        stats.findings += len(records)
+        stats.findings += self.finding_emitter.emit(records, event_id, stats.quality)
 
 
 def _event_id(envelope: dict[str, Any] | None) -> str:

@@ -19,7 +19,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streams.instrumentation import observe_batch, observe_lag
 from streams.output import KafkaOutput
-from streams.processor import BatchStats, InputMessage, RawLayerProcessor
+from streams.processor import BatchStats, RawLayerProcessor
+from streams.processor_types import InputMessage
 from streams.standardize import STAGE
 
 log = logging.getLogger("govbus.streams.raw")

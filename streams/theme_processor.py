@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from streams.dlq import Provenance, dead_letter
+from streams.emitters import DeadLetterEmitter, FindingEmitter, SchemaIds
 from streams.enrich.profile import ProfileState, apply_fact
 from streams.enrich.theme import conflict_findings, render
-from streams.processor import InputMessage, Output, SchemaIds
+from streams.processor_types import InputMessage, Output
 from topics.annotations import Category
-from topics.catalog import dlq_topic, fact_topic, quality_topic, theme_topic
+from topics.catalog import fact_topic, theme_topic
 from topics.schemas import load_avsc
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError
 
@@ -83,16 +83,8 @@ class ThemeProcessor:
                 AvroEncoder(key_schema, schema_ids(theme.key_subject, key_schema)).encode,
                 AvroEncoder(schema, schema_ids(theme.value_subject, schema)).encode,
             )
-        quality = quality_topic()
-        finding = load_avsc("quality/finding.avsc")
-        self._quality = quality.name
-        self._encode_finding = AvroEncoder(
-            finding, schema_ids(quality.value_subject, finding)
-        ).encode
-        self._encode_quality_key = AvroEncoder(
-            key_schema, schema_ids(quality.key_subject, key_schema)
-        ).encode
-        self._dlq = dlq_topic(STAGE).name
+        self.finding_emitter = FindingEmitter(schema_ids, output)
+        self.dead_letters = DeadLetterEmitter(STAGE, output)
 
     @property
     def input_topics(self) -> list[str]:
@@ -158,24 +150,16 @@ class ThemeProcessor:
     def _findings(
         self, records: list[dict[str, Any]], fact: dict[str, Any], stats: ThemeStats
     ) -> None:
-        key = self._encode_quality_key(fact["event_id"])
-        for record in records:
-            self.output.produce(self._quality, key, self._encode_finding(record))
-            stats.quality[(record["dept"], record["dimension"], record["reason"])] += 1
-        stats.conflicts += len(records)
+        stats.conflicts += self.finding_emitter.emit(records, fact["event_id"], stats.quality)
 
     def _reject(
         self, message: InputMessage, reason: str, detail: str, now_ms: int, stats: ThemeStats
     ) -> None:
-        letter = dead_letter(
-            Provenance(message.topic, message.partition, message.offset),
-            message.key,
-            message.value,
-            stage=STAGE,
+        self.dead_letters.emit(
+            message,
             reason=reason,
             detail=detail,
             exception_class="UndecodableMessageError",
             now_ms=now_ms,
         )
-        self.output.produce(self._dlq, letter.key, letter.value, letter.headers)
         stats.rejected += 1

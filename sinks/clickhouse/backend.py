@@ -7,6 +7,7 @@ failure, which they translate into the two errors below.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -88,3 +89,37 @@ class ClickHouseBackend(Protocol):
         """
 
     def close(self) -> None: ...
+
+
+class SerializedBackend:
+    """A backend shared by threads (the writers' insert threads and the consumer loop): one
+    call at a time, since an engine session is not safe to use from two at once."""
+
+    def __init__(self, inner: ClickHouseBackend) -> None:
+        self.inner = inner
+        self.read_only = inner.read_only
+        self._lock = threading.RLock()
+
+    def execute(self, sql: str) -> None:
+        with self._lock:
+            self.inner.execute(sql)
+
+    def query(self, sql: str) -> QueryResult:
+        with self._lock:
+            return self.inner.query(sql)
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        with self._lock:
+            return self.inner.query_arrow(sql)
+
+    def query_formatted(self, sql: str, fmt: str) -> bytes:
+        with self._lock:
+            return self.inner.query_formatted(sql, fmt)
+
+    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str | None = None) -> int:
+        with self._lock:
+            return self.inner.insert_arrow(table, data, dedup_token)
+
+    def close(self) -> None:
+        with self._lock:
+            self.inner.close()

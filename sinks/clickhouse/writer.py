@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -37,6 +38,8 @@ from sinks.message import SinkMessage, TopicPartition
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MAX_SECONDS = 1.0
+# With background inserts, intake waits for ClickHouse once this many batches are sealed.
+MAX_SEALED_BATCHES = 4
 
 
 class SinkUnavailableError(RuntimeError):
@@ -92,7 +95,9 @@ def _wall_ms() -> int:
 
 
 class ClickHouseWriter:
-    """Per topic-partition batching into one table; not thread-safe (one consumer loop)."""
+    """Per topic-partition batching into one table; called from one consumer loop. With
+    ``background`` its inserts run in a thread of its own (one at a time, in order), so a
+    backend shared by several writers must serialize calls (``SerializedBackend``)."""
 
     def __init__(
         self,
@@ -105,6 +110,7 @@ class ClickHouseWriter:
         clock: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = _wall_ms,
         observer: InsertObserver | None = None,
+        background: bool = False,
     ) -> None:
         if max_rows < 1 or max_seconds <= 0:
             raise ValueError("max_rows >= 1 and max_seconds > 0")
@@ -123,6 +129,12 @@ class ClickHouseWriter:
         self._last_ingested: dict[TopicPartition, int] = {}
         self._recorded: dict[TopicPartition, deque[OffsetRange]] = {}
         self._retry_at = 0.0
+        # Sealed batches in the order they go in (per partition, that is offset order).
+        self._order: deque[SealedBatch] = deque()
+        self._pool = (
+            ThreadPoolExecutor(1, thread_name_prefix=f"insert-{spec.name}") if background else None
+        )
+        self._inflight: tuple[SealedBatch, Future[None]] | None = None
         self.rows_inserted = 0
         self.recovered_batches = 0
 
@@ -193,19 +205,27 @@ class ClickHouseWriter:
     def due(self) -> bool:
         """True when ``flush`` has something to do now."""
         now = self._clock()
-        if self.backlogged() and now >= self._retry_at:
+        if self._inflight is not None:
+            if self._inflight[1].done():
+                return True
+        elif self._order and now >= self._retry_at:
             return True
         return any(self._is_due(b, now) for b in self._open.values())
 
     def forget(self, partitions: Iterable[TopicPartition]) -> int:
         """Drop everything held for partitions this process no longer owns (rebalance);
         their uncommitted messages will be read again by the new owner."""
+        gone = set(partitions)
+        if self._inflight is not None and self._inflight[0].topic_partition in gone:
+            self._inflight[1].exception()  # wait; whatever it did, the messages are read again
+            self._inflight = None
         dropped = 0
-        for tp in partitions:
+        for tp in gone:
             batch = self._open.pop(tp, None)
             dropped += len(batch.messages) if batch else 0
             dropped += sum(len(b.messages) for b in self._sealed.pop(tp, deque()))
             self._recorded.pop(tp, None)
+        self._order = deque(b for b in self._order if b.topic_partition not in gone)
         return dropped
 
     def recover(self, tp: TopicPartition, committed_offset: int) -> int:
@@ -240,6 +260,10 @@ class ClickHouseWriter:
         """Insert every batch that is due (all, with ``force``); returns the offsets that
         are now safe to commit, per partition.
 
+        With ``background``, an insert runs in the writer's thread while the caller goes on
+        (decoding the next messages); its offsets come back from the first flush after it
+        finished, and ``force`` waits for all of them.
+
         Raises ``SinkUnavailableError`` (retryable; batches kept) or ``SinkRejectedError``.
         While backing off after a failure it inserts nothing and returns ``{}``.
         """
@@ -250,32 +274,87 @@ class ClickHouseWriter:
             if (force and open_batch.recorded is None) or self._is_due(open_batch, now):
                 self._seal(tp)
         committable: dict[TopicPartition, int] = {}
+        if self._inflight is not None:
+            self._reap(committable, wait=force)
         if now < self._retry_at:
             return committable
-        for tp, queue in self._sealed.items():
-            while queue:
-                batch = queue[0]
+        if self._pool is None:
+            while self._order:
+                batch = self._order[0]
                 try:
                     self._insert(batch)
-                except BackendError as exc:
-                    if not exc.retryable:
-                        raise SinkRejectedError(
-                            f"{batch.token}: ClickHouse refused the batch: {exc}", committable
-                        ) from exc
-                    delay = self.backoff.next_delay()
-                    self._retry_at = self._clock() + delay
-                    raise SinkUnavailableError(
-                        f"{batch.token}: ClickHouse unavailable, retry in {delay:.1f}s: {exc}",
-                        committable,
-                        self.backlogged(),
-                        delay,
-                    ) from exc
-                except BatchConversionError as exc:
-                    raise SinkRejectedError(f"{batch.token}: {exc}", committable) from exc
-                queue.popleft()
-                committable[tp] = batch.commit_offset
-        self.backoff.reset()
+                except (BackendError, BatchConversionError) as exc:
+                    self._failed(batch, exc, committable)
+                self._done(batch, committable)
+        else:
+            self._pump(committable, force)
         return committable
+
+    def close(self) -> None:
+        """Wait for an insert in flight (its offsets are then lost to this process: the
+        next owner reads them again and the token drops the repeat) and stop the thread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _pump(self, committable: dict[TopicPartition, int], force: bool) -> None:
+        assert self._pool is not None
+        while True:
+            if self._inflight is None:
+                if not self._order:
+                    return
+                batch = self._order[0]
+                try:
+                    table = self._prepared(batch)
+                except (BackendError, BatchConversionError) as exc:
+                    self._failed(batch, exc, committable)
+                self._inflight = (batch, self._pool.submit(self._send, batch, table))
+            # Wait for it when told to, or when too much waits behind it; else go on.
+            crowded = len(self._order) > MAX_SEALED_BATCHES
+            if not (force or crowded or self._inflight[1].done()):
+                return
+            self._reap(committable, wait=True)
+
+    def _reap(self, committable: dict[TopicPartition, int], wait: bool) -> None:
+        assert self._inflight is not None
+        batch, running = self._inflight
+        if not wait and not running.done():
+            return
+        error = running.exception()
+        self._inflight = None
+        if error is not None:
+            if isinstance(error, BackendError | BatchConversionError):
+                self._failed(batch, error, committable)
+            raise error
+        self._done(batch, committable)
+
+    def _done(self, batch: SealedBatch, committable: dict[TopicPartition, int]) -> None:
+        tp = batch.topic_partition
+        assert self._order[0] is batch and self._sealed[tp][0] is batch
+        self._order.popleft()
+        self._sealed[tp].popleft()
+        committable[tp] = batch.commit_offset
+        self.backoff.reset()
+
+    def _failed(
+        self,
+        batch: SealedBatch,
+        exc: BackendError | BatchConversionError,
+        committable: dict[TopicPartition, int],
+    ) -> None:
+        if isinstance(exc, BatchConversionError):
+            raise SinkRejectedError(f"{batch.token}: {exc}", committable) from exc
+        if not exc.retryable:
+            raise SinkRejectedError(
+                f"{batch.token}: ClickHouse refused the batch: {exc}", committable
+            ) from exc
+        delay = self.backoff.next_delay()
+        self._retry_at = self._clock() + delay
+        raise SinkUnavailableError(
+            f"{batch.token}: ClickHouse unavailable, retry in {delay:.1f}s: {exc}",
+            committable,
+            self.backlogged(),
+            delay,
+        ) from exc
 
     def build(self, batch: SealedBatch) -> pa.Table:
         """The Arrow table a sealed batch inserts; the same every time it is built."""
@@ -304,12 +383,20 @@ class ClickHouseWriter:
             tp, tuple(batch.messages), ingested, self.spec, recorded=batch.recorded
         )
         self._sealed.setdefault(tp, deque()).append(sealed)
+        self._order.append(sealed)
 
     def _insert(self, batch: SealedBatch) -> None:
+        self._send(batch, self._prepared(batch))
+
+    def _prepared(self, batch: SealedBatch) -> pa.Table:
+        """The batch's rows, built in the caller's thread (Python work holds the GIL anyway;
+        only the engine's part runs in the insert thread)."""
         batch.attempts += 1
         if batch.spec.is_profile and batch.tombstone_versions is None and batch.tombstones:
             batch.tombstone_versions = self._resolve_tombstones(batch)
-        table = self.build(batch)
+        return self.build(batch)
+
+    def _send(self, batch: SealedBatch, table: pa.Table) -> None:
         if table.num_rows:
             started = time.perf_counter()
             self.backend.insert_arrow(batch.spec.qualified_name, table, batch.token)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from streams.quality import finding_records
 from streams.rules.findings import Dimension, Reason, RuleViolation
 
 MISSING_KEY = Reason.ENRICH_MISSING_KEY.value
@@ -18,8 +19,9 @@ FLAGGED = "flagged"
 
 def missing_key(field: str, role: str, category: str) -> RuleViolation:
     """The note for an entity skipped because its key field is null."""
-    return RuleViolation(MISSING_KEY, field, f"no key for the {role} {category}",
-                         Dimension.COMPLETENESS)
+    return RuleViolation(
+        MISSING_KEY, field, f"no key for the {role} {category}", Dimension.COMPLETENESS
+    )
 
 
 def note_records(
@@ -33,20 +35,12 @@ def note_records(
     detected_ms: int,
 ) -> list[dict[str, Any]]:
     """Finding records for extraction notes (all flagged: the event still passes)."""
-    return [
-        {
-            "finding_id": f"{event_id}:{n.reason_code}:{n.field}",
-            "event_id": event_id,
-            "stage": stage,
-            "dept": dept,
-            "source": source,
-            "dimension": str(n.dimension),
-            "reason": n.reason_code,
-            "field": n.field,
-            "outcome": FLAGGED,
-            "detail": f"{n.field}: {n.detail}",
-            "source_ts_ms": source_ts_ms,
-            "detected_ms": detected_ms,
-        }
-        for n in notes
-    ]
+    return finding_records(
+        notes,
+        event_id=event_id,
+        stage=stage,
+        source=source,
+        dept=dept,
+        source_ts_ms=source_ts_ms,
+        detected_ms=detected_ms,
+    )

@@ -1,0 +1,75 @@
+"""What every stage emits beside its output: quality findings and dead letters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from streams.dlq import Provenance, dead_letter
+from streams.processor_types import InputMessage, Output
+from topics.catalog import dlq_topic, quality_topic
+from topics.schemas import load_avsc
+from topics.serde import AvroEncoder
+
+SchemaIds = Callable[[str, dict[str, Any]], int]
+"""Registers (idempotently) a schema under a subject and returns its id."""
+
+
+class FindingEmitter:
+    """Encodes quality finding records onto the quality topic, keyed by event id."""
+
+    def __init__(self, schema_ids: SchemaIds, output: Output) -> None:
+        topic = quality_topic()
+        finding = load_avsc("quality/finding.avsc")
+        key = load_avsc("keys/string_key.avsc")
+        self.topic = topic.name
+        self.output = output
+        self._encode = AvroEncoder(finding, schema_ids(topic.value_subject, finding)).encode
+        self._encode_key = AvroEncoder(key, schema_ids(topic.key_subject, key)).encode
+
+    def emit(
+        self, records: list[dict[str, Any]], event_id: str, counts: Counter[tuple[str, str, str]]
+    ) -> int:
+        """Produce the records; count them by (dept, dimension, reason)."""
+        if not records:
+            return 0
+        key = self._encode_key(event_id)
+        for record in records:
+            self.output.produce(self.topic, key, self._encode(record))
+            counts[(record["dept"], record["dimension"], record["reason"])] += 1
+        return len(records)
+
+
+class DeadLetterEmitter:
+    """Sends an input message, as it was read, to its stage's dead-letter topic."""
+
+    def __init__(self, stage: str, output: Output) -> None:
+        self.stage = stage
+        self.topic = dlq_topic(stage).name
+        self.output = output
+
+    def emit(
+        self,
+        message: InputMessage,
+        *,
+        reason: str,
+        detail: str,
+        exception_class: str,
+        now_ms: int,
+        dept: str = "",
+        event_id: str = "",
+    ) -> None:
+        letter = dead_letter(
+            Provenance(message.topic, message.partition, message.offset),
+            message.key,
+            message.value,
+            stage=self.stage,
+            reason=reason,
+            detail=detail,
+            exception_class=exception_class,
+            now_ms=now_ms,
+            dept=dept,
+            event_id=event_id,
+        )
+        self.output.produce(self.topic, letter.key, letter.value, letter.headers)
