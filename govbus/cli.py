@@ -377,6 +377,68 @@ def demo(
     out.print("stop:     govbus stack down")
 
 
+@bench_app.command("e2e")
+def bench_e2e(
+    rates: Annotated[
+        str, typer.Option(help="Publish rates, events/s, comma-separated; 0 = max sustained")
+    ] = "0,500,1000,2000",
+    duration: Annotated[float, typer.Option(min=1.0, help="Seconds of publishing per rate")] = 30.0,
+    events: Annotated[
+        int, typer.Option(min=1000, help="Pre-filled raw events of the max-sustained run")
+    ] = 20_000,
+    pipelines: Annotated[str, typer.Option(help="Comma-separated: govbus, baseline")] = (
+        "govbus,baseline"
+    ),
+    json_path: Annotated[Path, typer.Option("--json", help="Where to write all figures")] = Path(
+        "bench-results/e2e.json"
+    ),
+) -> None:
+    """The whole pipeline (worker + sink) at fixed publish rates next to a per-event faust
+    baseline: throughput, p50/p99 source time -> queryable row, and their ratio."""
+    from govbus import bench_e2e as bench
+
+    try:
+        rate_list = [float(r) for r in rates.split(",") if r.strip()]
+    except ValueError:
+        raise fail(f"--rates {rates!r} is not a comma-separated list of numbers", 2) from None
+    chosen = [p.strip() for p in pipelines.split(",") if p.strip()]
+    if not rate_list or any(r < 0 for r in rate_list):
+        raise fail("--rates needs one or more rates >= 0", 2)
+    if not chosen or any(p not in bench.PIPELINES for p in chosen):
+        raise fail(f"--pipelines must name some of {', '.join(bench.PIPELINES)}", 2)
+    report = bench.run(rate_list, duration, events, chosen,
+                       lambda line: err.print(line, highlight=False, markup=False))
+    table = Table("rate/s", "pipeline", "events", "throughput/s", "kept up", "drain s",
+                  "p50 ms", "p99 ms", "theme p50/p99 ms", "rows",
+                  title="end to end: source time -> queryable row (theme: -> record rendered)")
+    for r in report.runs:
+        table.add_row(
+            "max" if r.rate <= 0 else f"{r.rate:,.0f}", r.pipeline, f"{r.events:,}",
+            "failed" if r.error else f"{r.throughput_per_s:,.0f}",
+            "-" if r.rate <= 0 else ("yes" if r.kept_up else "no"),
+            "-" if r.drain_s is None else f"{r.drain_s:.2f}",
+            "-" if r.p50_ms is None else f"{r.p50_ms:,.0f}",
+            "-" if r.p99_ms is None else f"{r.p99_ms:,.0f}",
+            "-" if r.theme_p50_ms is None else f"{r.theme_p50_ms:,.0f}/{r.theme_p99_ms or 0:,.0f}",
+            "-" if r.rate <= 0 else f"{r.rows_seen:,}",
+        )
+    out.print(table)
+    if report.bare_per_s:
+        out.print(f"bare loop (same stage work, no Kafka, no faust): "
+                  f"{report.bare_per_s:,.0f} events/s")
+    for ratio in report.ratios():
+        rate = "max sustained" if ratio["rate"] <= 0 else f"{ratio['rate']:,.0f}/s"
+        parts = [f"throughput {ratio['throughput_govbus_over_baseline'] or 0:.2f}x"]
+        if ratio["p50_baseline_over_govbus"]:
+            parts.append(f"latency baseline/govbus p50 {ratio['p50_baseline_over_govbus']:.2f}x, "
+                         f"p99 {ratio['p99_baseline_over_govbus'] or 0:.2f}x")
+        out.print(f"govbus vs baseline at {rate}: " + ", ".join(parts))
+    bench.write_json(report, get_settings(), json_path)
+    out.print(f"figures written to {json_path}")
+    if any(r.error for r in report.runs):
+        raise typer.Exit(1)
+
+
 def _dead_letters(stage: str) -> list:  # type: ignore[type-arg]
     from govbus.wiring import registry
     from streams.dlq import DeadLetterView

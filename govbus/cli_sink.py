@@ -65,6 +65,8 @@ def _logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
     )
+    # One line per schema fetched from the registry is noise at info.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @sink_app.command("run")
@@ -221,7 +223,7 @@ def bench_latency(
 
     from connectors.simulator import DepartmentSimulator
     from govbus.wiring import publishers
-    from sinks.clickhouse.tables import SOURCE_TIME, profile_table, time_expression
+    from sinks.clickhouse.tables import SOURCE_TIME, epoch_ms_expression, profile_table
     from sinks.latency import poll_latency, publish_at_rate, summarize
     from sinks.query_client import QueryError, run_query
     from topics.annotations import Category
@@ -251,7 +253,7 @@ def bench_latency(
     found: list[float] = []
     poller = threading.Thread(
         target=lambda: found.extend(
-            poll_latency(ask, spec.qualified_name, time_expression(spec.schema, SOURCE_TIME),
+            poll_latency(ask, spec.qualified_name, epoch_ms_expression(spec.schema, SOURCE_TIME),
                          since_ms, total, duration + drain)
         ),
         daemon=True,

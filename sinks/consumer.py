@@ -21,9 +21,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from sinks.clickhouse.writer import ClickHouseWriter, SinkRejectedError, SinkUnavailableError
-from sinks.decoding import SinkDecoder
 from sinks.message import SinkMessage, TopicPartition
-from topics.serde import UndecodableMessageError, schema_id_of
+from topics.serde import AvroDecoder, UndecodableMessageError, schema_id_of
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class SinkConsumer:
         self.poll_messages = poll_messages
         self.messages_read = 0
         self._fetch_schema = fetch_schema
-        self._decoder = SinkDecoder(fetch_schema)
+        self._decoder = AvroDecoder(fetch_schema)
         self._known_schema_ids: dict[int, set[int]] = {id(w): set() for w in self.writers}
         self._paused: set[TopicPartition] = set()
         self._assignment: set[TopicPartition] = set()

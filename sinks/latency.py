@@ -119,7 +119,8 @@ def poll_latency(
     interval_s: float = 0.05,
 ) -> list[float]:
     """Latencies of rows as a reader sees them appear. ``query`` runs SQL and returns the
-    engine's JSONEachRow (e.g. the query endpoint); ``source_time_sql`` gives epoch ms."""
+    engine's JSONEachRow (e.g. the query endpoint); ``source_time_sql`` gives epoch ms
+    (``tables.epoch_ms_expression``)."""
     seen: set[tuple[str, int, int]] = set()
     latencies: list[float] = []
     position = quote_identifier("_offset")

@@ -36,11 +36,10 @@ from sinks.clickhouse.tables import entity_key_field
 from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.collector import scheduled_collection
 from sinks.consumer import SinkConsumer
-from sinks.decoding import SinkDecoder
 from sinks.latency import LatencyRecorder, LatencyResult, publish_at_rate, summarize
 from topics.catalog import Topic
 from topics.registry import SchemaRegistry
-from topics.serde import AvroEncoder
+from topics.serde import AvroDecoder, AvroEncoder
 
 DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "石景山区", "通州区", "顺义区")
 DIVISIONS = ("110101", "110102", "110105", "110108", "110106", "110107", "110112", "110113")
@@ -186,7 +185,7 @@ def bare_loop(
 ) -> tuple[float, float, dict[str, float]]:
     """Rows/s of decode + Arrow build + insert over the same batches, decode alone, and the
     bare loop's microseconds per row in each step."""
-    decoder = SinkDecoder(fetch_schema)
+    decoder = AvroDecoder(fetch_schema)
     builder = ArrowBatchBuilder(spec)
     batches = [
         (partition, messages[first : first + batch_rows])

@@ -92,7 +92,7 @@ def envelope_of(row: Schema) -> Schema:
 
 def parsed(schema: Schema) -> Any:
     """fastavro's parsed form, for the codec's hot path."""
-    return parse_schema(schema, _write_hint=False)
+    return parse_schema(schema)
 
 
 def schema_text(schema: Schema) -> str:

@@ -61,6 +61,12 @@ def time_expression(schema: Mapping[str, Any], field: str) -> str:
     return f"fromUnixTimestamp64Milli({column}, 'UTC')"
 
 
+def epoch_ms_expression(schema: Mapping[str, Any], field: str) -> str:
+    """SQL giving the epoch milliseconds of a time field, stored as a number or a DateTime64."""
+    column = quote_identifier(field)
+    return f"toUnixTimestamp64Milli({column})" if is_datetime(schema, field) else column
+
+
 def is_datetime(schema: Mapping[str, Any], field: str) -> bool:
     for item in schema["fields"]:
         if item["name"] == field:

@@ -139,7 +139,7 @@ class ThemePublisher:
         encode_key, encode_value = self.encoders(topic, schema)
         self.producer.produce(
             topic.name,
-            key=encode_key.encode(key),  # type: ignore[arg-type]
+            key=encode_key.encode(key),
             value=None if value is None else encode_value.encode(value),
         )
         self.sent += 1

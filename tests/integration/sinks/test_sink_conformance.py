@@ -13,6 +13,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,23 @@ pytestmark = pytest.mark.integration
 PERSON, ORG, THING, EVENT = tuple(Category)
 
 
+STARTED: list[SinkRun] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_sink_left_behind() -> Iterator[None]:
+    """A failing or timed-out test must not leave its sink process running."""
+    yield
+    while STARTED:
+        run = STARTED.pop()
+        if run.alive():
+            run.kill()
+
+
 def sink_run(settings: Settings, tmp_path: Path, name: str = "sink") -> SinkRun:
-    return SinkRun(settings, child_env(settings), tmp_path / f"{name}.log")
+    run = SinkRun(settings, child_env(settings), tmp_path / f"{name}.log")
+    STARTED.append(run)
+    return run
 
 
 def table(settings: Settings, name: str) -> str:

@@ -18,6 +18,7 @@ from sinks.clickhouse.tables import (
     FACTS_TABLE,
     QUALITY_TABLE,
     entity_key_field,
+    epoch_ms_expression,
     facts_table,
     profile_table,
     sink_tables,
@@ -98,6 +99,8 @@ def test_timestamp_annotation_gives_datetime64_columns() -> None:
     assert "`source_ts_ms` DateTime64(3, 'UTC')" in columns["candidates"]
     assert columns["version"] == "Int64"  # unannotated longs stay numbers
     assert time_expression(schema, "source_ts_ms") == "`source_ts_ms`"
+    assert epoch_ms_expression(schema, "source_ts_ms") == "toUnixTimestamp64Milli(`source_ts_ms`)"
+    assert epoch_ms_expression(schema, "version") == "`version`"
     assert time_expression(schema, "version") == "fromUnixTimestamp64Milli(`version`, 'UTC')"
 
 

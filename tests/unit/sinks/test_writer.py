@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -402,3 +403,58 @@ def test_observer_hears_of_every_acknowledged_insert(
         (finding_spec.name, 5, 2, False),  # the retry after the failure
         (finding_spec.name, 5, 1, True),  # a range an earlier process inserted
     ]
+
+
+def test_background_inserts_return_their_offsets_once_done(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    writer = writer_for(flaky, finding_spec, clock, max_rows=5, background=True)
+    try:
+        writer.add_many(messages(0, 12))
+        committed: dict[TopicPartition, int] = {}
+        deadline = time.monotonic() + 30
+        while committed.get(TopicPartition(TOPIC, 0)) != 10 and time.monotonic() < deadline:
+            committed.update(writer.flush())
+            time.sleep(0.01)
+        assert committed == {TopicPartition(TOPIC, 0): 10}
+        assert writer.flush(force=True) == {TopicPartition(TOPIC, 0): 12}
+        assert flaky.tokens == [f"{TOPIC}/0/0-4", f"{TOPIC}/0/5-9", f"{TOPIC}/0/10-11"]
+        assert count(engine, finding_spec) == 12
+        assert not writer.due()
+    finally:
+        writer.close()
+
+
+def test_background_failure_is_reported_and_retried_identically(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    writer = writer_for(flaky, finding_spec, clock, max_rows=5, background=True)
+    try:
+        writer.add_many(messages(0, 5))
+        flaky.fail_inserts = 1
+        with pytest.raises(SinkUnavailableError) as failed:
+            writer.flush(force=True)
+        assert failed.value.partitions == {TopicPartition(TOPIC, 0)}
+        assert writer.flush(force=True) == {}  # backing off
+        clock.now += 10
+        assert writer.flush(force=True) == {TopicPartition(TOPIC, 0): 5}
+        assert flaky.tokens == [f"{TOPIC}/0/0-4"] * 2
+        assert count(engine, finding_spec) == 5
+    finally:
+        writer.close()
+
+
+def test_forget_waits_for_the_insert_in_flight(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    writer = writer_for(flaky, finding_spec, clock, max_rows=5, background=True)
+    try:
+        writer.add_many(messages(0, 5))
+        writer.add_many(messages(0, 2, partition=1))
+        writer.flush()
+        # Both partitions go: the inserted but uncommitted 5 are read again by the next owner.
+        assert writer.forget([TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]) == 7
+        assert writer.flush(force=True) == {}
+        assert writer.backlogged() == frozenset()
+    finally:
+        writer.close()

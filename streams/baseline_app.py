@@ -1,0 +1,148 @@
+"""The baseline for ``govbus bench e2e``: the same work as a straightforward faust pipeline.
+
+What someone new to faust would write: one agent over the raw topics iterating one event at
+a time (``stream.events()``), each output sent with ``await topic.send(...)`` through faust's
+own producer; a second agent over the fact topics merging each fact into the profile table
+and sending each theme record, one per fact. No batching, no coalescing per entity, the raw
+layer inside faust's event loop.
+
+The per-event work is the bus's own: the same ``RawLayerProcessor`` and ``ThemeProcessor``,
+handed one message at a time, so the stage logic (decode, rules, masking, facts, merge,
+render, encode, dead letters, findings) is identical and the figure measures only how the
+framework is used. Not for production: it exists to be measured against.
+
+Run it with ``python -m streams.baseline_app worker`` (settings from ``GOVBUS_*``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import AsyncIterable
+from typing import Any
+
+import faust
+
+from ops.settings import Settings, get_settings
+from streams.app import FaustTableStore
+from streams.masking.pseudonym import pseudonymizer_from
+from streams.processor import RawLayerProcessor
+from streams.processor_types import InputMessage
+from streams.theme_processor import ThemeProcessor
+from topics.registry import SchemaRegistry
+from topics.serde import AvroDecoder
+
+Headers = list[tuple[str, str | bytes | None]]
+
+
+def app_id(settings: Settings) -> str:
+    """The baseline's faust app id, which is also its one consumer group."""
+    return f"govbus-{settings.topic_namespace}baseline".replace(".", "-")
+
+
+class Outbox:
+    """Collects what a processor produces for one event, to be sent through faust."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes | None, bytes | None, Headers | None]] = []
+
+    def produce(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None
+    ) -> None:
+        self.messages.append((topic, key, value, headers))
+
+    def take(self) -> list[tuple[str, bytes | None, bytes | None, Headers | None]]:
+        taken, self.messages = self.messages, []
+        return taken
+
+
+def faust_headers(headers: Headers | None) -> list[tuple[str, bytes]] | None:
+    if not headers:
+        return None
+    return [(k, v.encode() if isinstance(v, str) else (v or b"")) for k, v in headers]
+
+
+def input_message(event: Any) -> InputMessage:
+    message = event.message
+    return InputMessage(message.topic, message.partition, message.offset, message.key,
+                        message.value)
+
+
+def create_baseline_app(settings: Settings) -> faust.App:
+    """Two per-event agents: raw -> std and facts; facts -> profiles and theme records."""
+    datadir = settings.state_dir / "streams" / app_id(settings)
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        app_id(settings),
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.theme_store,
+        datadir=str(datadir),
+        topic_partitions=4,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        producer_acks=-1,  # as the bus: nothing counts as sent before all replicas have it
+    )
+    registry = SchemaRegistry(settings.registry_url)
+
+    def schema_ids(subject: str, schema: dict[str, Any]) -> int:
+        return registry.register(subject, schema)
+
+    raw_out, theme_out = Outbox(), Outbox()
+    raw_layer = RawLayerProcessor(AvroDecoder(registry.schema_by_id), schema_ids,
+                                  pseudonymizer_from(settings), raw_out)
+    theme_layer = ThemeProcessor(AvroDecoder(registry.schema_by_id), schema_ids, theme_out)
+    profiles = app.Table("profiles", default=dict, partitions=4)
+    store = FaustTableStore(profiles)
+    topics: dict[str, Any] = {}
+
+    def topic(name: str) -> Any:
+        if name not in topics:
+            topics[name] = app.topic(name, key_serializer="raw", value_serializer="raw")
+        return topics[name]
+
+    raw = app.topic(*raw_layer.input_topics, key_serializer="raw", value_serializer="raw")
+    facts = app.topic(*theme_layer.input_topics, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(raw, name="standardize")
+    async def standardize(stream: AsyncIterable[Any]) -> None:
+        async for event in stream.events():  # type: ignore[attr-defined]
+            raw_layer.process([input_message(event)])
+            for name, key, value, headers in raw_out.take():
+                await topic(name).send(key=key, value=value, headers=faust_headers(headers))
+
+    @app.agent(facts, name="theme")
+    async def theme(stream: AsyncIterable[Any]) -> None:
+        async for event in stream.events():  # type: ignore[attr-defined]
+            theme_layer.process([(input_message(event), event)], store)
+            for name, key, value, headers in theme_out.take():
+                await topic(name).send(key=key, value=value, headers=faust_headers(headers))
+
+    return app
+
+
+def run_baseline(settings: Settings, loglevel: str = "warn") -> None:
+    """Run the baseline worker until SIGINT/SIGTERM."""
+    worker = faust.Worker(create_baseline_app(settings), loglevel=loglevel, quiet=True)
+    code = 0
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        # As the bus's worker: interpreter teardown with client threads around can hang.
+        logging.shutdown()
+        os._exit(code)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] != ["worker"] or len(argv) > 2:
+        sys.stderr.write("usage: python -m streams.baseline_app worker [LOGLEVEL]\n")
+        return 2
+    run_baseline(get_settings(), argv[1] if len(argv) > 1 else "warn")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

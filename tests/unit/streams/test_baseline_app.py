@@ -1,0 +1,57 @@
+"""The per-event faust baseline of `govbus bench e2e`: its wiring, without a broker."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ops.settings import Settings
+from streams import baseline_app
+from topics.catalog import Layer, by_layer
+
+
+class MemoryRegistry:
+    """Schemas by id, in memory: what the processors ask a registry for."""
+
+    def __init__(self, _url: str) -> None:
+        self.schemas: list[str] = []
+
+    def register(self, _subject: str, schema: dict[str, Any], *_args: Any) -> int:
+        text = json.dumps(schema, sort_keys=True)
+        if text not in self.schemas:
+            self.schemas.append(text)
+        return self.schemas.index(text) + 1
+
+    def schema_by_id(self, schema_id: int) -> str:
+        return self.schemas[schema_id - 1]
+
+
+def test_outbox_hands_out_what_one_event_produced() -> None:
+    outbox = baseline_app.Outbox()
+    outbox.produce("a", b"k", b"v")
+    outbox.produce("b", None, None, [("h", "x")])
+    assert outbox.take() == [("a", b"k", b"v", None), ("b", None, None, [("h", "x")])]
+    assert outbox.take() == []
+
+
+def test_headers_become_bytes_for_faust() -> None:
+    assert baseline_app.faust_headers(None) is None
+    assert baseline_app.faust_headers([("a", "x"), ("b", b"y"), ("c", None)]) == [
+        ("a", b"x"), ("b", b"y"), ("c", b"")
+    ]
+
+
+def test_app_has_one_per_event_agent_per_hop(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Any) -> None:
+    monkeypatch.setattr(baseline_app, "SchemaRegistry", MemoryRegistry)
+    settings = Settings(state_dir=tmp_path, topic_namespace="unit.")
+    app = baseline_app.create_baseline_app(settings)
+    assert baseline_app.app_id(settings) == "govbus-unit-baseline"
+    subscribed = {name.rsplit(".", 1)[-1]: set(agent.channel.topics)
+                  for name, agent in app.agents.items()}
+    assert subscribed == {
+        "standardize": {t.name for t in by_layer(Layer.RAW)},
+        "theme": {t.name for t in by_layer(Layer.FACT)},
+    }
