@@ -28,6 +28,7 @@ from streams.processor_types import InputMessage
 from streams.raw_consumer import RawConsumerLoop
 from streams.raw_worker import build_raw_loop
 from streams.theme_processor import STAGE, ThemeProcessor
+from topics.catalog import state_topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
@@ -91,7 +92,15 @@ def create_app(settings: Settings) -> faust.App:
         output,
     )
     # Values are the states' JSON-compatible dicts (faust's default json serializer).
-    profiles = app.Table("profiles", default=dict, partitions=4)
+    changelog = state_topic("theme.profiles")
+    profiles = app.Table(
+        "profiles",
+        default=dict,
+        partitions=changelog.partitions,
+        changelog_topic=app.topic(
+            changelog.name, partitions=changelog.partitions, compacting=True, deleting=False
+        ),
+    )
     store = FaustTableStore(profiles)
     facts = app.topic(*processor.input_topics, key_serializer="raw", value_serializer="raw")
 
@@ -124,8 +133,9 @@ def create_app(settings: Settings) -> faust.App:
                 # profile merge ignores redelivered facts) rather than lose it.
                 log.critical("theme outputs not delivered, exiting: %s", exc)
                 os._exit(EXIT_OUTPUT_FAILED)
-            observe_batch(STAGE, len(batch), time.perf_counter() - started, stats.outcomes,
-                          stats.quality)
+            observe_batch(
+                STAGE, len(batch), time.perf_counter() - started, stats.outcomes, stats.quality
+            )
 
     return app
 
@@ -137,8 +147,9 @@ def add_raw_layer(app: faust.App, settings: Settings) -> None:
     @app.task  # type: ignore[untyped-decorator]
     async def raw_layer() -> None:
         done = asyncio.get_running_loop().create_future()
-        thread = threading.Thread(target=_run_into, args=(raw_loop, done), name="raw-layer",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=_run_into, args=(raw_loop, done), name="raw-layer", daemon=True
+        )
         thread.start()
         try:
             await asyncio.shield(done)
@@ -202,8 +213,9 @@ def run_worker(settings: Settings, loglevel: str = "warn", with_raw_layer: bool 
     if with_raw_layer:
         add_raw_layer(app, settings)
     worker = _Worker(app, loglevel=loglevel, quiet=True)
-    server = start_metrics_server(settings, "all" if with_raw_layer else "theme",
-                                  ready=lambda: _readiness(app))
+    server = start_metrics_server(
+        settings, "all" if with_raw_layer else "theme", ready=lambda: _readiness(app)
+    )
     code = 0
     try:
         worker.execute_from_commandline()

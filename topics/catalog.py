@@ -36,6 +36,7 @@ class Layer(StrEnum):
     THEME = "theme"
     DLQ = "dlq"
     QUALITY = "quality"
+    STATE = "state"
 
 
 class Cleanup(StrEnum):
@@ -146,6 +147,20 @@ def _quality_topic(namespace: str) -> Topic:
 STAGES = ("standardize", "theme")
 
 
+def _state_topic(namespace: str, table: str) -> Topic:
+    """A stage's table changelog: declared here so it exists, compacted and co-partitioned
+    with the fact topics, before the first worker starts (faust would race its creation)."""
+    return Topic(
+        name=f"{namespace}state.{table}",
+        layer=Layer.STATE,
+        description=f"Changelog of the {table} table: the theme stage's state, restored on start.",
+        retention_ms=-1,
+        cleanup=Cleanup.COMPACT,
+        grade=Grade.IMPORTANT,
+        source=table,
+    )
+
+
 def _fact_topic(namespace: str, category: Category) -> Topic:
     return Topic(
         name=f"{namespace}fact.{category}",
@@ -183,6 +198,7 @@ def _catalog(namespace: str) -> tuple[Topic, ...]:
         *(_theme_topic(namespace, category) for category in Category),
         *(_dlq_topic(namespace, stage) for stage in STAGES),
         _quality_topic(namespace),
+        _state_topic(namespace, "theme.profiles"),
     )
 
 
@@ -221,6 +237,10 @@ def fact_topic(category: Category | str) -> Topic:
 
 def theme_topic(category: Category | str) -> Topic:
     return _by_source(Layer.THEME, str(category))
+
+
+def state_topic(table: str) -> Topic:
+    return _by_source(Layer.STATE, table)
 
 
 def quality_topic() -> Topic:
