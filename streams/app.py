@@ -65,24 +65,47 @@ class FaustTableStore:
             _current_event.reset(reset)
 
 
-def create_app(settings: Settings) -> faust.App:
-    """The theme app: one agent over the fact topics, the profile table, the theme output."""
-    datadir = settings.state_dir / "streams" / app_id(settings)
+def faust_app(settings: Settings, name: str, **tuning: Any) -> faust.App:
+    """A faust app on the settings' cluster, its data folder in the state folder."""
+    datadir = settings.state_dir / "streams" / name
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        app_id(settings),
+    return faust.App(
+        name,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.theme_store,
         datadir=str(datadir),
         topic_partitions=4,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        producer_acks=-1,  # nothing counts as sent before all in-sync replicas have it
+        **tuning,
+    )
+
+
+def profile_table(app: faust.App) -> Any:
+    """The profiles table, on the changelog topic the catalog declares (created by `topics
+    apply` before any worker starts: faust creating it itself raced the topic's metadata)."""
+    changelog = state_topic("theme.profiles")
+    return app.Table(
+        "profiles",
+        default=dict,
+        partitions=changelog.partitions,
+        changelog_topic=app.topic(
+            changelog.name, partitions=changelog.partitions, compacting=True, deleting=False
+        ),
+    )
+
+
+def create_app(settings: Settings) -> faust.App:
+    """The theme app: one agent over the fact topics, the profile table, the theme output."""
+    app = faust_app(
+        settings,
+        app_id(settings),
         # Room for several batches, so fetching goes on while a batch is processed.
         stream_buffer_maxsize=8 * settings.batch_size,
         broker_max_poll_records=settings.batch_size,
         consumer_max_fetch_size=4 * 1024 * 1024,
-        web_enabled=False,
-        producer_acks=-1,
     )
     registry = SchemaRegistry(settings.registry_url)
     output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, app_id(settings))))
@@ -92,16 +115,7 @@ def create_app(settings: Settings) -> faust.App:
         output,
     )
     # Values are the states' JSON-compatible dicts (faust's default json serializer).
-    changelog = state_topic("theme.profiles")
-    profiles = app.Table(
-        "profiles",
-        default=dict,
-        partitions=changelog.partitions,
-        changelog_topic=app.topic(
-            changelog.name, partitions=changelog.partitions, compacting=True, deleting=False
-        ),
-    )
-    store = FaustTableStore(profiles)
+    store = FaustTableStore(profile_table(app))
     facts = app.topic(*processor.input_topics, key_serializer="raw", value_serializer="raw")
 
     @app.agent(facts, name="theme")

@@ -25,7 +25,7 @@ from typing import Any
 import faust
 
 from ops.settings import Settings, get_settings
-from streams.app import FaustTableStore
+from streams.app import FaustTableStore, faust_app, profile_table
 from streams.masking.pseudonym import pseudonymizer_from
 from streams.processor import RawLayerProcessor
 from streams.processor_types import InputMessage
@@ -71,19 +71,7 @@ def input_message(event: Any) -> InputMessage:
 
 def create_baseline_app(settings: Settings) -> faust.App:
     """Two per-event agents: raw -> std and facts; facts -> profiles and theme records."""
-    datadir = settings.state_dir / "streams" / app_id(settings)
-    datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        app_id(settings),
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store=settings.theme_store,
-        datadir=str(datadir),
-        topic_partitions=4,
-        topic_replication_factor=1,
-        consumer_auto_offset_reset="earliest",
-        web_enabled=False,
-        producer_acks=-1,  # as the bus: nothing counts as sent before all replicas have it
-    )
+    app = faust_app(settings, app_id(settings))
     registry = SchemaRegistry(settings.registry_url)
 
     def schema_ids(subject: str, schema: dict[str, Any]) -> int:
@@ -93,8 +81,7 @@ def create_baseline_app(settings: Settings) -> faust.App:
     raw_layer = RawLayerProcessor(AvroDecoder(registry.schema_by_id), schema_ids,
                                   pseudonymizer_from(settings), raw_out)
     theme_layer = ThemeProcessor(AvroDecoder(registry.schema_by_id), schema_ids, theme_out)
-    profiles = app.Table("profiles", default=dict, partitions=4)
-    store = FaustTableStore(profiles)
+    store = FaustTableStore(profile_table(app))
     topics: dict[str, Any] = {}
 
     def topic(name: str) -> Any:
