@@ -46,18 +46,6 @@ class BatchStats:
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
     quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
 
-    def add(self, other: BatchStats) -> None:
-        self.consumed += other.consumed
-        self.standardized += other.standardized
-        self.rejected += other.rejected
-        self.filtered += other.filtered
-        self.findings += other.findings
-        self.facts += other.facts
-        self.rejected_by_reason.update(other.rejected_by_reason)
-        self.outcomes.update(other.outcomes)
-        self.dead_letters.update(other.dead_letters)
-        self.quality.update(other.quality)
-
 
 @dataclass(frozen=True)
 class _Route:

@@ -7,7 +7,6 @@ what any standard client (Kafka Connect, Debezium, confluent-kafka) reads.
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import authlib.deprecate  # noqa: F401 — imported first: it installs an "always" filter we override
 
@@ -62,15 +61,3 @@ class SchemaRegistry:
     def schema_by_id(self, schema_id: int) -> str:
         """The schema text registered under an id (cached by the client)."""
         return str(self.client.get_schema(schema_id).schema_str)
-
-    def latest(self, subject: str) -> tuple[int, str] | None:
-        try:
-            registered: Any = self.client.get_latest_version(subject)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                return None
-            raise
-        return int(registered.schema_id), str(registered.schema.schema_str)
-
-    def subjects(self) -> list[str]:
-        return [str(s) for s in self.client.get_subjects()]

@@ -110,12 +110,6 @@ class ServiceProcess:
             time.sleep(0.3)
         raise StackError(f"{self.name} not ready after {timeout_s:.0f} s; see {self.log_file}")
 
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return ""
-
 
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -8,22 +8,11 @@ import pytest
 
 from connectors.jsonl import publish_lines
 from connectors.publisher import ChangeEventPublisher, RecordRejectedError
+from tests.unit.streams.samples import RAW_ROWS
 from topics.schemas import schema_text
 from topics.serde import AvroDecoder
 
-ROW = {
-    "resident_id": "R1",
-    "id_number": "11010519491231002X",
-    "name": "张三",
-    "sex": "1",
-    "birth_date": "1949-12-31",
-    "ethnicity": "汉族",
-    "division_code": "110105",
-    "address": "北京市朝阳区",
-    "phone": "13800138000",
-    "status": "正常",
-    "registered_date": "2000-01-01",
-}
+ROW = RAW_ROWS["household.resident"]
 
 
 class RecordingProducer:
@@ -66,7 +55,7 @@ def test_create_is_keyed_by_primary_key(setup) -> None:
     event_id = publisher.publish("c", after=ROW, sequence="5", source_ts_ms=123)
     [(topic, key, value)] = producer.sent
     assert topic == "raw.household.resident"
-    assert decoder.decode(key) == {"resident_id": "R1"}
+    assert decoder.decode(key) == {"resident_id": ROW["resident_id"]}
     event = decoder.decode(value)
     assert event["after"] == ROW and event["before"] is None and event["op"] == "c"
     assert event["event_id"] == event_id

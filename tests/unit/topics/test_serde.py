@@ -6,23 +6,12 @@ import struct
 
 import pytest
 
+from tests.unit.streams.samples import RAW_ROWS
 from topics.schemas import change_event_schema, schema_text
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError, schema_id_of
 
 SOURCE = "household.resident"
-ROW = {
-    "resident_id": "R1",
-    "id_number": "11010519491231002X",
-    "name": "张三",
-    "sex": "1",
-    "birth_date": "1949-12-31",
-    "ethnicity": "汉族",
-    "division_code": "110105",
-    "address": "北京市朝阳区",
-    "phone": "13800138000",
-    "status": "正常",
-    "registered_date": "2000-01-01",
-}
+ROW = RAW_ROWS["household.resident"]
 EVENT = {
     "before": None,
     "after": ROW,

@@ -9,11 +9,11 @@ from fastavro.validation import validate
 
 from connectors.simulator.simulator import DepartmentSimulator
 from streams.enrich.facts import FactExtractor
-from streams.enrich.findings import note_records
 from streams.enrich.profile import ProfileState, apply_fact
 from streams.enrich.theme import conflict_findings, render
 from streams.masking.pseudonym import Pseudonymizer
 from streams.outcomes import Standardized
+from streams.quality import finding_records
 from streams.rules.findings import RuleViolation
 from streams.standardize import StandardizeStage
 from tests.unit.streams.enrich.rows import (
@@ -33,12 +33,13 @@ from tests.unit.streams.enrich.rows import (
 
 
 def test_rendered_person_fits_the_schema() -> None:
-    state = fold(fact_for("household.resident", event(resident(), ts=1), ALICE),
-                 fact_for("civil.marriage", event(marriage(), ts=2), ALICE),
-                 fact_for("licence.licence", event(person_licence(), ts=3), ALICE))
+    state = fold(
+        fact_for("household.resident", event(resident(), ts=1), ALICE),
+        fact_for("civil.marriage", event(marriage(), ts=2), ALICE),
+        fact_for("licence.licence", event(person_licence(), ts=3), ALICE),
+    )
     record = render("individual", ALICE, state, now_ms=10)
-    assert record is not None and validate(record, THEME_SCHEMAS["individual"],
-                                           raise_errors=True)
+    assert record is not None and validate(record, THEME_SCHEMAS["individual"], raise_errors=True)
     assert record["person_key"] == ALICE and record["deleted"] is False
     assert record["sources"] == ["civil", "household", "licence"]
     assert (record["version"], record["source_ts_ms"], record["updated_ms"]) == (3, 3, 10)
@@ -48,17 +49,24 @@ def test_rendered_person_fits_the_schema() -> None:
 def test_rendered_organization_fits_the_schema() -> None:
     state = fold(fact_for("market.enterprise", event(enterprise(), ts=1), ACME))
     record = render("organization", ACME, state, now_ms=1)
-    assert record is not None and validate(record, THEME_SCHEMAS["organization"],
-                                           raise_errors=True)
+    assert record is not None and validate(record, THEME_SCHEMAS["organization"], raise_errors=True)
     assert record["org_key"] == ACME and record["registered_capital"] == "100"
     assert render("organization", ACME, None, 1) is None
 
 
 def test_note_records_fit_the_finding_schema() -> None:
     note = RuleViolation("enrich.missing_key", "holder_uscc", "no key", "completeness")  # type: ignore[arg-type]
-    [record] = note_records([note], event_id="e", stage="enrich", source="licence.licence",
-                            dept="licence", source_ts_ms=1, detected_ms=2)
+    [record] = finding_records(
+        [note],
+        event_id="e",
+        stage="enrich",
+        source="licence.licence",
+        dept="licence",
+        source_ts_ms=1,
+        detected_ms=2,
+    )
     assert validate(record, FINDING_SCHEMA, raise_errors=True)
+    assert record["outcome"] == "flagged"
 
 
 def test_a_simulated_stream_fits_every_schema() -> None:
@@ -71,14 +79,23 @@ def test_a_simulated_stream_fits_every_schema() -> None:
     statuses: Counter[str] = Counter()
     for e in DepartmentSimulator(seed=3, defect_rate=0.05).events(1500):
         stage = stages.setdefault(e.source, StandardizeStage(e.source, pseudonymizer))
-        std = stage({"before": e.before, "after": e.after, "op": e.op, "ts_ms": e.ts_ms,
-                     "source": {"sequence": e.sequence, "ts_ms": e.ts_ms},
-                     "event_id": e.event_id}, date(2024, 3, 1))
+        std = stage(
+            {
+                "before": e.before,
+                "after": e.after,
+                "op": e.op,
+                "ts_ms": e.ts_ms,
+                "source": {"sequence": e.sequence, "ts_ms": e.ts_ms},
+                "event_id": e.event_id,
+            },
+            date(2024, 3, 1),
+        )
         if not isinstance(std, Standardized):
             continue
         record = (e.source, next(iter(e.key.values())))
-        facts, entities = extractor.extract_tracked(e.source, std.envelope, index.get(record),
-                                                    notes)
+        facts, entities = extractor.extract_tracked(
+            e.source, std.envelope, index.get(record), notes
+        )
         if entities is None:
             index.pop(record, None)
         else:
