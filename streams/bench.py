@@ -150,19 +150,14 @@ def bare_raw_to_theme_rate(messages: list[InputMessage], fetch_schema: Callable[
     store = _DictStore()
     raw.process(messages[:2000])  # warm caches
     capture.messages.clear()
+    total_facts = 0
     started = time.perf_counter()
     for start in range(0, len(messages), batch_size):
         capture.messages.clear()
-        raw.process(messages[start:start + batch_size])
+        total_facts += raw.process(messages[start:start + batch_size]).facts
         theme.process([(m, None) for m in capture.messages], store)
     elapsed = time.perf_counter() - started
-    total_facts = _count_facts(messages, raw, capture)
     return len(messages) / elapsed, total_facts
-
-
-def _count_facts(messages: list[InputMessage], raw: RawLayerProcessor, capture: _Capture) -> int:
-    capture.messages.clear()
-    return raw.process(messages).facts
 
 
 def committed_total(consumer: Consumer, group_topics: list[str]) -> int:
