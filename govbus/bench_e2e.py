@@ -59,12 +59,12 @@ from sinks.clickhouse.tables import SOURCE_TIME, profile_table, sink_tables, tim
 from sinks.latency import percentile, publish_at_rate
 from sinks.query_client import QueryError, endpoint_url, run_query
 from sinks.service import group_id as sink_group_id
-from streams.app import app_id as theme_app_id
 from streams.baseline_app import app_id as baseline_app_id
 from streams.bench import bare_raw_to_theme_rate, read_raw
 from streams.masking.pseudonym import pseudonymizer_from
 from streams.processor_types import InputMessage
 from streams.raw_worker import group_id as raw_group_id
+from streams.theme_worker import group_id as theme_app_id
 from topics.annotations import Category
 from topics.catalog import Layer, by_layer
 from topics.schemas import source_names

@@ -20,7 +20,6 @@ from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, registry, topic_admin
 from ops.settings import Settings, get_settings
-from streams.app import app_id as theme_app_id
 from streams.bench import (
     StageBenchResult,
     bare_rate,
@@ -31,6 +30,7 @@ from streams.bench import (
     read_raw,
 )
 from streams.masking.pseudonym import pseudonymizer_from
+from streams.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
 from topics.schemas import source_names
 

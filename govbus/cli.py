@@ -267,19 +267,16 @@ def worker(
 
     if loglevel not in LOG_LEVELS:
         raise fail(f"--loglevel {loglevel!r} is not one of {', '.join(LOG_LEVELS)}", 2)
-    if role == "raw":
-        from streams.raw_worker import run_raw_worker
+    from streams.worker import ROLES, run_worker
 
-        logging.basicConfig(
-            level=LOG_LEVELS[loglevel], format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
-        )
-        run_raw_worker(get_settings())
-    elif role in ("theme", "all"):
-        from streams.app import run_worker
-
-        run_worker(get_settings(), loglevel, with_raw_layer=role == "all")
-    else:
-        raise fail(f"--role {role!r} is not one of raw, theme, all", 2)
+    if role not in ROLES:
+        raise fail(f"--role {role!r} is not one of {', '.join(ROLES)}", 2)
+    logging.basicConfig(
+        level=LOG_LEVELS[loglevel], format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+    )
+    code = run_worker(get_settings(), role)
+    if code:
+        raise typer.Exit(code)
 
 
 LOG_LEVELS = {"crit": 50, "error": 40, "warn": 30, "info": 20, "debug": 10}

@@ -19,17 +19,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import weakref
 from collections.abc import AsyncIterable
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 
 from ops.settings import Settings, get_settings
-from streams.app import FaustTableStore, faust_app, profile_table
+from streams.enrich.profile import ProfileState
 from streams.masking.pseudonym import pseudonymizer_from
 from streams.processor import RawLayerProcessor
 from streams.processor_types import InputMessage
 from streams.theme_processor import ThemeProcessor
+from topics.catalog import state_topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
@@ -39,6 +42,62 @@ Headers = list[tuple[str, str | bytes | None]]
 def app_id(settings: Settings) -> str:
     """The baseline's faust app id, which is also its one consumer group."""
     return f"govbus-{settings.topic_namespace}baseline".replace(".", "-")
+
+
+class FaustTableStore:
+    """Profile states in a faust table.
+
+    A table write goes to the changelog partition of the event being processed, which faust
+    finds through its current-event context. Batches (``take_events``) leave that context
+    empty, so each write sets it to the event whose fact caused it, as faust's own per-event
+    iteration would.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str, token: Any) -> ProfileState | None:
+        value = self.table.get(key)
+        return ProfileState.from_json(value) if value else None
+
+    def put(self, key: str, value: ProfileState | None, token: Any) -> None:
+        reset = _current_event.set(weakref.ref(token))
+        try:
+            self.table[key] = value.to_json() if value is not None else None
+        finally:
+            _current_event.reset(reset)
+
+
+def faust_app(settings: Settings, name: str, **tuning: Any) -> faust.App:
+    """A faust app on the settings' cluster, its data folder in the state folder."""
+    datadir = settings.state_dir / "streams" / name
+    datadir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        name,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.theme_store,
+        datadir=str(datadir),
+        topic_partitions=4,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        producer_acks=-1,  # nothing counts as sent before all in-sync replicas have it
+        **tuning,
+    )
+
+
+def profile_table(app: faust.App) -> Any:
+    """The profiles table, on the changelog topic the catalog declares (created by `topics
+    apply` before any worker starts: faust creating it itself raced the topic's metadata)."""
+    changelog = state_topic("theme.profiles")
+    return app.Table(
+        "profiles",
+        default=dict,
+        partitions=changelog.partitions,
+        changelog_topic=app.topic(
+            changelog.name, partitions=changelog.partitions, compacting=True, deleting=False
+        ),
+    )
 
 
 class Outbox:

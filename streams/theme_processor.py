@@ -28,11 +28,12 @@ Token = TypeVar("Token")
 
 
 class StateStore(Protocol[Token]):  # type: ignore[misc]
-    """Profile states by table key; ``put`` gets the token of the event that caused it."""
+    """Profile states by table key; both calls get the token of the fact being applied (the
+    store may use it to find the state's partition)."""
 
-    def get(self, key: str) -> dict[str, Any] | None: ...
+    def get(self, key: str, token: Token) -> ProfileState | None: ...
 
-    def put(self, key: str, value: dict[str, Any] | None, token: Token) -> None: ...
+    def put(self, key: str, value: ProfileState | None, token: Token) -> None: ...
 
 
 @dataclass
@@ -46,6 +47,7 @@ class ThemeStats:
     by_category: dict[str, int] = field(default_factory=dict)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
     quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
 
 
 @dataclass
@@ -90,6 +92,9 @@ class ThemeProcessor:
     def input_topics(self) -> list[str]:
         return list(self._by_fact_topic)
 
+    def category_of(self, topic: str) -> Category:
+        return self._by_fact_topic[topic]
+
     def process(
         self, batch: Sequence[tuple[InputMessage, Token]], store: StateStore[Token]
     ) -> ThemeStats:
@@ -108,13 +113,7 @@ class ThemeProcessor:
             table_key = f"{category}:{fact['entity_key']}"
             entry = pending.get(table_key)
             if entry is None:
-                stored = store.get(table_key)
-                entry = _Pending(
-                    category,
-                    fact["entity_key"],
-                    ProfileState.from_json(stored) if stored else None,
-                    token,
-                )
+                entry = _Pending(category, fact["entity_key"], store.get(table_key, token), token)
                 pending[table_key] = entry
             state, applied = apply_fact(entry.state, fact)
             entry.state, entry.token = state, token
@@ -130,7 +129,7 @@ class ThemeProcessor:
                 self._findings(conflict_findings(fact, applied.conflicts, now_ms), fact, stats)
         for table_key, entry in pending.items():
             if entry.store and entry.state is not None:
-                store.put(table_key, entry.state.to_json(), entry.token)
+                store.put(table_key, entry.state, entry.token)
                 stats.profiles_written += 1
             if entry.emit:
                 self._emit(entry, now_ms, stats)
@@ -163,3 +162,4 @@ class ThemeProcessor:
             now_ms=now_ms,
         )
         stats.rejected += 1
+        stats.dead_letters[("unknown", reason)] += 1

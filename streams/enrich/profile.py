@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+import orjson
+
 from streams.enrich.merge import (
     Conflict,
     Contribution,
@@ -103,6 +105,14 @@ class ProfileState:
                 for (source, record_key, role), c in self.contributions.items()
             ],
         }
+
+    def to_bytes(self) -> bytes:
+        """The changelog form: ``to_json`` as JSON bytes."""
+        return orjson.dumps(self.to_json())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ProfileState:
+        return cls.from_json(orjson.loads(data))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProfileState:

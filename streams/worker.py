@@ -1,0 +1,72 @@
+"""``govbus worker``: runs the raw layer, the theme layer, or both in one process.
+
+With both, each layer's loop has a thread: a loop waiting on the broker (consume, delivery
+reports) releases the GIL to the other. SIGINT/SIGTERM stop both loops; each finishes and
+commits what it has in hand. If one loop fails, the other is stopped too and the process
+exits non-zero, with nothing committed that was not delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from ops.http import start_metrics_server
+from ops.settings import Settings
+from streams.consumer_loop import BatchConsumerLoop
+from streams.output import OutputError
+from streams.raw_worker import build_raw_loop
+from streams.theme_worker import build_theme_loop
+
+log = logging.getLogger("govbus.streams.worker")
+
+ROLES = ("raw", "theme", "all")
+EXIT_OUTPUT_FAILED = 70
+EXIT_FAILED = 1
+
+
+def run_worker(settings: Settings, role: str) -> int:
+    """Run the role's loops until SIGINT/SIGTERM; returns the exit code."""
+    loops: list[BatchConsumerLoop] = []
+    if role in ("raw", "all"):
+        loops.append(build_raw_loop(settings))
+    if role in ("theme", "all"):
+        loops.append(build_theme_loop(settings))
+    failures: list[BaseException] = []
+
+    def stop(_signum: int = 0, _frame: FrameType | None = None) -> None:
+        for loop in loops:
+            loop.stop()
+
+    def run(loop: BatchConsumerLoop) -> None:
+        try:
+            loop.run()
+        except BaseException as exc:
+            log.critical("%s loop failed, stopping the worker: %s", loop.stage.name, exc)
+            failures.append(exc)
+            stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server = start_metrics_server(settings, role, ready=lambda: _readiness(loops))
+    threads = [threading.Thread(target=run, args=(loop,), name=f"{loop.stage.name}-loop")
+               for loop in loops]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)  # in slices, so the main thread serves signals
+    finally:
+        if server is not None:
+            server.stop()
+    if any(isinstance(exc, OutputError) for exc in failures):
+        return EXIT_OUTPUT_FAILED
+    return EXIT_FAILED if failures else 0
+
+
+def _readiness(loops: list[BatchConsumerLoop]) -> tuple[bool, str]:
+    states = [loop.readiness() for loop in loops]
+    return all(ready for ready, _ in states), "; ".join(reason for _, reason in states)
