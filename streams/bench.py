@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
 from streams.processor_types import InputMessage
+from streams.runtime import tune_gc
 from topics.annotations import Category
 from topics.serde import AvroDecoder
 
@@ -65,6 +66,7 @@ def bare_rate(messages: list[InputMessage], fetch_schema: Callable[[int], str],
     processor = RawLayerProcessor(AvroDecoder(fetch_schema), schema_ids, pseudonymizer,
                                      _Discard())
     processor.process(messages[:2000])  # warm caches (schemas, code tables)
+    tune_gc()  # as the worker does
     started = time.perf_counter()
     processor.process(messages)
     return len(messages) / (time.perf_counter() - started)
@@ -148,6 +150,7 @@ def bare_raw_to_theme_rate(messages: list[InputMessage], fetch_schema: Callable[
     store.own((str(category), 0) for category in Category)
     raw.process(messages[:2000])  # warm caches
     capture.messages.clear()
+    tune_gc()  # as the worker does
     total_facts = 0
     started = time.perf_counter()
     for start in range(0, len(messages), batch_size):

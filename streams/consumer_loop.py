@@ -58,6 +58,8 @@ def consumer_config(bootstrap: str, group_id: str) -> dict[str, Any]:
         "partition.assignment.strategy": "range",
         "fetch.max.bytes": 16 * 1024 * 1024,
         "queued.max.messages.kbytes": 65536,
+        "fetch.min.bytes": 256 * 1024,
+        "fetch.wait.max.ms": 50,
     }
 
 

@@ -25,7 +25,7 @@ def output_config(bootstrap: str, client_id: str) -> dict[str, Any]:
         "client.id": client_id,
         "enable.idempotence": True,
         "acks": "all",
-        "linger.ms": 5,
+        "linger.ms": 25,
         "compression.type": "lz4",
         # Java's partitioner, so an entity key lands on the partition any Kafka client picks.
         "partitioner": "murmur2_random",

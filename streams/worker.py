@@ -18,6 +18,7 @@ from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop
 from streams.output import OutputError
 from streams.raw_worker import build_raw_loop
+from streams.runtime import tune_gc
 from streams.theme_worker import build_theme_loop
 
 log = logging.getLogger("govbus.streams.worker")
@@ -35,6 +36,7 @@ def run_worker(settings: Settings, role: str) -> int:
     if role in ("theme", "all"):
         loops.append(build_theme_loop(settings))
     failures: list[BaseException] = []
+    tune_gc()
 
     def stop(_signum: int = 0, _frame: FrameType | None = None) -> None:
         for loop in loops:
