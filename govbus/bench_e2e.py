@@ -2,12 +2,12 @@
 
 Two pipelines do the same work on the same simulated events:
 
-- ``govbus``: ``govbus worker --role all`` (batched, fused raw layer; batched theme agent);
+- ``govbus``: ``govbus worker --role all`` (batched, fused raw layer; batched theme layer);
 - ``baseline``: ``python -m streams.baseline_app worker`` (faust, one event at a time, each
   output sent through faust's producer, one theme record per fact).
 
 Two modes, each run in a fresh topic namespace and a temporary state folder (its own chDB,
-query endpoint and faust data), so a running demo is never touched:
+query endpoint and worker state), so a running demo is never touched:
 
 - fixed rate (``rate > 0``): the pipeline and ``govbus sink run`` are started and warmed up
   with the simulator's snapshot; then changes are published at the rate for the duration,
@@ -21,7 +21,7 @@ query endpoint and faust data), so a running demo is never touched:
   namespace and read back as bytes. Each pipeline worker (no sink) is warmed up on a prefix
   of them, then the rest is written to its raw topics at once (pre-encoded, a fraction of a
   second): events/s from that write to the last theme record, next to the bare loop (the
-  same stage work over the same messages in memory, no Kafka, no faust).
+  same stage work over the same messages in memory, no Kafka).
 
 Every process started here is stopped when the run ends, fails or is interrupted.
 """
@@ -590,7 +590,7 @@ def stage(events: int, report: Report, say: Say) -> Staged:
                 lambda subject, schema: schemas.register(subject, schema),
                 pseudonymizer_from(settings), settings.batch_size)
             report.bare_per_s = round(rate, 1)
-            say(f"bare loop (same work, no Kafka, no faust): {rate:,.0f} events/s")
+            say(f"bare loop (same work, no Kafka): {rate:,.0f} events/s")
         finally:
             _delete_namespace(settings, say)
         return Staged(messages[:WARM_MESSAGES], messages[WARM_MESSAGES:],

@@ -421,7 +421,7 @@ def bench_e2e(
         )
     out.print(table)
     if report.bare_per_s:
-        out.print(f"bare loop (same stage work, no Kafka, no faust): "
+        out.print(f"bare loop (same stage work, no Kafka): "
                   f"{report.bare_per_s:,.0f} events/s")
     for ratio in report.ratios():
         rate = "max sustained" if ratio["rate"] <= 0 else f"{ratio['rate']:,.0f}/s"

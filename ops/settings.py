@@ -71,8 +71,9 @@ class Settings(BaseSettings):
 
     theme_store: str = Field(
         default="memory://",
-        description="faust table store for profiles: memory:// (restored from the changelog "
-        "on start) or rocksdb:// for state larger than memory (needs faust's rocksdb extra).",
+        pattern=r"^(memory|rocksdb)://$",
+        description="Profile state store: memory:// (restored from the changelog on start) "
+        "or rocksdb:// (on disk in state_dir, for state larger than memory).",
     )
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     metrics_host: str = Field(

@@ -1,7 +1,7 @@
 """Standardize benchmark: a worker's sustained events/s on the broker next to a bare loop.
 
 The bare loop is the processor itself (decode, rules, masking, encode) over the same raw
-messages held in memory with a no-op output: what the stage costs without Kafka and faust.
+messages held in memory with a no-op output: what the stage costs without Kafka.
 The worker figure counts from its first output to its last, so start-up and the group's
 rebalance are not in it.
 """

@@ -2,8 +2,8 @@
 extract facts, encode the std event and one fact per entity, route rejections to the DLQ and
 findings to the quality topic. The stages stay separate in code; only this loop fuses them.
 
-Plain Python over plain messages, so tests and benchmarks drive it without faust; the faust
-app hands it each batch and flushes the output before the batch is acknowledged.
+Plain Python over plain messages, so tests and benchmarks drive it without a broker; the raw
+worker's loop hands it each batch and commits the batch once its outputs are acknowledged.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The standardize stage: one raw change event in, its std change event (or a rejection) out.
 
-Pure: no Kafka, no faust. The image that states the row's current truth (``after``, or
+Pure: no Kafka. The image that states the row's current truth (``after``, or
 ``before`` for a delete) decides: a fatal violation in it rejects the event. Only that image is
 standardized: the std layer publishes desensitized row states, and an update's before image
 is the department's history, kept in the raw layer. Standardizing it would double the rules,

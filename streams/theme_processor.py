@@ -1,7 +1,7 @@
 """The theme layer's per-batch work: facts in, merged 360 profiles out.
 
-Plain Python over a state store interface; the faust app plugs in its changelog-backed
-table. Within a batch, the facts of one entity are applied in order to one in-memory state,
+Plain Python over a state store interface; the theme worker plugs in its changelog-backed
+store. Within a batch, the facts of one entity are applied in order to one in-memory state,
 then the state is written and the profile rendered and encoded once: a busy entity costs
 one table write and one theme encode per batch, not per fact.
 """

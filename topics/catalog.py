@@ -149,7 +149,7 @@ STAGES = ("standardize", "theme")
 
 def _state_topic(namespace: str, table: str) -> Topic:
     """A stage's table changelog: declared here so it exists, compacted and co-partitioned
-    with the fact topics, before the first worker starts (faust would race its creation)."""
+    with the fact topics, before the first worker starts."""
     return Topic(
         name=f"{namespace}state.{table}",
         layer=Layer.STATE,

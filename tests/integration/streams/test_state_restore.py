@@ -1,0 +1,54 @@
+"""The theme state store on the real broker: what one owner wrote to the changelog, the next
+owner of the shard restores, for both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from govbus.wiring import topic_admin
+from ops.settings import get_settings
+from streams.output import KafkaOutput, output_config
+from streams.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, ShardBackend
+from topics.catalog import catalog, state_topic
+
+
+def _store(backend: ShardBackend, output: KafkaOutput) -> ChangelogStore[dict[str, int]]:
+    settings = get_settings()
+    return ChangelogStore(
+        state_topic("theme.profiles").name, output, backend,
+        lambda: Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                          "group.id": "restore-test", "enable.partition.eof": True}),
+        orjson.dumps, orjson.loads)
+
+
+@pytest.mark.parametrize("backend_name", ["memory", "rocksdb"])
+def test_the_next_owner_restores_the_changelog(namespace: str, tmp_path: Path,
+                                               backend_name: str) -> None:
+    settings = get_settings()
+    topic_admin(settings).apply(catalog())
+
+    def backend() -> ShardBackend:
+        return MemoryBackend() if backend_name == "memory" else RocksDBBackend(tmp_path)
+
+    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, "restore-test")))
+    first = _store(backend(), output)
+    first.own([("individual", 1), ("organization", 1)])
+    first.put("individual:p1", {"v": 1}, 1)
+    first.put("individual:p1", {"v": 2}, 1)
+    first.put("individual:p2", {"v": 1}, 1)
+    first.put("individual:p2", None, 1)  # deleted: a tombstone
+    first.put("organization:o1", {"v": 7}, 1)
+    output.flush()
+    first.release(first.shards)
+
+    second = _store(backend(), output)
+    second.own([("individual", 1)])  # organization partition 1 went elsewhere
+    assert second.get("individual:p1", 1) == {"v": 2}
+    assert second.get("individual:p2", 1) is None
+    with pytest.raises(KeyError):
+        second.get("organization:o1", 1)
+    second.release(second.shards)

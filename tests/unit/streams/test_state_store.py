@@ -1,0 +1,114 @@
+"""The theme layer's changelog-backed state store, without a broker: shards, write-through,
+the RocksDB backend's clean-release checkpoint and its wipe after a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, backend_for
+
+CHANGELOG = "state.theme.profiles"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes | None, bytes | None, int]] = []
+
+    def produce(self, topic: str, key: bytes | None, value: bytes | None,
+                headers: Any = None, partition: int = -1) -> None:
+        self.records.append((topic, key, value, partition))
+
+
+def store(backend: Any, output: Recorder) -> ChangelogStore[dict[str, Any]]:
+    return ChangelogStore(CHANGELOG, output, backend, None, orjson.dumps, orjson.loads)
+
+
+def test_a_write_goes_to_the_shard_and_to_the_facts_changelog_partition() -> None:
+    out = Recorder()
+    states = store(MemoryBackend(), out)
+    states.own([("individual", 2)])
+    value = {"k": "individual", "v": 1}
+    states.put("individual:p1", value, 2)
+    assert states.get("individual:p1", 2) is value  # held decoded, not re-parsed
+    assert out.records == [(CHANGELOG, b"individual:p1", orjson.dumps(value), 2)]
+
+
+def test_a_removed_state_is_a_changelog_tombstone() -> None:
+    out = Recorder()
+    states = store(MemoryBackend(), out)
+    states.own([("thing", 0)])
+    states.put("thing:licence:1", {"v": 1}, 0)
+    states.put("thing:licence:1", None, 0)
+    assert states.get("thing:licence:1", 0) is None
+    assert out.records[-1] == (CHANGELOG, b"thing:licence:1", None, 0)
+
+
+def test_a_state_of_a_shard_not_owned_is_an_error_not_a_silent_miss() -> None:
+    states = store(MemoryBackend(), Recorder())
+    states.own([("individual", 0)])
+    with pytest.raises(KeyError):
+        states.get("individual:p1", 1)
+    with pytest.raises(KeyError):
+        states.get("organization:9133", 0)
+
+
+def test_released_shards_are_forgotten() -> None:
+    states = store(MemoryBackend(), Recorder())
+    states.own([("individual", 0), ("event", 0)])
+    states.put("individual:p1", {"v": 1}, 0)
+    states.release([("individual", 0)])
+    assert states.shards == {("event", 0)}
+    states.own([("individual", 0)])  # taken again: from the changelog, not from memory
+    assert states.get("individual:p1", 0) is None
+
+
+def test_rocksdb_reopens_a_cleanly_released_shard_from_its_checkpoint(tmp_path: Path) -> None:
+    backend = RocksDBBackend(tmp_path)
+    states, start = backend.open(("individual", 1))
+    assert start == 0
+    states["individual:p1"] = b'{"v":1}'
+    backend.close(("individual", 1), states, 42)
+    again, start = backend.open(("individual", 1))
+    assert start == 42
+    assert dict(again.items()) == {"individual:p1": b'{"v":1}'}
+    backend.close(("individual", 1), again, 42)
+
+
+def test_rocksdb_wipes_a_shard_that_was_not_released_cleanly(tmp_path: Path) -> None:
+    backend = RocksDBBackend(tmp_path)
+    states, _ = backend.open(("individual", 1))
+    states["individual:p1"] = b'{"v":1}'
+    states.db.close()  # type: ignore[attr-defined]  # a crash: no checkpoint written
+    again, start = backend.open(("individual", 1))
+    assert start == 0  # restored in full from the changelog
+    assert len(again) == 0
+    backend.close(("individual", 1), again, 0)
+
+
+def test_rocksdb_shards_hold_bytes_and_decode_on_read(tmp_path: Path) -> None:
+    states = store(RocksDBBackend(tmp_path), Recorder())
+    states.own([("organization", 3)])
+    states.put("organization:9134", {"v": 2}, 3)
+    assert states.get("organization:9134", 3) == {"v": 2}
+    states.release([("organization", 3)])
+
+
+def test_store_urls() -> None:
+    assert isinstance(backend_for("memory://", Path(".")), MemoryBackend)
+    assert isinstance(backend_for("rocksdb://", Path(".")), RocksDBBackend)
+    with pytest.raises(ValueError, match="unknown theme store"):
+        backend_for("redis://", Path("."))
+
+
+def test_the_store_setting_accepts_only_known_stores(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from ops.settings import Settings
+
+    assert Settings(state_dir=tmp_path, theme_store="rocksdb://").theme_store == "rocksdb://"
+    with pytest.raises(ValidationError, match="theme_store"):
+        Settings(state_dir=tmp_path, theme_store="redis://")
