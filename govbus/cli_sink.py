@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -73,18 +74,23 @@ def _logging(level: str) -> None:
 def sink_run(
     loglevel: Annotated[str, typer.Option(help="error, warning, info or debug")] = "info",
     serve: Annotated[bool, typer.Option(help="Serve the read-only query endpoint")] = True,
+    latency_log: Annotated[Path | None, typer.Option(
+        help="Append each profile-table insert's row latencies to this file (benchmarks)")] = None,
 ) -> None:
     """Sink theme, fact and quality topics into ClickHouse until SIGTERM or Ctrl-C."""
     from govbus.wiring import registry
     from ops.http import start_metrics_server
-    from sinks.instrumentation import MetricsObserver
+    from sinks.instrumentation import MetricsObserver, Observers
+    from sinks.latency import LatencyLog
     from sinks.service import SinkService, group_id
 
     _logging(loglevel)
     settings = get_settings()
     stop = _stop_on_signals()
+    observer = (MetricsObserver() if latency_log is None
+                else Observers(MetricsObserver(), LatencyLog(latency_log)))
     service = SinkService(
-        settings, registry(settings).schema_by_id, observer=MetricsObserver(), serve_queries=serve
+        settings, registry(settings).schema_by_id, observer=observer, serve_queries=serve
     )
     metrics_server = start_metrics_server(settings, "sink")
 

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     sink_batch_seconds: float = Field(
         default=0.5, gt=0, description="... or when its first message is this many seconds old."
     )
+    sink_history_batch_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="... for fact and finding tables (history, not live lookups): every "
+        "INSERT has a fixed cost, and every partition of every fact topic batches on its own.",
+    )
     sink_group_id: str = Field(
         default="govbus-sink",
         min_length=1,
@@ -83,7 +89,7 @@ class Settings(BaseSettings):
         default=True, description="False: processes start no metrics/health server."
     )
     batch_size: int = Field(default=500, ge=1)
-    batch_seconds: float = Field(default=0.2, gt=0)
+    batch_seconds: float = Field(default=0.05, gt=0)
 
     @field_validator("state_dir")
     @classmethod

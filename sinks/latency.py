@@ -6,10 +6,15 @@ record's ``source_ts_ms``, which the pipeline carries from the department's chan
 - ``LatencyRecorder``: an insert observer inside the sink process; a row is queryable once
   its insert is acknowledged (MergeTree rows are visible to the next query), so
   ``ack time - source time`` is the latency. Used by the sink-stage benchmark.
+- ``LatencyLog``: the same in a separate sink process, written to a file (one line per
+  acknowledged profile-table insert) and read by ``read_latency_log`` after the run. Used
+  for the whole pipeline: polling the engine for new rows instead cost the sink process
+  ~20% of a core at 10 polls/s on this 2-core machine, so the measurement loaded what it
+  measured.
 - ``poll_latency``: from outside, through the query endpoint (or any read-only query
   function), polling for rows with source time past the run's start; a row's latency is the
   time of the first poll that sees it minus its source time (over-estimated by at most one
-  poll interval plus the query's own time). Used for the whole pipeline.
+  poll interval plus the query's own time). Used by ``govbus bench latency``.
 
 ``publish_at_rate`` paces any publish function to a fixed rate, stamping each event with the
 wall-clock time it is sent at.
@@ -23,12 +28,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
 from sinks.clickhouse.ddl import TableSpec
 from sinks.clickhouse.sql import quote_identifier
-from sinks.instrumentation import source_times_ms
+from sinks.instrumentation import epoch_ms, source_times_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,51 @@ class LatencyRecorder:
         fresh = [(now_ms - ms) / 1000 for ms in source_times_ms(spec, data) if ms >= self.since_ms]
         with self._lock:
             self.latencies_s.extend(fresh)
+
+
+class LatencyLog:
+    """Insert observer: per acknowledged insert into a profile table, one JSON line with the
+    ack time and each row's source time and render time (``updated_ms``: when the theme
+    stage made the record)."""
+
+    RENDERED = "updated_ms"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+
+    def inserted(
+        self, spec: TableSpec, data: pa.Table, seconds: float, attempt: int, recovered: bool
+    ) -> None:
+        if recovered or not spec.is_profile or spec.source_time_column is None:
+            return
+        ack_ms = time.time_ns() // 1_000_000
+        source = epoch_ms(data.column(spec.source_time_column))
+        rendered = (epoch_ms(data.column(self.RENDERED))
+                    if self.RENDERED in data.column_names else [None] * len(source))
+        line = json.dumps({"table": spec.name, "ack_ms": ack_ms, "source_ms": source,
+                           "rendered_ms": rendered})
+        with self._lock, self.path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def read_latency_log(path: Path, since_ms: int) -> tuple[list[float], list[float]]:
+    """(source -> queryable, source -> rendered) in seconds, for rows with source time at or
+    after ``since_ms``, from a ``LatencyLog`` file (empty lists if there is none yet)."""
+    queryable: list[float] = []
+    rendered: list[float] = []
+    if not path.exists():
+        return queryable, rendered
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        for source, made in zip(entry["source_ms"], entry["rendered_ms"], strict=True):
+            if source is None or source < since_ms:
+                continue
+            queryable.append((entry["ack_ms"] - source) / 1000)
+            if made is not None:
+                rendered.append((made - source) / 1000)
+    return queryable, rendered
 
 
 def poll_latency(

@@ -68,7 +68,9 @@ class SinkService:
                 self.backend,
                 t.spec,
                 max_rows=settings.sink_batch_rows,
-                max_seconds=settings.sink_batch_seconds,
+                max_seconds=settings.sink_batch_seconds
+                if t.spec.is_profile
+                else settings.sink_history_batch_seconds,
                 observer=observer,
                 background=True,
             )

@@ -59,7 +59,7 @@ def consumer_config(bootstrap: str, group_id: str) -> dict[str, Any]:
         "fetch.max.bytes": 16 * 1024 * 1024,
         "queued.max.messages.kbytes": 65536,
         "fetch.min.bytes": 256 * 1024,
-        "fetch.wait.max.ms": 50,
+        "fetch.wait.max.ms": 20,
     }
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pyarrow as pa
 
 from sinks.clickhouse.ddl import TableKind, TableSpec
+from sinks.instrumentation import Observers
 from sinks.latency import (
+    LatencyLog,
     LatencyRecorder,
     percentile,
     poll_latency,
     publish_at_rate,
+    read_latency_log,
     summarize,
 )
 from topics.schemas import load_avsc
@@ -73,3 +77,25 @@ def test_poll_sees_each_row_once() -> None:
                              timeout_s=5, interval_s=0.01)
     assert len(latencies) == 2 and all(0 < v < 2 for v in latencies)
     assert "source_ts_ms >= " in asked[0]
+
+
+def test_latency_log_keeps_profile_rows_and_reads_back_both_latencies(tmp_path: Path) -> None:
+    profile = TableSpec(name="theme_thing", schema=load_avsc("theme/thing.avsc"),
+                        kind=TableKind.PROFILE, order_by=("thing_key",),
+                        source_time_column="source_ts_ms")
+    facts = TableSpec(name="facts", schema=load_avsc("fact/fact.avsc"), kind=TableKind.EVENT,
+                      order_by=("entity_key",), source_time_column="source_ts_ms")
+    now_ms = time.time_ns() // 1_000_000
+    data = pa.table({"source_ts_ms": pa.array([now_ms - 900, now_ms - 60_000], pa.int64()),
+                     "updated_ms": pa.array([now_ms - 600, now_ms - 59_000], pa.int64())})
+    path = tmp_path / "run" / "latency.jsonl"
+    recorder = LatencyRecorder(since_ms=now_ms - 10_000)
+    observer = Observers(LatencyLog(path), recorder)
+    observer.inserted(profile, data, 0.01, 1, False)
+    observer.inserted(facts, data, 0.01, 1, False)  # not a profile table: not logged
+    observer.inserted(profile, data, 0.01, 2, True)  # recovered: not a new row
+    queryable, rendered = read_latency_log(path, since_ms=now_ms - 10_000)
+    assert len(queryable) == len(rendered) == 1  # the row from before the run is left out
+    assert 0.8 < queryable[0] < 5 and rendered == [0.3]
+    assert len(recorder.latencies_s) == 2  # both observers were told (facts included)
+    assert read_latency_log(tmp_path / "none.jsonl", 0) == ([], [])
