@@ -458,3 +458,43 @@ def test_forget_waits_for_the_insert_in_flight(
         assert writer.backlogged() == frozenset()
     finally:
         writer.close()
+
+
+def test_a_profile_table_inserts_all_its_partitions_at_once(
+    engine: ChdbBackend, profile_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    writer = writer_for(flaky, profile_spec, clock, max_seconds=0.5)
+    for partition in range(3):
+        writer.add(SinkMessage(THEME, partition, 10, {"person_key": f"p{partition}"},
+                               profile(f"p{partition}", 1)))
+    clock.now += 1
+    assert writer.flush() == {TopicPartition(THEME, p): 11 for p in range(3)}
+    assert flaky.tokens == ["+".join(f"{THEME}/{p}/10-10" for p in range(3))]
+    rows = engine.query(  # each row still names its own partition's range
+        f"SELECT _batch FROM {profile_spec.qualified_name} ORDER BY _partition").rows
+    assert rows == [(f"{THEME}/{p}/10-10",) for p in range(3)]
+
+
+def test_a_profile_range_that_landed_whole_is_committed_not_inserted_again(
+    engine: ChdbBackend, profile_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    first = writer_for(flaky, profile_spec, clock, max_seconds=0.5)
+    for partition in range(2):
+        first.add(SinkMessage(THEME, partition, 0, {"person_key": f"p{partition}"},
+                              profile(f"p{partition}", 1)))
+    clock.now += 1
+    first.flush()  # ... and the process died before committing
+    second = writer_for(flaky, profile_spec, clock, max_seconds=0.5)
+    for partition in range(2):
+        assert second.recover(TopicPartition(THEME, partition), 0) == 1
+        second.add(SinkMessage(THEME, partition, 0, {"person_key": f"p{partition}"},
+                               profile(f"p{partition}", 1)))
+        second.add(SinkMessage(THEME, partition, 1, {"person_key": f"p{partition}"},
+                               profile(f"p{partition}", 2)))
+    clock.now += 1
+    assert second.flush() == {TopicPartition(THEME, 0): 2, TopicPartition(THEME, 1): 2}
+    assert len(flaky.tokens) == 2  # the first group, then the two new offsets together
+    rows = engine.query(f"SELECT count(), uniqExact(_partition, _offset) "
+                        f"FROM {profile_spec.qualified_name}").rows
+    assert rows == [(4, 4)]  # no message stored twice
+    assert {k: v for k, (v, _) in live(engine, profile_spec).items()} == {"p0": 2, "p1": 2}
