@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="A sink batch is inserted at this many rows ..."
     )
     sink_batch_seconds: float = Field(
-        default=0.5, gt=0, description="... or when its first message is this many seconds old."
+        default=0.25, gt=0, description="... or when its first message is this many seconds old."
     )
     sink_history_batch_seconds: float = Field(
         default=5.0,

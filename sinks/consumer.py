@@ -159,7 +159,10 @@ class SinkConsumer:
         if self._paused:
             waits = [w.retry_in() for w in self.writers if w.backlogged()]
             return min(self.poll_seconds, max(min(waits, default=0.0), 0.01))
-        return self.poll_seconds
+        # consume() waits out its timeout when messages trickle in: wake up when the next
+        # batch is due, so a batch goes in on time rather than up to a poll late.
+        due = [d for w in self.writers if (d := w.due_in()) is not None]
+        return min(self.poll_seconds, max(min(due, default=self.poll_seconds), 0.005))
 
     def _decoded(self, message: Message) -> SinkMessage:
         value_bytes = message.value()

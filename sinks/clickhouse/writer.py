@@ -224,6 +224,13 @@ class ClickHouseWriter:
             return True
         return any(self._is_due(b, now) for b in self._open.values())
 
+    def due_in(self) -> float | None:
+        """Seconds until an open batch is due by age (None: no open batch can become due)."""
+        now = self._clock()
+        waits = [b.opened_at + self.max_seconds - now
+                 for b in self._open.values() if b.messages and b.recorded is None]
+        return max(0.0, min(waits)) if waits else None
+
     def forget(self, partitions: Iterable[TopicPartition]) -> int:
         """Drop everything held for partitions this process no longer owns (rebalance);
         their uncommitted messages will be read again by the new owner."""
