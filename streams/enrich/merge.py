@@ -108,13 +108,13 @@ def merge(category: str, contributions: Mapping[ContributionKey, Contribution]) 
     candidates: dict[CandidateKey, tuple[int, str]] = {}
     links: set[LinkTuple] = set()
     depts: set[str] = set()
-    latest = 0
+    # Retractions count: a record deleted or moved away changes the profile at its time, and
+    # the profile's source time says how fresh it is (and what its latency is measured from).
+    latest = max(c.ts for c in contributions.values())
     # Oldest first, so a later statement overwrites an earlier one.
     for _, (source, _, _), c in active:
         depts.add(c.dept)
         links.update(c.links)
-        if c.ts > latest:
-            latest = c.ts
         authoritative.update(c.authoritative)
         if c.candidate_keys:
             others.update(c.others)

@@ -186,3 +186,15 @@ def test_state_json_round_trip() -> None:
     # The restored state goes on rejecting what the original would.
     _, applied = apply_fact(back, _alice(MARKET, enterprise(), ts=2))
     assert applied.status is Status.STALE
+
+
+def test_a_retraction_makes_the_profile_as_fresh_as_the_delete() -> None:
+    # Alice stays (household), her marriage registration is deleted later: the profile she
+    # is left with changed at the delete's time, which is when its latency counts from.
+    home = _alice(HOUSEHOLD, resident(), ts=1)
+    wedding = _alice(CIVIL, marriage(), ts=2)
+    state = fold(home, wedding)
+    divorce = _alice(CIVIL, marriage(), op="d", ts=7, seq="2")
+    after, applied = apply_fact(state, divorce)
+    assert applied.status is Status.UPDATED and after is not None
+    assert render("individual", "k", after, 0)["source_ts_ms"] == 7
