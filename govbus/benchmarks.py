@@ -91,7 +91,7 @@ def standardize(events: int) -> StageBenchResult:
         schemas = registry(settings)
         bare = bare_rate(messages, schemas.schema_by_id,
                          lambda subject, schema: schemas.register(subject, schema),
-                         pseudonymizer_from(settings))
+                         pseudonymizer_from(settings), settings.batch_size)
         outputs = [*(std_topic(s).name for s in source_names()), dlq_topic("standardize").name]
         with worker_process(settings.state_dir / "run" / "bench-worker.log", "raw") as worker:
             stage = drain_rate(settings.kafka_bootstrap, outputs, len(messages),

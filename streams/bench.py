@@ -62,13 +62,15 @@ def read_raw(bootstrap: str, topics: list[str]) -> list[InputMessage]:
 
 def bare_rate(messages: list[InputMessage], fetch_schema: Callable[[int], str],
               schema_ids: Callable[[str, dict[str, Any]], int],
-              pseudonymizer: Pseudonymizer) -> float:
+              pseudonymizer: Pseudonymizer, batch_size: int) -> float:
+    """Events/s of the raw layer's per-event work, in the worker's batches."""
     processor = RawLayerProcessor(AvroDecoder(fetch_schema), schema_ids, pseudonymizer,
                                      _Discard())
     processor.process(messages[:2000])  # warm caches (schemas, code tables)
     tune_gc()  # as the worker does
     started = time.perf_counter()
-    processor.process(messages)
+    for start in range(0, len(messages), batch_size):
+        processor.process(messages[start:start + batch_size])
     return len(messages) / (time.perf_counter() - started)
 
 

@@ -118,6 +118,9 @@ class KafkaBroker:
                     "num.network.threads=2",
                     "num.io.threads=4",
                     "log.retention.check.interval.ms=60000",
+                    # Files of deleted topics go at once: left for the default minute, their
+                    # deletion landed in the middle of the next benchmark run.
+                    "log.segment.delete.delay.ms=1000",
                     "",
                 ]
             )
