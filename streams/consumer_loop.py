@@ -6,7 +6,10 @@ so both layers run on this loop instead. Offsets of a batch are committed only a
 output it produced, and every output of the batches before it, has been acknowledged by the
 broker (at-least-once). Batches are pipelined: while the broker acknowledges one, the next is
 processed, up to ``max_in_flight`` batches; on a partition revocation and at stop everything
-is flushed and committed first.
+is flushed and committed first. Delivered offsets are committed at most every
+``commit_interval_s``: a commit per 50 ms batch kept the broker's group coordinator and its
+offsets topic busy for nothing, as anything redelivered after a crash is applied
+idempotently anyway.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class BatchConsumerLoop:
 
     def __init__(self, consumer: Consumer, stage: BatchStage, output: KafkaOutput,
                  batch_size: int, batch_seconds: float, group_id: str,
-                 max_in_flight: int = 4) -> None:
+                 max_in_flight: int = 4, commit_interval_s: float = 0.25) -> None:
         self.consumer = consumer
         self.stage = stage
         self.output = output
@@ -76,9 +79,13 @@ class BatchConsumerLoop:
         self.batch_seconds = batch_seconds
         self.group_id = group_id
         self.max_in_flight = max_in_flight
+        self.commit_interval_s = commit_interval_s
         self.stop_requested = threading.Event()
         self.state = "starting"
         self._in_flight: deque[DeliveryBatch] = deque()
+        # Offsets of delivered batches not committed yet, and when they last were.
+        self._delivered: dict[tuple[str, int], TopicPartition] = {}
+        self._committed_at = time.monotonic()
 
     def run(self) -> None:
         """Until stop(): consume, process, commit what the broker has acknowledged. Raises
@@ -132,22 +139,28 @@ class BatchConsumerLoop:
             check_delivered(head)
             if not head.delivered:
                 if len(self._in_flight) <= self.max_in_flight:
-                    return
+                    break
                 self.output.poll(0.01)
                 continue
             self._in_flight.popleft()
-            self._commit(head.offsets, asynchronous=True)
+            self._delivered.update({(tp.topic, tp.partition): tp for tp in head.offsets})
+        if self._delivered and time.monotonic() - self._committed_at >= self.commit_interval_s:
+            self._commit_held(asynchronous=True)
 
     def _drain(self) -> None:
         """Wait for every output, then commit every batch synchronously."""
         self.output.flush()
-        offsets: dict[tuple[str, int], TopicPartition] = {}
         while self._in_flight:
             batch = self._in_flight.popleft()
             check_delivered(batch)
-            offsets.update({(tp.topic, tp.partition): tp for tp in batch.offsets})
-        if offsets:
-            self._commit(list(offsets.values()), asynchronous=False)
+            self._delivered.update({(tp.topic, tp.partition): tp for tp in batch.offsets})
+        self._commit_held(asynchronous=False)
+
+    def _commit_held(self, asynchronous: bool) -> None:
+        if self._delivered:
+            self._commit(list(self._delivered.values()), asynchronous)
+            self._delivered = {}
+        self._committed_at = time.monotonic()
 
     def _commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
         try:
@@ -174,5 +187,6 @@ class BatchConsumerLoop:
         # Another member may own them already: no commit, just forget their state.
         self.output.flush()
         self._in_flight.clear()
+        self._delivered = {}
         self.stage.revoked(partitions)
         self.state = "rebalancing"

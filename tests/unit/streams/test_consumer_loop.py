@@ -134,11 +134,12 @@ class Stage:
 
 
 def make_loop(steps: list[Step], after_batch: Callable[[int], None] | None = None,
-              ) -> tuple[BatchConsumerLoop, Consumer, Producer]:
+              commit_interval_s: float = 0.0) -> tuple[BatchConsumerLoop, Consumer, Producer]:
     consumer, producer = Consumer(steps), Producer()
     output = KafkaOutput(producer)  # type: ignore[arg-type]
     loop = BatchConsumerLoop(consumer, Stage(output, after_batch=after_batch),  # type: ignore[arg-type]
-                             output, 10, 0.01, "g", max_in_flight=4)
+                             output, 10, 0.01, "g", max_in_flight=4,
+                             commit_interval_s=commit_interval_s)
     consumer.loop = loop
     return loop, consumer, producer
 
@@ -166,8 +167,18 @@ def test_batches_commit_in_order_even_when_a_later_one_is_acknowledged_first() -
         [[Message(0, 0), Message(0, 1)], [Message(0, 2)], [Message(1, 0)]],
         after_batch=acknowledge)
     loop.run()
-    assert consumer.commits[0] == ([(0, 2)], True)
-    assert consumer.commits[1] == ([(0, 3)], True)
+    assert consumer.commits[0] == ([(0, 3)], True)  # batch 1 and 2, once 1 was acknowledged
+
+
+def test_delivered_offsets_are_held_until_the_commit_interval() -> None:
+    def acknowledge(batch: int) -> None:
+        producer.ack(batch - 1)
+
+    loop, consumer, producer = make_loop(
+        [[Message(0, 0)], [Message(1, 0)], [Message(0, 1)]], after_batch=acknowledge,
+        commit_interval_s=3600)
+    loop.run()
+    assert consumer.commits == [([(0, 2), (1, 1)], False)]  # one commit, at stop
 
 
 def test_a_failed_output_stops_the_loop_and_its_batch_is_never_committed() -> None:
