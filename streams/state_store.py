@@ -149,15 +149,15 @@ class ChangelogStore(Generic[V]):
         self.decode = decode
         self._keep_decoded = backend.holds_objects
         self._shards: dict[Shard, MutableMapping[str, Any]] = {}
-        self.restored = 0  # changelog records read by the last restore
 
     def get(self, key: str, partition: int) -> V | None:
-        value = self._shards[_category(key), partition].get(key)
+        states = self._shards[_category(key), partition]
+        value = states.get(key)
         if type(value) is not bytes:
             return value
         state = self.decode(value)
         if self._keep_decoded:
-            self._shards[_category(key), partition][key] = state
+            states[key] = state
         return state
 
     def put(self, key: str, value: V | None, partition: int) -> None:
@@ -184,11 +184,10 @@ class ChangelogStore(Generic[V]):
         for (category, partition), (states, offset) in opened.items():
             by_partition.setdefault(partition, {})[category] = states
             start[partition] = min(start.get(partition, offset), offset)
-        if self.restore_consumer is not None:
-            self.restored = self._restore(by_partition, start)
+        restored = self._restore(by_partition, start) if self.restore_consumer is not None else 0
         for shard, (states, _) in opened.items():
             self._shards[shard] = states
-        log.info("restored %d changelog records into %d shards", self.restored, len(opened))
+        log.info("restored %d changelog records into %d shards", restored, len(opened))
 
     def release(self, shards: Iterable[Shard]) -> None:
         """Give shards up (their outputs are flushed by then): close each cleanly."""
@@ -203,18 +202,21 @@ class ChangelogStore(Generic[V]):
             return dict.fromkeys(partitions, 0)
         consumer = self.restore_consumer()
         try:
-            return {p: consumer.get_watermark_offsets(TopicPartition(self.changelog, p),
-                                                      timeout=10)[1] for p in partitions}
+            return self._watermarks(consumer, partitions)
         finally:
             consumer.close()
+
+    def _watermarks(self, consumer: Consumer, partitions: Iterable[int]) -> dict[int, int]:
+        """The changelog's end offset (next to be written) per partition."""
+        return {p: consumer.get_watermark_offsets(TopicPartition(self.changelog, p),
+                                                  timeout=10)[1] for p in partitions}
 
     def _restore(self, by_partition: dict[int, dict[str, MutableMapping[str, bytes]]],
                  start: dict[int, int]) -> int:
         assert self.restore_consumer is not None
         consumer = self.restore_consumer()
         try:
-            ends = {p: consumer.get_watermark_offsets(TopicPartition(self.changelog, p),
-                                                      timeout=10)[1] for p in by_partition}
+            ends = self._watermarks(consumer, by_partition)
             pending = {p for p in by_partition if ends[p] > start[p]}
             if not pending:
                 return 0
