@@ -95,34 +95,31 @@ def profile_table(
 
 def facts_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
     topics = tuple(fact_topic(c) for c in Category)
-    schema = schema or _value_schema(topics[0])
-    spec = TableSpec(
-        name=FACTS_TABLE,
-        schema=schema,
-        kind=TableKind.EVENT,
-        order_by=("category", "entity_key", SOURCE_TIME, "fact_id"),
-        database=database,
-        partition_by=f"toYYYYMM({time_expression(schema, SOURCE_TIME)})",
-        source_time_column=SOURCE_TIME,
-        title=str(schema.get("doc", "")),
-    )
-    return SinkTable(spec, tuple(t.name for t in topics))
+    return _event_table(FACTS_TABLE, topics, database, schema or _value_schema(topics[0]),
+                        ("category", "entity_key", SOURCE_TIME, "fact_id"), SOURCE_TIME)
 
 
 def quality_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
     topic = quality_topic()
-    schema = schema or _value_schema(topic)
+    return _event_table(QUALITY_TABLE, (topic,), database, schema or _value_schema(topic),
+                        ("dept", "dimension", DETECTED_TIME, "finding_id"), DETECTED_TIME)
+
+
+def _event_table(name: str, topics: tuple[Topic, ...], database: str,
+                 schema: Mapping[str, Any], order_by: tuple[str, ...],
+                 month_of: str) -> SinkTable:
+    """An append-only table partitioned by the month of ``month_of``."""
     spec = TableSpec(
-        name=QUALITY_TABLE,
+        name=name,
         schema=schema,
         kind=TableKind.EVENT,
-        order_by=("dept", "dimension", DETECTED_TIME, "finding_id"),
+        order_by=order_by,
         database=database,
-        partition_by=f"toYYYYMM({time_expression(schema, DETECTED_TIME)})",
+        partition_by=f"toYYYYMM({time_expression(schema, month_of)})",
         source_time_column=SOURCE_TIME,
         title=str(schema.get("doc", "")),
     )
-    return SinkTable(spec, (topic.name,))
+    return SinkTable(spec, tuple(t.name for t in topics))
 
 
 def sink_tables(database: str) -> tuple[SinkTable, ...]:
