@@ -315,9 +315,11 @@ class OutputWatch(threading.Thread):
 
     def __init__(self, bootstrap: str, layers: dict[str, list[str]]) -> None:
         super().__init__(daemon=True, name="output-watch")
+        # Fetches wait to fill up: a fetch per produced batch loaded the measured broker.
         self.consumer = Consumer({"bootstrap.servers": bootstrap,
                                   "group.id": "govbus-bench-e2e-watch",
-                                  "enable.auto.commit": False})
+                                  "enable.auto.commit": False,
+                                  "fetch.min.bytes": 1024 * 1024, "fetch.wait.max.ms": 100})
         self.layer_of = {t: layer for layer, topics in layers.items() for t in topics}
         self.seen = {layer: _Seen() for layer in layers}
         assignment = _partitions(self.consumer, list(self.layer_of))

@@ -22,6 +22,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from sinks.clickhouse.writer import ClickHouseWriter, SinkRejectedError, SinkUnavailableError
 from sinks.message import SinkMessage, TopicPartition
+from topics.headers import version_of
 from topics.serde import AvroDecoder, UndecodableMessageError, schema_id_of
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class SinkConsumer:
         poll_messages: int = 2000,
         extra_config: Mapping[str, Any] | None = None,
         consumer_factory: ConsumerFactory = Consumer,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not routes:
             raise ValueError("a sink consumer needs at least one topic")
@@ -52,6 +54,7 @@ class SinkConsumer:
         )
         self.poll_seconds = poll_seconds
         self.poll_messages = poll_messages
+        self._clock = clock  # the writers' clock
         self.messages_read = 0
         self._fetch_schema = fetch_schema
         self._decoder = AvroDecoder(fetch_schema)
@@ -125,6 +128,10 @@ class SinkConsumer:
 
     def step(self) -> int:
         """One poll, then whatever flush is due; returns the messages taken."""
+        # consume() returns at its timeout unless it has filled the batch, so a message may
+        # have waited in it since the call: its batch's age counts from then. Counted from
+        # the return instead, a row waited up to a poll longer than the batch time.
+        polled_at = self._clock()
         messages = self._consumer.consume(self.poll_messages, self._timeout())
         for message in messages:
             error = message.error()
@@ -132,7 +139,7 @@ class SinkConsumer:
                 self._on_error(error)
                 continue
             decoded = self._decoded(message)
-            self.routes[decoded.topic].add(decoded)
+            self.routes[decoded.topic].add(decoded, waiting_since=polled_at)
         self.messages_read += len(messages)
         due = [w for w in self.writers if w.due()]
         if due:
@@ -173,7 +180,7 @@ class SinkConsumer:
         if value_bytes is None:
             # A tombstone: the key is all it says (which entity is gone).
             key = self._decoder.decode(key_bytes) if key_bytes else None
-            return SinkMessage(topic, partition, offset, key, None)
+            return SinkMessage(topic, partition, offset, key, None, version_of(message.headers()))
         self._follow_schema(self.routes[topic], value_bytes)
         # A record carries its key in its value; the key is not decoded (a decode each).
         return SinkMessage(topic, partition, offset, None, self._decoder.decode(value_bytes))

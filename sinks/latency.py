@@ -136,7 +136,8 @@ class LatencyLog:
         source = epoch_ms(data.column(spec.source_time_column))
         rendered = (epoch_ms(data.column(self.RENDERED))
                     if self.RENDERED in data.column_names else [None] * len(source))
-        line = json.dumps({"table": spec.name, "ack_ms": ack_ms, "source_ms": source,
+        line = json.dumps({"table": spec.name, "ack_ms": ack_ms,
+                           "insert_ms": round(seconds * 1000, 1), "source_ms": source,
                            "rendered_ms": rendered})
         with self._lock, self.path.open("a", encoding="utf-8") as out:
             out.write(line + "\n")

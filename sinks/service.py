@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 QUERY_HOST = "127.0.0.1"
 LAG_EVERY_S = 5.0
+# A fetch returns once it has this much or has waited this long: with the defaults (1 byte,
+# at once) the broker answered a fetch per produced batch, spending its CPU on requests.
+# The wait is well inside the batch time, and a batch's age counts from the poll's start.
+FETCH_CONFIG = {"fetch.min.bytes": 256 * 1024, "fetch.wait.max.ms": 50}
 
 
 def group_id(settings: Settings) -> str:
@@ -83,6 +87,7 @@ class SinkService:
             routes=routes,
             fetch_schema=fetch_schema,
             poll_seconds=min(0.2, settings.sink_batch_seconds),
+            extra_config=FETCH_CONFIG,
         )
         self.serve_queries = serve_queries
         self.query_server: QueryServer | None = None

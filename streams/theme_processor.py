@@ -20,6 +20,7 @@ from streams.enrich.theme import conflict_findings, render
 from streams.processor_types import InputMessage, Output
 from topics.annotations import Category
 from topics.catalog import fact_topic, theme_topic
+from topics.headers import version_headers
 from topics.schemas import load_avsc
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError
 
@@ -139,10 +140,12 @@ class ThemeProcessor:
         assert entry.state is not None
         name, encode_key, encode_value = self._theme[entry.category]
         record = render(entry.category, entry.entity_key, entry.state, now_ms)
-        value = encode_value(record) if record is not None else None
-        if value is None:
+        if record is None:
             stats.tombstones += 1
-        self.output.produce(name, encode_key(entry.entity_key), value)
+            self.output.produce(name, encode_key(entry.entity_key), None,
+                                version_headers(entry.state.revision))
+        else:
+            self.output.produce(name, encode_key(entry.entity_key), encode_value(record))
         stats.outcomes[("govbus", "out")] += 1
         stats.by_category[entry.category] = stats.by_category.get(entry.category, 0) + 1
 

@@ -169,7 +169,9 @@ class ClickHouseWriter:
 
     # -- intake -------------------------------------------------------------------------
 
-    def add(self, message: SinkMessage) -> None:
+    def add(self, message: SinkMessage, waiting_since: float | None = None) -> None:
+        """Batch ``message``. ``waiting_since`` (on this writer's clock): the earliest time
+        it may have arrived; a batch it opens counts its age from then, not from now."""
         tp = message.topic_partition
         offset = message.offset
         recorded = self._recorded.get(tp)
@@ -186,7 +188,10 @@ class ClickHouseWriter:
             self._seal(tp)
             batch = None
         if batch is None:
-            batch = self._open[tp] = _OpenBatch(self._clock(), recorded=span)
+            opened = self._clock()
+            if waiting_since is not None:
+                opened = min(opened, waiting_since)
+            batch = self._open[tp] = _OpenBatch(opened, recorded=span)
         batch.messages.append(message)
         if span is not None:
             if offset >= span.last:
@@ -489,7 +494,8 @@ class ClickHouseWriter:
 
     def _resolve_tombstones(self, batch: SealedBatch) -> dict[EntityKey, int]:
         spec = batch.spec
-        keys = {_entity_key(spec, m.key) for m in batch.tombstones if m.key is not None}
+        # Only a tombstone without a version header needs the stored version looked up.
+        keys = {_entity_key(spec, m.key) for m in batch.tombstones if m.version is None}
         stored = self._stored_versions(spec, keys)
         versions: dict[EntityKey, int] = {}
         seen: dict[EntityKey, int] = dict(stored)
@@ -505,7 +511,7 @@ class ClickHouseWriter:
             else:
                 assert message.key is not None
                 key = _entity_key(spec, message.key)
-                new = seen.get(key, 0) + 1
+                new = message.version if message.version is not None else seen.get(key, 0) + 1
                 versions[key] = new
                 seen[key] = new
         return versions

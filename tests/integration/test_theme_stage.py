@@ -23,6 +23,7 @@ from topics.catalog import catalog, quality_topic, theme_topic
 from topics.codes.citizen_id import make_citizen_id
 from topics.codes.sex import SexCode
 from topics.codes.uscc import make_uscc
+from topics.headers import VERSION_HEADER
 from topics.schemas import source_names
 
 PERSON_ID = make_citizen_id("340104", dt.date(1980, 5, 6), 17, SexCode.MALE)
@@ -158,6 +159,13 @@ def test_person_across_departments_then_delete(namespace: str, tmp_path: Path) -
             worker,
             log,
         )
+        *_, last_record, tombstone = [
+            m for m in read_topic(theme_topic("thing").name, idle_s=2.0)
+            if str(m.key) == LICENCE_KEY
+        ]
+        # The delete orders after the last upsert without the sink reading its table.
+        assert last_record.value is not None
+        assert tombstone.headers[VERSION_HEADER] == str(last_record.value["version"] + 1)
         organization = _profiles("organization")[USCC]
         assert organization is not None
         assert LICENCE_KEY not in {link["key"] for link in organization["links"]}

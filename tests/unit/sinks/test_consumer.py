@@ -59,6 +59,9 @@ class Record:
     def value(self) -> bytes | None:
         return self._value
 
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return None
+
 
 class ScriptedKafka:
     """Hands out queued records and remembers commits, pauses and resumes."""
@@ -231,3 +234,38 @@ def test_transient_errors_are_skipped_fatal_ones_raise(
     kafka.queue = [Record(0, 5, None, None, error=fatal)]
     with pytest.raises(KafkaException):
         consumer.step()
+
+
+def test_a_batch_is_due_by_the_time_its_messages_waited_in_the_poll(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    now = [100.0]
+    backend = FlakyBackend(engine)
+    writer = ClickHouseWriter(backend, finding_spec, max_rows=100, max_seconds=0.5,
+                              clock=lambda: now[0])
+    writer.prepare()
+    kafka = ScriptedKafka({})
+
+    class SlowPoll(ScriptedKafka):
+        def consume(self, num_messages: int, timeout: float) -> list[Record]:
+            now[0] += timeout  # the batch was not full: consume() waited out its timeout
+            return kafka.consume(num_messages, timeout)
+
+    consumer = SinkConsumer(
+        bootstrap="unused:9092",
+        group_id="sink-test",
+        routes={TOPIC: writer},
+        fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
+        consumer_factory=SlowPoll,
+        poll_seconds=0.2,
+        clock=lambda: now[0],
+    )
+    kafka.queue = records(schemas, 0, 3)
+    consumer.step()  # 0.2 s in the poll: the batch is that old when it opens
+    assert writer.due_in() == pytest.approx(0.3)
+    consumer.step()
+    assert table_count(engine, finding_spec) == 0
+    consumer.step()  # this poll ends when the batch is due, not a whole poll later
+    assert now[0] == pytest.approx(100.5)
+    assert table_count(engine, finding_spec) == 3
+

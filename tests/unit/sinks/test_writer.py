@@ -94,6 +94,20 @@ def test_batches_by_time(
     assert count(engine, finding_spec) == 5
 
 
+def test_a_batch_counts_its_age_from_when_its_first_message_may_have_arrived(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    writer = writer_for(flaky, finding_spec, clock, max_rows=1000, max_seconds=1.0)
+    writer.add_many(messages(0, 2))  # arrived now
+    writer.add(next(messages(0, 1, partition=1)), waiting_since=clock.now - 0.7)
+    writer.add(next(messages(1, 1, partition=1)), waiting_since=clock.now - 2.0)  # joins it
+    assert writer.due_in() == pytest.approx(0.3)
+    clock.now += 0.3
+    assert writer.flush() == {TopicPartition(TOPIC, 1): 2}
+    clock.now += 0.7
+    assert writer.flush() == {TopicPartition(TOPIC, 0): 2}
+
+
 def test_force_flushes_young_batches(
     engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
 ) -> None:
@@ -260,6 +274,30 @@ def test_tombstone_hides_the_entity_with_a_higher_version(
     ).rows
     # Key kept, version above what it deletes, every other column at its default.
     assert deletions == [("p1", 8, 1, None, 2), ("p3", 5, 1, None, 4)]
+
+
+def test_a_tombstone_with_a_version_header_needs_no_lookup(
+    engine: ChdbBackend, profile_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    writer = writer_for(flaky, profile_spec, clock)
+    writer.add(profile_message(0, "p1", profile("p1", 7)))
+    writer.flush(force=True)
+    queries: list[str] = []
+    looking = flaky.query
+
+    def query(sql: str) -> Any:
+        queries.append(sql)
+        return looking(sql)
+
+    flaky.query = query  # type: ignore[method-assign]
+    writer.add(SinkMessage(THEME, 0, 1, {"person_key": "p1"}, None, version=8))
+    writer.flush(force=True)
+    assert queries == []
+    assert live(engine, profile_spec) == {}
+    rows = engine.query(
+        f"SELECT version FROM {profile_spec.qualified_name} WHERE is_deleted = 1"
+    ).rows
+    assert rows == [(8,)]
 
 
 def test_tombstones_in_an_event_table_are_skipped_but_committed(
