@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govbus.cli_status import status
-from ops.settings import get_settings
+from ops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from streams.bench import StageBenchResult
@@ -274,12 +274,30 @@ def worker(
     logging.basicConfig(
         level=LOG_LEVELS[loglevel], format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
     )
-    code = run_worker(get_settings(), role)
+    settings = get_settings()
+    _require_topics(settings)
+    code = run_worker(settings, role)
     if code:
         raise typer.Exit(code)
 
 
 LOG_LEVELS = {"crit": 50, "error": 40, "warn": 30, "info": 20, "debug": 10}
+
+
+def _require_topics(settings: Settings) -> None:
+    """A worker needs its topics: say so at once, not as a loop failing on a partition."""
+    from confluent_kafka import KafkaException
+
+    from govbus.wiring import topic_admin
+    from topics.catalog import catalog
+
+    try:
+        missing = topic_admin(settings).missing(catalog())
+    except KafkaException as exc:
+        raise fail(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    if missing:
+        raise fail(f"{len(missing)} catalog topics do not exist, {missing[0]} among them: "
+                   "run `govbus topics apply` first")
 
 
 @bench_app.command("standardize")

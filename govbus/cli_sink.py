@@ -231,7 +231,7 @@ def bench_latency(
     from govbus.wiring import publishers
     from sinks.clickhouse.tables import SOURCE_TIME, epoch_ms_expression, profile_table
     from sinks.latency import poll_latency, publish_at_rate, summarize
-    from sinks.query_client import QueryError, run_query
+    from sinks.query_client import QueryError, endpoint_url, run_query
     from topics.annotations import Category
 
     settings = get_settings()
@@ -251,6 +251,8 @@ def bench_latency(
     def ask(sql: str) -> bytes:
         return run_query(settings, sql, "jsoneachrow")
 
+    if not settings.clickhouse_url and endpoint_url(settings) is None:
+        raise _fail("no sink is running: start `govbus worker` and `govbus sink run` first")
     try:
         ask(f"SELECT 1 FROM {spec.qualified_name} LIMIT 1")
     except QueryError as exc:
@@ -271,3 +273,5 @@ def bench_latency(
     result = summarize(found, rate, published)
     for line in result.lines(f"end to end ({source} publish -> {spec.name} row)"):
         out.print(line, highlight=False)
+    if not found:
+        raise _fail("no row arrived: is `govbus worker` running against this namespace?")

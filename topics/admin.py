@@ -32,7 +32,9 @@ class TopicAdmin:
     """Creates or updates topics and registers their key and value schemas."""
 
     def __init__(self, bootstrap: str, registry: SchemaRegistry, compatibility: str) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        # Quiet: every failure reaches the caller as an exception; the client's own log
+        # repeated an unreachable broker many times a second on stderr.
+        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
         self.registry = registry
         self.compatibility = compatibility
 
@@ -57,6 +59,11 @@ class TopicAdmin:
                 changes.append(self._reconcile(topic, len(existing[topic.name].partitions)))
             changes.extend(self._register(topic))
         return changes
+
+    def missing(self, topics: Iterable[Topic], timeout_s: float = 10.0) -> list[str]:
+        """Names of ``topics`` the cluster does not have."""
+        existing = self.admin.list_topics(timeout=timeout_s).topics
+        return [t.name for t in topics if t.name not in existing]
 
     def _reconcile(self, topic: Topic, partitions: int, timeout_s: float = 30.0) -> Change:
         details = []

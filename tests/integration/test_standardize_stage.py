@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from connectors.simulate import publish_all
@@ -91,3 +94,12 @@ def _is_public_org_name(message, name: str) -> bool:
     """Enterprise names are public registration data, kept in clear in std.market.*."""
     return message.topic.endswith("market.enterprise") and name in (
         message.value["after"] or message.value["before"] or {}).get("name", "")
+
+
+def test_a_worker_without_its_topics_says_so_and_exits(namespace: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "govbus.cli", "worker"], capture_output=True,
+                            text=True, timeout=60, env=os.environ.copy())
+    assert result.returncode == 1
+    assert "run `govbus topics apply` first" in result.stderr
+    assert "Traceback" not in result.stderr
+

@@ -94,8 +94,11 @@ def test_promtool_check_metrics_on_a_live_scrape(tmp_path: Path) -> None:
 def test_a_raw_worker_is_discovered_and_scraped(namespace: str, tmp_path: Path,
                                                 prometheus: Prometheus) -> None:
     """The real `govbus worker --role raw`, once it starts ops.http's server."""
+    from govbus.wiring import topic_admin
     from tests.integration.workers import running_worker
+    from topics.catalog import catalog
 
+    topic_admin(get_settings()).apply(catalog())
     state = get_settings().state_dir
     log = tmp_path / "worker.log"
     with running_worker(log, "--role", "raw") as worker:
