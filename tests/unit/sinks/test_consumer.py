@@ -4,6 +4,8 @@ away, follow a newer schema. Kafka is a scripted stand-in here; ClickHouse is th
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -98,15 +100,22 @@ def schemas(finding_spec: TableSpec) -> dict[int, dict[str, Any]]:
 
 
 def setup(
-    engine: ChdbBackend, spec: TableSpec, schemas: dict[int, dict[str, Any]]
+    engine: ChdbBackend,
+    spec: TableSpec,
+    schemas: dict[int, dict[str, Any]],
+    kafka: type[ScriptedKafka] = ScriptedKafka,
+    clock: Callable[[], float] = time.monotonic,
+    max_rows: int = 5,
+    max_seconds: float = 60,
 ) -> tuple[SinkConsumer, ScriptedKafka, FlakyBackend]:
     backend = FlakyBackend(engine)
-    writer = ClickHouseWriter(backend, spec, max_rows=5, max_seconds=60)
+    writer = ClickHouseWriter(backend, spec, max_rows=max_rows, max_seconds=max_seconds,
+                              clock=clock)
     writer.prepare()
     made: list[ScriptedKafka] = []
 
     def factory(config: dict[str, Any]) -> ScriptedKafka:
-        made.append(ScriptedKafka(config))
+        made.append(kafka(config))
         return made[0]
 
     consumer = SinkConsumer(
@@ -115,6 +124,7 @@ def setup(
         routes={TOPIC: writer},
         fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
         consumer_factory=factory,
+        clock=clock,
     )
     assert made[0].config["enable.auto.commit"] is False
     return consumer, made[0], backend
@@ -240,32 +250,20 @@ def test_a_batch_is_due_by_the_time_its_messages_waited_in_the_poll(
     engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
 ) -> None:
     now = [100.0]
-    backend = FlakyBackend(engine)
-    writer = ClickHouseWriter(backend, finding_spec, max_rows=100, max_seconds=0.5,
-                              clock=lambda: now[0])
-    writer.prepare()
-    kafka = ScriptedKafka({})
 
     class SlowPoll(ScriptedKafka):
         def consume(self, num_messages: int, timeout: float) -> list[Record]:
             now[0] += timeout  # the batch was not full: consume() waited out its timeout
-            return kafka.consume(num_messages, timeout)
+            return super().consume(num_messages, timeout)
 
-    consumer = SinkConsumer(
-        bootstrap="unused:9092",
-        group_id="sink-test",
-        routes={TOPIC: writer},
-        fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
-        consumer_factory=SlowPoll,
-        poll_seconds=0.2,
-        clock=lambda: now[0],
-    )
+    consumer, kafka, _ = setup(engine, finding_spec, schemas, SlowPoll, lambda: now[0],
+                               max_rows=100, max_seconds=0.5)
+    assert consumer.poll_seconds == 0.2
     kafka.queue = records(schemas, 0, 3)
     consumer.step()  # 0.2 s in the poll: the batch is that old when it opens
-    assert writer.due_in() == pytest.approx(0.3)
+    assert consumer.writer.due_in() == pytest.approx(0.3)
     consumer.step()
     assert table_count(engine, finding_spec) == 0
     consumer.step()  # this poll ends when the batch is due, not a whole poll later
     assert now[0] == pytest.approx(100.5)
     assert table_count(engine, finding_spec) == 3
-

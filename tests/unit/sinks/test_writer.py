@@ -220,8 +220,14 @@ def test_forget_drops_revoked_partitions(
     assert writer.flush(force=True) == {TopicPartition(TOPIC, 0): 3}
 
 
-def profile_message(offset: int, key: str, value: dict[str, Any] | None) -> SinkMessage:
-    return SinkMessage(THEME, 0, offset, {"person_key": key}, value)
+def profile_message(
+    offset: int,
+    key: str,
+    value: dict[str, Any] | None,
+    partition: int = 0,
+    version: int | None = None,
+) -> SinkMessage:
+    return SinkMessage(THEME, partition, offset, {"person_key": key}, value, version)
 
 
 def live(engine: ChdbBackend, spec: TableSpec) -> dict[str, tuple[int, str | None]]:
@@ -290,7 +296,7 @@ def test_a_tombstone_with_a_version_header_needs_no_lookup(
         return looking(sql)
 
     flaky.query = query  # type: ignore[method-assign]
-    writer.add(SinkMessage(THEME, 0, 1, {"person_key": "p1"}, None, version=8))
+    writer.add(profile_message(1, "p1", None, version=8))
     writer.flush(force=True)
     assert queries == []
     assert live(engine, profile_spec) == {}
@@ -503,8 +509,7 @@ def test_a_profile_table_inserts_all_its_partitions_at_once(
 ) -> None:
     writer = writer_for(flaky, profile_spec, clock, max_seconds=0.5)
     for partition in range(3):
-        writer.add(SinkMessage(THEME, partition, 10, {"person_key": f"p{partition}"},
-                               profile(f"p{partition}", 1)))
+        writer.add(profile_message(10, f"p{partition}", profile(f"p{partition}", 1), partition))
     clock.now += 1
     assert writer.flush() == {TopicPartition(THEME, p): 11 for p in range(3)}
     assert flaky.tokens == ["+".join(f"{THEME}/{p}/10-10" for p in range(3))]
@@ -518,17 +523,14 @@ def test_a_profile_range_that_landed_whole_is_committed_not_inserted_again(
 ) -> None:
     first = writer_for(flaky, profile_spec, clock, max_seconds=0.5)
     for partition in range(2):
-        first.add(SinkMessage(THEME, partition, 0, {"person_key": f"p{partition}"},
-                              profile(f"p{partition}", 1)))
+        first.add(profile_message(0, f"p{partition}", profile(f"p{partition}", 1), partition))
     clock.now += 1
     first.flush()  # ... and the process died before committing
     second = writer_for(flaky, profile_spec, clock, max_seconds=0.5)
     for partition in range(2):
         assert second.recover(TopicPartition(THEME, partition), 0) == 1
-        second.add(SinkMessage(THEME, partition, 0, {"person_key": f"p{partition}"},
-                               profile(f"p{partition}", 1)))
-        second.add(SinkMessage(THEME, partition, 1, {"person_key": f"p{partition}"},
-                               profile(f"p{partition}", 2)))
+        second.add(profile_message(0, f"p{partition}", profile(f"p{partition}", 1), partition))
+        second.add(profile_message(1, f"p{partition}", profile(f"p{partition}", 2), partition))
     clock.now += 1
     assert second.flush() == {TopicPartition(THEME, 0): 2, TopicPartition(THEME, 1): 2}
     assert len(flaky.tokens) == 2  # the first group, then the two new offsets together
