@@ -1,7 +1,13 @@
 # The two quick-start commands (see README): `make demo` and `make test`.
-.PHONY: demo test lint bootstrap stack-down
+.PHONY: demo test lint bootstrap lock stack-down
 
 bootstrap:
+	@ops/bootstrap.sh
+
+# Refreshes uv.lock to the newest versions pyproject.toml allows; commit it only after
+# `make test` passes with it.
+lock: bootstrap
+	.venv/bin/uv lock --upgrade
 	@ops/bootstrap.sh
 
 demo: bootstrap

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up the project's Python environment: idempotent, and quick when nothing changed.
+# Sets up the project's Python environment from the lock: idempotent, quick when nothing changed.
 # The Kafka and registry jars are resolved by `govbus stack up` into the state folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,15 +13,41 @@ for tool in java mvn; do
   command -v "$tool" >/dev/null || { echo "error: $tool is needed for the local stack (OpenJDK 17+, Maven)" >&2; exit 1; }
 done
 
-[ -x .venv/bin/python ] || "$python" -m venv .venv
+# The Python environment is exactly the committed lock (uv.lock, every package with its
+# hashes): two clones of one commit get the same bytes. uv itself is pinned in that lock; it
+# is installed, hash-checked, into the state folder and then installs the rest.
+export UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=.venv
 stamp=.venv/.govbus-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "installing Python packages (once; a few minutes on a fresh clone)..."
-  # The build backend's warnings are noise here; the log is shown only when the install fails.
-  if ! { .venv/bin/pip install --quiet --upgrade pip && .venv/bin/pip install --quiet -e '.[dev]'; } \
-      > .venv/pip.log 2>&1; then
-    cat .venv/pip.log >&2
+want=$(cat uv.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  uv_pin=$("$python" - <<'PY'
+import tomllib
+lock = tomllib.load(open("uv.lock", "rb"))
+(uv,) = [p for p in lock["package"] if p["name"] == "uv"]
+hashes = " ".join(f"--hash={w['hash']}" for w in uv.get("wheels", []))
+print(f"uv=={uv['version']} {hashes}")
+PY
+)
+  uv_dir=.state/tools/uv-$(echo "$uv_pin" | sha256sum | cut -c1-12)
+  if [ ! -x "$uv_dir/bin/uv" ]; then
+    echo "installing ${uv_pin%% *} from the lock ..."
+    mkdir -p .state/tools
+    echo "$uv_pin" > .state/tools/uv-requirement.txt
+    rm -rf "$uv_dir.part"
+    if ! "$python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+        --no-deps --target "$uv_dir.part" -r .state/tools/uv-requirement.txt \
+        > .state/tools/pip.log 2>&1; then
+      cat .state/tools/pip.log >&2
+      echo "error: could not install uv from the lock (hash mismatch or no network)" >&2
+      exit 1
+    fi
+    mv "$uv_dir.part" "$uv_dir"
+  fi
+  echo "installing the locked Python packages (once; a minute on a fresh clone) ..."
+  # --locked: a pyproject.toml changed without `make lock` is an error, not a silent re-resolve.
+  if ! PYTHONPATH="$uv_dir" "$uv_dir/bin/uv" sync --quiet --locked --extra dev \
+      --python "$python" > .state/tools/sync.log 2>&1; then
+    cat .state/tools/sync.log >&2
     exit 1
   fi
   echo "$want" > "$stamp"

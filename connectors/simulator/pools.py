@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from faker import Faker
 
+from topics.codes.phone_plan import is_cn_mobile
+
 ETHNICITIES = ("回族", "满族", "壮族", "苗族", "土家族", "蒙古族", "彝族", "维吾尔族")
 SHOP_KINDS = ("餐馆", "便利店", "理发店", "五金店", "水果店", "副食店", "快餐店", "维修部")
 CROPS = ("蔬菜", "水稻", "茶叶", "苗木", "水产", "家禽", "中药材")
@@ -53,7 +55,8 @@ class FakerPools:
             male_given=tuple(faker.first_name_male() for _ in range(size)),
             female_given=tuple(faker.first_name_female() for _ in range(size)),
             streets=distinct("street_name", size),
-            mobiles=distinct("phone_number", size),
+            # Only numbers the rules stage accepts: Faker also draws data-only ranges (149).
+            mobiles=tuple(m for m in distinct("phone_number", size) if is_cn_mobile(m)),
             company_words=distinct("company_prefix", size),
             company_suffixes=distinct("company_suffix", size // 10),
         )

@@ -14,7 +14,7 @@ import httpx
 
 from ops.settings import Settings
 from ops.stack.process import ServiceProcess, StackError
-from ops.stack.tooling import STACK_DIR, require_tool
+from ops.stack.tooling import STACK_DIR, maven_command, maven_failure, require_tool
 
 REGISTRY_POM = STACK_DIR / "registry-pom.xml"
 MAVEN_SETTINGS = STACK_DIR / "registry-settings.xml"
@@ -80,9 +80,7 @@ class SchemaRegistryService:
         mvn = require_tool("mvn", "build the schema registry from Maven Central")
         result = subprocess.run(
             [
-                mvn,
-                "-q",
-                "-B",
+                *maven_command(mvn),
                 "-s",
                 str(MAVEN_SETTINGS),
                 "-f",
@@ -95,8 +93,6 @@ class SchemaRegistryService:
             check=False,
         )
         if result.returncode != 0 or not runner.exists():
-            raise StackError(
-                f"building the schema registry failed: {result.stdout[-800:]}{result.stderr[-800:]}"
-            )
+            raise StackError(f"building the schema registry failed: {maven_failure(result)}")
         stamp.write_text(pom_text)
         return runner

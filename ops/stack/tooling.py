@@ -25,7 +25,9 @@ def require_tool(name: str, purpose: str) -> str:
 def resolve_jars(pom: Path, lib_dir: Path) -> Path:
     """Copy the pom's runtime class path into lib_dir once; later calls are free.
 
-    A stamp holding the pom's text makes a changed pom resolve again.
+    A stamp holding the pom's text makes a changed pom resolve again. The jars land in a
+    scratch folder that replaces lib_dir only when Maven succeeded, with every artifact's
+    checksum verified: a failed or tampered download leaves no half-filled class path.
     """
     stamp = lib_dir / ".resolved-from"
     pom_text = pom.read_text()
@@ -33,18 +35,17 @@ def resolve_jars(pom: Path, lib_dir: Path) -> Path:
         return lib_dir
     mvn = require_tool("mvn", "resolve the stack's jars from Maven Central")
     require_tool("java", "run the local stack")
-    if lib_dir.exists():
-        shutil.rmtree(lib_dir)
-    lib_dir.mkdir(parents=True)
+    scratch = lib_dir.with_name(lib_dir.name + ".part")
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
     result = subprocess.run(
         [
-            mvn,
-            "-q",
-            "-B",
+            *maven_command(mvn),
             "-f",
             str(pom),
             "dependency:copy-dependencies",
-            f"-DoutputDirectory={lib_dir}",
+            f"-DoutputDirectory={scratch}",
             "-DincludeScope=runtime",
         ],
         capture_output=True,
@@ -52,8 +53,23 @@ def resolve_jars(pom: Path, lib_dir: Path) -> Path:
         check=False,
     )
     if result.returncode != 0:
-        raise StackError(
-            f"maven could not resolve {pom.name}: {result.stdout[-800:]}{result.stderr[-800:]}"
-        )
-    stamp.write_text(pom_text)
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise StackError(f"maven could not resolve {pom.name}: {maven_failure(result)}")
+    (scratch / stamp.name).write_text(pom_text)
+    if lib_dir.exists():
+        shutil.rmtree(lib_dir)
+    scratch.rename(lib_dir)
     return lib_dir
+
+
+def maven_command(mvn: str) -> list[str]:
+    """Batch mode, quiet, and a checksum mismatch is an error (Maven only warns by default)."""
+    return [mvn, "-q", "-B", "--strict-checksums"]
+
+
+def maven_failure(result: subprocess.CompletedProcess[str]) -> str:
+    """The end of Maven's output, where it names the artifact and the cause."""
+    text = (result.stdout + result.stderr).strip()
+    if "Checksum validation failed" in text:
+        return "a downloaded artifact does not match its published checksum: " + text[-600:]
+    return text[-800:]

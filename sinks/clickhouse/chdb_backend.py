@@ -33,7 +33,7 @@ class ChdbBackend:
         path.mkdir(parents=True, exist_ok=True)
         target = f"{path}?readonly=1" if read_only else str(path)
         try:
-            self._conn: Any = chdb.connect(target)  # type: ignore[no-untyped-call]
+            self._conn: Any = chdb.connect(target)
         except Exception as exc:
             raise BackendError.from_message(str(exc)) from exc
 

@@ -15,7 +15,7 @@ from typing import Final
 
 from streams.masking.masks import mask_id_number, mask_phone
 from streams.rules.citizen_id import REGIONS
-from streams.rules.phone import FIXED_LINE_PATTERN, MOBILE_PATTERN
+from topics.codes.phone_plan import FIXED_LINE_PATTERN, MOBILE_PATTERN
 
 _CANDIDATE: Final = re.compile(
     r"(?<![0-9A-Za-z])(?:"

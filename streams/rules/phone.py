@@ -6,20 +6,21 @@ are the masking stage's business.
 
 phonenumbers costs ~30 us a number, twice the whole rules budget, so the common shapes
 (11-digit mobile; landline with trunk 0, separators allowed) are matched against the CN
-number patterns taken from phonenumbers' own metadata; only other shapes (country code,
-extensions, carrier prefixes, service numbers) go through the full parser.
+number patterns of ``topics.codes.phone_plan`` (phonenumbers' own metadata); only other
+shapes (country code, extensions, carrier prefixes, service numbers) go through the full
+parser.
 """
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Final, NamedTuple
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumberType
+from phonenumbers import PhoneNumberType
 
 from streams.rules.findings import Reason, RuleViolation, violation
+from topics.codes.phone_plan import FIXED_LINE_PATTERN, MOBILE_PATTERN
 
 
 class PhoneKind(StrEnum):
@@ -33,17 +34,6 @@ class Phone(NamedTuple):
     kind: PhoneKind
 
 
-def _cn_pattern(kind: str) -> re.Pattern[str]:
-    metadata = PhoneMetadata.metadata_for_region("CN")
-    description = getattr(metadata, kind, None)
-    pattern = getattr(description, "national_number_pattern", None)
-    if not isinstance(pattern, str):
-        raise RuntimeError(f"phonenumbers has no CN {kind} pattern")
-    return re.compile(pattern)
-
-
-MOBILE_PATTERN: Final = _cn_pattern("mobile")
-FIXED_LINE_PATTERN: Final = _cn_pattern("fixed_line")
 _SEPARATORS: Final = str.maketrans("", "", " -()")
 
 _KINDS: Final = {
