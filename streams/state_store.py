@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 log = logging.getLogger("govbus.streams.state")
 
 Shard = tuple[str, int]  # (category, changelog partition)
 V = TypeVar("V")
+WATERMARK_PATIENCE_S = 30.0
 
 
 class ChangelogOutput(Protocol):
@@ -207,9 +209,23 @@ class ChangelogStore(Generic[V]):
             consumer.close()
 
     def _watermarks(self, consumer: Consumer, partitions: Iterable[int]) -> dict[int, int]:
-        """The changelog's end offset (next to be written) per partition."""
-        return {p: consumer.get_watermark_offsets(TopicPartition(self.changelog, p),
-                                                  timeout=10)[1] for p in partitions}
+        """The changelog's end offset (next to be written) per partition.
+
+        A leader that is still being elected (a new topic, a broker restart) answers with a
+        retriable error: it is asked again until WATERMARK_PATIENCE_S has passed.
+        """
+        deadline = time.monotonic() + WATERMARK_PATIENCE_S
+        ends: dict[int, int] = {}
+        for p in partitions:
+            while p not in ends:
+                try:
+                    ends[p] = consumer.get_watermark_offsets(
+                        TopicPartition(self.changelog, p), timeout=10)[1]
+                except KafkaException as exc:
+                    if not exc.args[0].retriable() or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        return ends
 
     def _restore(self, by_partition: dict[int, dict[str, MutableMapping[str, bytes]]],
                  start: dict[int, int]) -> int:
