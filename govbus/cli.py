@@ -525,6 +525,10 @@ bench_app.command("latency")(bench_latency)
 
 app.command("status")(status)
 
+from govbus.cli_privacy import privacy_app  # noqa: E402
+
+app.add_typer(privacy_app, name="privacy")
+
 
 def main() -> None:
     """Entry point: one clear line and a non-zero exit for any failure, no traceback."""
