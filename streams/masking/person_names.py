@@ -44,6 +44,11 @@ _MAX_NAME: Final = 4  # compound surname and two-character given name (欧阳娜
 _MAX_GIVEN: Final = 2
 
 
+def load_name_tagger() -> None:
+    """Loads jieba's dictionary now (it loads on first use otherwise); harmless when loaded."""
+    jieba.initialize()
+
+
 def _han(text: str) -> bool:
     return bool(text) and all("\u4e00" <= c <= "\u9fff" for c in text)
 

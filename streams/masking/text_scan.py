@@ -22,10 +22,12 @@ from typing import Final
 from stdnum import luhn
 
 from streams.masking.masks import mask_id_number, mask_name, mask_phone
-from streams.masking.person_names import name_length
+from streams.masking.person_names import load_name_tagger, name_length
 from streams.rules.citizen_id import REGIONS
 from topics.codes.phone_plan import FIXED_LINE_PATTERN, MOBILE_PATTERN
 from topics.free_text import Span, TextKind
+
+__all__ = ["NAME_CUES", "find_identifiers", "load_name_tagger", "scan_and_mask"]
 
 _CANDIDATE: Final = re.compile(
     r"(?<![0-9A-Za-z])(?:"
