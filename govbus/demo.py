@@ -100,10 +100,11 @@ def summaries(settings: Settings) -> Iterator[Summary]:
             "GROUP BY age_band, sex ORDER BY age_band, sex",
         ),
         (
-            "法人库 enterprises by type and status (top 10)",
-            f"SELECT enterprise_type, status, sum(enterprises) AS enterprises "
-            f"FROM {db}.v_enterprises_by_type GROUP BY enterprise_type, status "
-            "ORDER BY enterprises DESC LIMIT 10",
+            "法人库 enterprises by type and status (top 10; cells below k suppressed)",
+            f"SELECT enterprise_type, status, sum(enterprises) AS enterprises, "
+            f"countIf(suppressed) AS suppressed_cells FROM {db}.v_enterprises_by_type "
+            "GROUP BY enterprise_type, status ORDER BY enterprises DESC NULLS LAST, "
+            "suppressed_cells DESC LIMIT 10",
         ),
         (
             "电子证照库 licences by type and holder kind",

@@ -69,8 +69,9 @@ FROM (SELECT count() AS n FROM {spec.qualified_name} FINAL GROUP BY {keys})"""
 
 
 def kanon_view_select(profiles: Sequence[TableSpec], k: int) -> str:
-    """Every theme library's row, in the order given."""
-    return "\nUNION ALL\n".join(library_select(spec, k) for spec in profiles)
+    """Every theme library's row, by library name."""
+    union = "\nUNION ALL\n".join(library_select(spec, k) for spec in profiles)
+    return f"SELECT * FROM (\n{union}\n)\nORDER BY library"
 
 
 def parse_row(row: Sequence[Any]) -> KAnonymity:
