@@ -368,6 +368,9 @@ def demo(
             for row in summary.rows:
                 table.add_row(*(str(v) for v in row))
             out.print(table)
+        out.rule(f"re-identification risk: k-anonymity per library (k={settings.privacy_k})")
+        for line in run.kanon_summary(settings):
+            out.print(line, highlight=False)
         letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
             settings.kafka_bootstrap, registry(settings), dlq_topic("standardize").name
         ).messages(idle_timeout_s=2.0)]
@@ -388,6 +391,7 @@ def demo(
     out.print("try:      govbus status --watch")
     out.print("          govbus query \"SELECT * FROM govbus.v_licences_expiring LIMIT 10\"")
     out.print("          govbus tail theme.individual --max 3")
+    out.print("          govbus query \"SELECT * FROM govbus.v_k_anonymity\"")
     out.print("          govbus dlq list")
     out.print("stop:     govbus stack down")
 
@@ -524,6 +528,10 @@ bench_app.command("latency")(bench_latency)
 
 
 app.command("status")(status)
+
+from govbus.cli_privacy import privacy_app  # noqa: E402
+
+app.add_typer(privacy_app, name="privacy")
 
 
 def main() -> None:

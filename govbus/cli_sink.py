@@ -41,7 +41,7 @@ def sink_migrate() -> None:
     settings = get_settings()
     backend = open_backend(settings)
     try:
-        steps = migrate(backend, settings.clickhouse_database)
+        steps = migrate(backend, settings.clickhouse_database, k=settings.privacy_k)
     finally:
         backend.close()
     table = Table("object", "kind", "action", "detail", title=settings.clickhouse_database)

@@ -21,6 +21,8 @@ from govbus.wiring import publishers, topic_admin
 from ops.http import targets
 from ops.settings import Settings
 from ops.stack.manager import LocalStack
+from sinks.clickhouse.kanon import COLUMNS as KANON_COLUMNS
+from sinks.clickhouse.kanon import KANON_VIEW, parse_row, summary_lines
 from sinks.query_client import endpoint_url, run_query
 from topics.catalog import catalog
 from topics.schemas import source_names
@@ -86,20 +88,23 @@ def summaries(settings: Settings) -> Iterator[Summary]:
     db = settings.clickhouse_database
     for title, sql in (
         (
-            "人口库 population by district (top 10)",
-            f"SELECT district, sum(persons) AS persons FROM {db}.v_population_by_district "
+            "人口库 population by district (top 10; cells below k suppressed, not summed)",
+            f"SELECT district, sum(persons) AS persons, countIf(suppressed) AS suppressed_cells "
+            f"FROM {db}.v_population_by_district "
             "GROUP BY district ORDER BY persons DESC LIMIT 10",
         ),
         (
-            "人口库 population by age band and sex",
-            f"SELECT age_band, sex, sum(persons) AS persons FROM {db}.v_population_by_district "
+            "人口库 population by age band and sex (cells below k suppressed, not summed)",
+            f"SELECT age_band, sex, sum(persons) AS persons, countIf(suppressed) AS "
+            f"suppressed_cells FROM {db}.v_population_by_district "
             "GROUP BY age_band, sex ORDER BY age_band, sex",
         ),
         (
-            "法人库 enterprises by type and status (top 10)",
-            f"SELECT enterprise_type, status, sum(enterprises) AS enterprises "
-            f"FROM {db}.v_enterprises_by_type GROUP BY enterprise_type, status "
-            "ORDER BY enterprises DESC LIMIT 10",
+            "法人库 enterprises by type and status (top 10; cells below k suppressed)",
+            f"SELECT enterprise_type, status, sum(enterprises) AS enterprises, "
+            f"countIf(suppressed) AS suppressed_cells FROM {db}.v_enterprises_by_type "
+            "GROUP BY enterprise_type, status ORDER BY enterprises DESC NULLS LAST, "
+            "suppressed_cells DESC LIMIT 10",
         ),
         (
             "电子证照库 licences by type and holder kind",
@@ -111,9 +116,20 @@ def summaries(settings: Settings) -> Iterator[Summary]:
             f"SELECT dept, dimension, findings, rejected, repaired, flagged "
             f"FROM {db}.v_quality_by_dept_dimension ORDER BY dept, dimension",
         ),
+        (
+            "隐私 k-anonymity of each theme library over its quasi-identifiers",
+            f"SELECT {', '.join(KANON_COLUMNS)} FROM {db}.{KANON_VIEW}",
+        ),
     ):
         result = query(settings, sql)
         yield Summary(title, result.columns, result.rows)
+
+
+def kanon_summary(settings: Settings) -> list[str]:
+    """One line per theme library: is it k-anonymous over its quasi-identifiers?"""
+    db = settings.clickhouse_database
+    rows = query(settings, f"SELECT {', '.join(KANON_COLUMNS)} FROM {db}.{KANON_VIEW}").rows
+    return summary_lines([parse_row(row) for row in rows])
 
 
 def query(settings: Settings, sql: str) -> Summary:

@@ -255,6 +255,20 @@ def sink_health() -> dict[str, Any]:
     grid.add(timeseries("End-to-end latency (source -> ClickHouse)", "s",
                         *((quantile(q, "govbus_end_to_end_latency_seconds", "table", table_sel),
                            f"p{round(q * 100)} {{{{table}}}}") for q in (0.5, 0.95, 0.99))), 24)
+    grid.row("Re-identification risk (k-anonymity over each library's quasi-identifiers)")
+    small = m("govbus_library_small_class_rows")
+    grid.add(table("Rows in classes below k, smallest class, rows", "short",
+                   (f"max by (table) ({small})", "below k"),
+                   (f"min by (table) ({m('govbus_library_smallest_class_rows')})", "smallest"),
+                   (f"max by (table) ({m('govbus_library_rows')})", "rows"),
+                   description="A row in a class smaller than k can be singled out by someone "
+                               "who knows its district, sex, birth month and ethnicity."), 8)
+    grid.add(timeseries("Share of rows in classes below k", "percentunit",
+                        (f"max by (table) ({small}) / max by (table) "
+                         f"({m('govbus_library_rows')} > 0)", "{{table}}")), 8)
+    grid.add(timeseries("Smallest class (k reached)", "short",
+                        (f"min by (table) ({m('govbus_library_smallest_class_rows')})",
+                         "{{table}}")), 8)
     variables = [_variable("table", f"label_values({rows}, table)", "Table")]
     return _dashboard("govbus-sink", "govbus / ClickHouse sink health",
                       "Freshness, throughput, insert time and retries of the theme libraries.",

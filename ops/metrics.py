@@ -164,6 +164,19 @@ quality_findings = _counter(
     "Data quality findings by department, quality dimension and reason code.",
     ("dept", "dimension", "reason"), _R)
 
+# ------------------------------------------------------------------ privacy (k-anonymity)
+
+library_smallest_class_rows = _gauge(
+    "govbus_library_smallest_class_rows",
+    "Rows in the smallest class of a theme library over its quasi-identifiers (its k).",
+    ("table",), _R)
+library_small_class_rows = _gauge(
+    "govbus_library_small_class_rows",
+    "Rows of a theme library in classes smaller than k over its quasi-identifiers.",
+    ("table",), _R)
+library_rows = _gauge(
+    "govbus_library_rows", "Live rows of a theme library, as last measured.", ("table",), _R)
+
 # ------------------------------------------------------------------ table recovery
 
 table_recovery_progress = _gauge(

@@ -75,6 +75,18 @@ class Settings(BaseSettings):
         description="Port of the sink's read-only query endpoint on 127.0.0.1; 0 picks one.",
     )
 
+    privacy_k: int = Field(
+        default=5,
+        ge=2,
+        description="k of k-anonymity: classes of fewer rows over a library's quasi-identifiers "
+        "are flagged, and counts below it are suppressed in the views.",
+    )
+    privacy_monitor_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the sink measures the theme libraries' k-anonymity.",
+    )
+
     theme_store: str = Field(
         default="memory://",
         pattern=r"^(memory|rocksdb)://$",

@@ -22,11 +22,12 @@ from sinks.clickhouse.backend import BackendError, ClickHouseBackend, Serialized
 from sinks.clickhouse.backend_factory import open_backend
 from sinks.clickhouse.migration import MigrationStep, migrate
 from sinks.clickhouse.query_server import QueryServer
-from sinks.clickhouse.tables import SinkTable, sink_tables
+from sinks.clickhouse.tables import QUALITY_TABLE, SinkTable, sink_tables
 from sinks.clickhouse.writer import ClickHouseWriter, InsertObserver
 from sinks.collector import scheduled_collection
 from sinks.consumer import SinkConsumer
 from sinks.instrumentation import report_lag
+from sinks.privacy_monitor import KAnonymityMonitor
 from sinks.query_client import endpoint_file
 
 log = logging.getLogger(__name__)
@@ -90,12 +91,17 @@ class SinkService:
             extra_config=FETCH_CONFIG,
         )
         self.serve_queries = serve_queries
+        self.kanon = KAnonymityMonitor(
+            self.backend, settings.clickhouse_database, self.writers[QUALITY_TABLE].spec,
+            settings.privacy_monitor_seconds,
+        )
         self.query_server: QueryServer | None = None
         self._query_backend: ClickHouseBackend | None = None
         self.stats = SinkStats()
 
     def migrate(self) -> list[MigrationStep]:
-        return migrate(self.backend, self.settings.clickhouse_database, self.tables)
+        return migrate(self.backend, self.settings.clickhouse_database, self.tables,
+                       self.settings.privacy_k)
 
     @property
     def rows_inserted(self) -> int:
@@ -106,7 +112,7 @@ class SinkService:
     ) -> None:
         """Sink until ``stop`` is set; ``on_ready`` gets the query URL once consuming."""
         self.migrate()
-        with self._query_endpoint() as url:
+        with self._query_endpoint() as url, self.kanon.running():
             self.consumer.prepare()
             if on_ready is not None:
                 on_ready(url)

@@ -67,6 +67,9 @@ CATEGORY = "govbus.category"
 AUTHORITY = "govbus.authority"  # theme attribute: the department whose value wins (一数一源)
 ENTITY_KEY = "govbus.entity_key"  # theme field: the profile's entity key
 LOWCARD = "govbus.lowcard"  # few distinct values: LowCardinality in ClickHouse
+# Published field that, combined with others, narrows down who a row is about (district,
+# sex, birth month, ethnicity): measured for k-anonymity, see sinks/clickhouse/kanon.py.
+QUASI = "govbus.quasi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,11 @@ class RecordSpec:
 
     def by_format(self, fmt: FieldFormat) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.format is fmt)
+
+
+def quasi_identifiers(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """Names of the record's top-level fields annotated ``govbus.quasi``, in schema order."""
+    return tuple(str(f["name"]) for f in schema["fields"] if f.get(QUASI) is True)
 
 
 E = TypeVar("E", bound=StrEnum)

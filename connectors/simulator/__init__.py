@@ -2,6 +2,8 @@
 
 from connectors.simulator.defects import DefectKind
 from connectors.simulator.event import SimulatedEvent
-from connectors.simulator.simulator import DEMO_PREFECTURES, DepartmentSimulator
+from connectors.simulator.remarks import LabelledText
+from connectors.simulator.simulator import DEMO_PREFECTURES, DepartmentSimulator, labelled_remarks
 
-__all__ = ["DEMO_PREFECTURES", "DefectKind", "DepartmentSimulator", "SimulatedEvent"]
+__all__ = ["DEMO_PREFECTURES", "DefectKind", "DepartmentSimulator", "LabelledText",
+           "SimulatedEvent", "labelled_remarks"]

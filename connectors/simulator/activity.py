@@ -39,7 +39,6 @@ from topics.codes.sex import SexCode
 ADULT = 18
 MARRIAGE_AGE = {SexCode.MALE: 22, SexCode.FEMALE: 20}  # 婚姻法 minimum ages
 _ENTERPRISE_STATUSES = ("存续", "在业", "吊销")
-_REMARKS = ("补发证件", "更正当事人信息", "档案补录", "涉外婚姻登记")
 _TRIES = 40
 # Few people are single and of age at any moment; giving up early (another change is drawn
 # instead) is cheaper than searching on.
@@ -313,8 +312,9 @@ class Activity:
             return []
         key = self.marriages.pick(self._rng)
         before = self.marriages.row(key)
-        remarks = [r for r in _REMARKS if r != before["remarks"]]
-        after = {**before, "remarks": self._rng.choice(remarks)}
+        after = {**before, "remarks": self._make.remarks.remark().text}
+        if after == before:
+            return []
         self.marriages.replace(key, after)
         return [Change(MARRIAGE, "u", before, after)]
 

@@ -18,12 +18,15 @@ from connectors.simulator.pools import (
     SHOP_KINDS,
     FakerPools,
 )
+from connectors.simulator.remarks import RemarkWriter
 from connectors.simulator.world import Enterprise, Licence, Marriage, Person, Row, add_years
 from topics.codes.citizen_id import MAX_SEQUENCE, make_citizen_id
 from topics.codes.divisions import Division, DivisionTable
 from topics.codes.sex import SexCode
 from topics.codes.uscc import USCC_ALPHABET, make_uscc
 
+# Share of new marriage registrations with a remark (备注) typed at the counter.
+REMARKED = 0.3
 # GB 32100 codes given since the reform start with "MA" in the organization code body.
 USCC_REFORM = dt.date(2015, 10, 1)
 
@@ -72,6 +75,7 @@ class RowFactory:
         self._divisions = divisions
         self.districts = districts
         self._places = {code: self._place(code) for code in districts}
+        self.remarks = RemarkWriter(rng, pools, districts)
         self._id_numbers: set[str] = set()
         self._usccs: set[str] = set()
         self._names: set[str] = set()
@@ -259,6 +263,6 @@ class RowFactory:
             "registered_date": self.date(registered),
             "office_division_code": office,
             "certificate_no": f"{letter}{office}-{registered.year}-{number % 1_000_000:06d}",
-            "remarks": None,
+            "remarks": self.remarks.remark().text if self._rng.random() < REMARKED else None,
         }
         return Marriage(row["registration_id"], kind), row

@@ -20,6 +20,7 @@ from connectors.simulator.defects import DefectInjector
 from connectors.simulator.event import SimulatedEvent
 from connectors.simulator.factory import RowFactory
 from connectors.simulator.pools import FakerPools
+from connectors.simulator.remarks import LabelledText, RemarkWriter
 from connectors.simulator.world import KEY_FIELDS, SOURCES
 from topics.codes.divisions import division_table
 
@@ -27,6 +28,18 @@ CHINA = dt.timezone(dt.timedelta(hours=8))
 SIMULATION_START = dt.datetime(2024, 3, 1, 9, 0, tzinfo=CHINA)
 DEMO_PREFECTURES = ("3401", "3402")  # 合肥市, 芜湖市
 MEAN_GAP_MS = 2_000  # between two changes, on average, across all four departments
+
+
+def labelled_remarks(
+    count: int, seed: int, prefectures: Sequence[str] = DEMO_PREFECTURES
+) -> list[LabelledText]:
+    """``count`` remarks as the simulator writes them, each with its identifiers labelled."""
+    divisions = division_table()
+    districts = tuple(c for p in prefectures for c in divisions.current_county_codes(p))
+    faker = Faker("zh_CN")
+    faker.seed_instance(seed)
+    writer = RemarkWriter(Random(seed), FakerPools.draw(faker), districts)
+    return [writer.remark() for _ in range(count)]
 
 
 class DepartmentSimulator:

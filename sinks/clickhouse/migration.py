@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sinks.clickhouse.backend import ClickHouseBackend
 from sinks.clickhouse.ddl import create_database_sql
 from sinks.clickhouse.divisions import DIVISIONS_TABLE, load_divisions
+from sinks.clickhouse.kanon import DEFAULT_K
 from sinks.clickhouse.schema_manager import SchemaManager
 from sinks.clickhouse.tables import SinkTable, sink_tables
 from sinks.clickhouse.views import create_view_sql, theme_views
@@ -24,8 +25,12 @@ class MigrationStep:
 
 
 def migrate(
-    backend: ClickHouseBackend, database: str, tables: tuple[SinkTable, ...] | None = None
+    backend: ClickHouseBackend,
+    database: str,
+    tables: tuple[SinkTable, ...] | None = None,
+    k: int = DEFAULT_K,
 ) -> list[MigrationStep]:
+    """``k``: counts below it are suppressed in the views, classes below it flagged."""
     tables = sink_tables(database) if tables is None else tables
     manager = SchemaManager(backend)
     backend.execute(create_database_sql(database))
@@ -45,7 +50,7 @@ def migrate(
             steps.append(MigrationStep(spec.name, "table", "current"))
     codes = load_divisions(backend, database)
     steps.append(MigrationStep(DIVISIONS_TABLE, "reference", "loaded", f"{codes} codes"))
-    for view in theme_views(database, {t.spec.name: t.spec for t in tables}):
+    for view in theme_views(database, {t.spec.name: t.spec for t in tables}, k):
         manager.register_statement(f"view:{database}.{view.name}", create_view_sql(database, view))
         steps.append(MigrationStep(view.name, "view", "replaced", view.title))
     manager.apply_statements()

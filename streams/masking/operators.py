@@ -16,7 +16,7 @@ from typing import Any, Final
 from streams.masking.address import generalize_address
 from streams.masking.masks import mask_id_number, mask_name, mask_phone, year_month
 from streams.masking.pseudonym import Pseudonymizer
-from streams.masking.text_scan import scan_and_mask
+from streams.masking.text_scan import load_name_tagger, scan_and_mask
 from streams.rules.pairing import pair_fields
 from topics.annotations import FieldFormat, FieldSpec, Pii, RecordSpec
 from topics.codes.divisions import DivisionTable
@@ -73,6 +73,11 @@ def _generalize_district(field: FieldSpec, context: OperatorContext) -> FieldOpe
     return apply
 
 
+def _scanning(field: FieldSpec, context: OperatorContext) -> FieldOperator:
+    load_name_tagger()  # at the stage's start (a second or two), not in its first batch
+    return _on_value(scan_and_mask)(field, context)
+
+
 OPERATORS: Final[Mapping[str, Builder]] = MappingProxyType(
     {
         "keep": _keep,
@@ -82,7 +87,7 @@ OPERATORS: Final[Mapping[str, Builder]] = MappingProxyType(
         "mask_phone": _on_value(mask_phone),
         "generalize_district": _generalize_district,
         "year_month": _on_value(year_month),
-        "scan_and_mask": _on_value(scan_and_mask),
+        "scan_and_mask": _scanning,
     }
 )
 # Operators whose output keeps the raw field's Avro type; all others produce optional strings.

@@ -12,7 +12,8 @@ from .promql import DECLARED_SERIES, govbus_names
 
 RULES_TEST = ALERT_RULES.with_name("alerts_test.yml")
 REQUIRED = {"GovbusConsumerLagGrowing", "GovbusDeadLetterRateHigh", "GovbusSinkStalled",
-            "GovbusWorkerDown", "GovbusWorkerMissing", "GovbusDepartmentSilent"}
+            "GovbusWorkerDown", "GovbusWorkerMissing", "GovbusDepartmentSilent",
+            "GovbusLibraryNotKAnonymous"}
 
 
 def _alert_names(path: Path) -> set[str]:
