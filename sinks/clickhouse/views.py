@@ -29,7 +29,8 @@ from sinks.clickhouse.tables import (
 )
 from topics.annotations import Category
 
-# Age bands of the population view: 未成年 < 18, 老年 >= 60 (the legal thresholds).
+# Age bands of the population view: 未成年 < 18, 老年 >= 60 (the legal thresholds). Profiles
+# publish the birth year only (see policy.toml), so an age is the one reached this year.
 AGE_BANDS: tuple[tuple[int | None, str], ...] = (
     (18, "0-17"),
     (35, "18-34"),
@@ -127,8 +128,7 @@ FROM (
     SELECT
         district AS district_v,
         sex AS sex_v,
-        intDiv(dateDiff('month', toDate32OrNull(concat(birth_year_month, '-01')), today()), 12)
-            AS age
+        toYear(today()) - toInt32OrNull(birth_year) AS age
     FROM {individual}
 )
 GROUP BY district, age_band, sex_code, sex

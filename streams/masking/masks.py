@@ -10,6 +10,17 @@ def mask_id_number(number: str) -> str:
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
 
 
+def mask_id_first6_last1(number: str) -> str:
+    """Keep the division code and the check character: ``340104***********X``.
+
+    Published beside a district, sex and birth year, these leave tens of thousands of
+    candidates; the last four of :func:`mask_id_number` would leave a few dozen.
+    """
+    if len(number) <= 7:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 7) + number[-1]
+
+
 def mask_name(name: str) -> str:
     """Keep the first character, and the last one from three characters on: 张*, 张*明, 欧**娜."""
     length = len(name)
@@ -42,3 +53,8 @@ def mask_phone(phone: str) -> str:
 def year_month(iso_date: str) -> str:
     """An ISO date generalized to its month: ``1990-05``."""
     return iso_date[:7]
+
+
+def birth_year(iso_date: str) -> str:
+    """An ISO date generalized to its year: ``1990``."""
+    return iso_date[:4]

@@ -13,7 +13,7 @@ import re
 from datetime import date
 from typing import Final
 
-from streams.masking.masks import mask_id_number, mask_phone
+from streams.masking.masks import mask_id_first6_last1, mask_phone
 from streams.rules.citizen_id import REGIONS
 from topics.codes.phone_plan import FIXED_LINE_PATTERN, MOBILE_PATTERN
 
@@ -47,7 +47,7 @@ def _id_like(number: str) -> bool:
 def _mask(match: re.Match[str]) -> str:
     number = match["id"]
     if number is not None:
-        return mask_id_number(number.upper()) if _id_like(number) else match.group()
+        return mask_id_first6_last1(number.upper()) if _id_like(number) else match.group()
     mobile = match["mobile"]
     if mobile is not None:
         digits = mobile.translate(_SEPARATORS)
