@@ -275,8 +275,11 @@ def worker(
         level=LOG_LEVELS[loglevel], format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
     )
     settings = get_settings()
+    from govbus.keys import pseudonymizer
+
+    keyed = pseudonymizer(settings) if role != "theme" else None  # before any connection
     _require_topics(settings)
-    code = run_worker(settings, role)
+    code = run_worker(settings, role, keyed)
     if code:
         raise typer.Exit(code)
 

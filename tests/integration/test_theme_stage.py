@@ -17,7 +17,7 @@ from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, topic_admin
 from ops.settings import get_settings
-from streams.masking.pseudonym import pseudonymizer_from
+from streams.masking.pseudonym import Pseudonymizer
 from tests.integration.workers import read_topic, running_worker, wait_for
 from topics.catalog import catalog, quality_topic, theme_topic
 from topics.codes.citizen_id import make_citizen_id
@@ -107,7 +107,9 @@ def _profiles(category: str) -> dict[str, dict[str, Any] | None]:
     return latest
 
 
-def test_person_across_departments_then_delete(namespace: str, tmp_path: Path) -> None:
+def test_person_across_departments_then_delete(
+    namespace: str, tmp_path: Path, pseudonymizer: Pseudonymizer
+) -> None:
     settings = get_settings()
     topic_admin(settings).apply(catalog())
     sent = publishers(settings, list(source_names()))
@@ -117,7 +119,7 @@ def test_person_across_departments_then_delete(namespace: str, tmp_path: Path) -
     sent["civil.marriage"].publish("c", after=_marriage(), sequence="1", source_ts_ms=4_000)
     for publisher in sent.values():
         publisher.flush(30)
-    person = pseudonymizer_from(settings)(PERSON_ID)
+    person = pseudonymizer(PERSON_ID)
     log = tmp_path / "worker.log"
     with running_worker(log, "--role", "all") as worker:
         wait_for(lambda: _linked(person), 120, "the merged person profile", worker, log)

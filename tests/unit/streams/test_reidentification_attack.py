@@ -22,7 +22,6 @@ from functools import cache
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from streams.enrich.facts import FactExtractor
 from streams.enrich.profile import apply_fact
@@ -32,6 +31,7 @@ from streams.masking.policy import POLICY_PATH, load_policy, parse_policy
 from streams.masking.pseudonym import Pseudonymizer
 from streams.rules.record_rules import RecordRules
 from streams.standardize import StandardizeStage
+from tests.unit.streams.people import Resident, envelope, residents
 from topics.annotations import Grade
 from topics.codes.citizen_id import citizen_id_check_char, make_citizen_id
 from topics.codes.divisions import division_table
@@ -178,53 +178,6 @@ def knowledge_of(row: Mapping[str, Any]) -> Knowledge:
     return known
 
 
-@dataclass(frozen=True)
-class Resident:
-    division: str
-    birth: dt.date
-    sex: SexCode
-    sequence: int
-
-    @property
-    def id_number(self) -> str:
-        return make_citizen_id(self.division, self.birth, self.sequence, self.sex)
-
-    def household_row(self) -> dict[str, Any]:
-        district = division_table().district_name(self.division) or ""
-        return {
-            "resident_id": f"R{self.sequence}", "id_number": self.id_number, "name": "张三明",
-            "sex": self.sex.value, "birth_date": self.birth.isoformat(), "ethnicity": "汉族",
-            "division_code": self.division, "address": f"{district}人民路{self.sequence}号",
-            "phone": "13812345678", "status": "正常", "registered_date": "2001-03-04",
-        }
-
-    def licence_row(self) -> dict[str, Any]:
-        return {
-            "licence_id": f"L{self.sequence}", "licence_type": "教师资格证",
-            "licence_no": f"JS{self.sequence}", "holder_kind": "person",
-            "holder_id_number": self.id_number, "holder_uscc": None, "holder_name": "张三明",
-            "issue_date": "2020-01-01", "expiry_date": None, "issuing_authority": "教育局",
-            "status": "有效",
-        }
-
-
-residents = st.builds(
-    Resident,
-    division=st.sampled_from(division_table().current_county_codes()),
-    birth=st.dates(dt.date(1930, 1, 1), dt.date(2025, 12, 31)),
-    sex=st.sampled_from((SexCode.MALE, SexCode.FEMALE)),
-    sequence=st.integers(0, 498),
-)
-
-
-def _envelope(row: dict[str, Any], ts: int) -> dict[str, Any]:
-    return {
-        "before": None, "after": row, "op": "c", "ts_ms": ts, "event_id": f"e{ts}",
-        "source": {"dept": "", "system": "", "table": "", "sequence": str(ts), "ts_ms": ts,
-                   "snapshot": "false"},
-    }
-
-
 def published_rows(resident: Resident) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every row the pipeline publishes about the resident: std rows, facts, the profile."""
     extractor = FactExtractor()
@@ -234,7 +187,7 @@ def published_rows(resident: Resident) -> Iterator[tuple[str, dict[str, Any]]]:
         (("household.resident", resident.household_row()),
          ("licence.licence", resident.licence_row())), start=1,
     ):
-        standardized = StandardizeStage(source, PSEUDONYMIZER)(_envelope(row, ts), TODAY)
+        standardized = StandardizeStage(source, PSEUDONYMIZER)(envelope(row, ts), TODAY)
         assert standardized is not None and hasattr(standardized, "envelope"), standardized
         std = standardized.envelope
         yield f"std.{source}", std["after"]
