@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from streams.enrich.fact_map import FACT_MAP, fields_of
 from streams.masking.errors import DisclosureError
@@ -28,7 +28,7 @@ from topics.disclosure import (
     exposure,
     identifier_grades,
 )
-from topics.schemas import row_spec, source_names
+from topics.schemas import load_avsc, row_spec, source_names, std_row_schema
 
 if TYPE_CHECKING:
     from streams.masking.policy import Policy
@@ -43,6 +43,10 @@ class PublishedRecord:
     name: str
     schema: str  # the Avro record it is written with (a ClickHouse table's source)
     fields: tuple[PublishedField, ...]
+
+
+def full_name(schema: Mapping[str, Any]) -> str:
+    return f"{schema.get('namespace', '')}.{schema['name']}".lstrip(".")
 
 
 def std_exposures(source: str, policy: Policy) -> dict[str, Exposure]:
@@ -62,7 +66,7 @@ def published_records(policy: Policy) -> tuple[PublishedRecord, ...]:
     records = [
         PublishedRecord(
             f"std.{source}",
-            f"{row_spec(source).full_name}",
+            full_name(std_row_schema(source)),
             tuple(PublishedField(name, seen) for name, seen in std[source].items()),
         )
         for source in source_names()
@@ -77,7 +81,7 @@ def published_records(policy: Policy) -> tuple[PublishedRecord, ...]:
             records.append(
                 PublishedRecord(
                     f"fact.{entity.category} ({source}, {entity.role})",
-                    "govbus.fact.Fact",
+                    full_name(load_avsc("fact/fact.avsc")),
                     tuple(PublishedField(f"attributes.{a}", s) for a, s in attributes.items()),
                 )
             )
@@ -87,7 +91,7 @@ def published_records(policy: Policy) -> tuple[PublishedRecord, ...]:
     records.extend(
         PublishedRecord(
             f"theme.{category}",
-            f"govbus.theme.{category.value.capitalize()}",
+            full_name(load_avsc(f"theme/{category}.avsc")),
             tuple(PublishedField(a, combine(seen)) for a, seen in attributes.items()),
         )
         for category, attributes in theme.items()
@@ -129,11 +133,26 @@ def assess_policy(policy: Policy) -> tuple[Assessment, ...]:
     return assess_records((*records, joined(records)), policy)
 
 
+def unknown_lineage(policy: Policy) -> list[str]:
+    """Fact map entries reading std fields the policy does not make: their fact and theme
+    attributes cannot be assessed (and the fact stage would refuse to start)."""
+    return [
+        f"fact map {source}/{entity.role}.{attribute} reads {name!r}, which the policy "
+        "does not make"
+        for source, entities in FACT_MAP.items()
+        for entity in entities
+        for attribute, value in entity.attributes.items()
+        for name in fields_of(value)
+        if name not in std_exposures(source, policy)
+    ]
+
+
 def check_disclosure(policy: Policy, where: str = "policy") -> None:
     """Raises DisclosureError naming every record type and its fields below the minimum."""
-    failing = [a for a in assess_policy(policy) if not a.passes]
-    if failing:
-        raise DisclosureError(f"{where}: " + "; ".join(_brief(a) for a in failing))
+    problems = [_brief(a) for a in assess_policy(policy) if not a.passes]
+    problems.extend(unknown_lineage(policy))
+    if problems:
+        raise DisclosureError(f"{where}: " + "; ".join(problems))
 
 
 def _brief(assessment: Assessment) -> str:

@@ -59,23 +59,26 @@ def load_policy(path: Path = POLICY_PATH) -> Policy:
     """
     if path == POLICY_PATH:
         return _shipped()
-    return _load(path)
+    policy = read_policy(path)
+    check_disclosure(policy, path.name)
+    return policy
 
 
 @cache
 def _shipped() -> Policy:
-    return _load(POLICY_PATH)
+    policy = read_policy(POLICY_PATH)
+    check_disclosure(policy, POLICY_PATH.name)
+    return policy
 
 
-def _load(path: Path) -> Policy:
+def read_policy(path: Path) -> Policy:
+    """A policy file checked for its vocabulary only: for reporting what it reveals."""
     with path.open("rb") as handle:
         try:
             document = tomllib.load(handle)
         except tomllib.TOMLDecodeError as error:
             raise PolicyError(f"{path.name}: not valid TOML: {error}") from None
-    policy = parse_policy(document, path.name)
-    check_disclosure(policy, path.name)
-    return policy
+    return parse_policy(document, path.name)
 
 
 def parse_policy(document: Mapping[str, Any], where: str = "policy") -> Policy:

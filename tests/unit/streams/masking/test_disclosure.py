@@ -48,6 +48,7 @@ def test_a_leaky_policy_fails_at_startup_naming_the_fields(tmp_path: Path) -> No
     message = str(raised.value)
     assert "std.household.resident: citizen_id left with 2 candidates (< 10,000, core)" in message
     assert "id_number_masked, sex, birth_date_year_month, division_code" in message
+    assert "fact map household.resident/self.birth_year reads 'birth_date_year'" in message
 
 
 def test_the_last_four_with_a_birth_year_leak_through_the_theme_library() -> None:
