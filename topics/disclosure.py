@@ -238,12 +238,14 @@ class Assessment:
     def passes(self) -> bool:
         return self.candidates >= self.threshold
 
-    def describe(self) -> str:
-        revealed = ", ".join(self.revealed) or "nothing"
+    def describe(self, most_fields: int = 8) -> str:
+        fields = list(self.fields[:most_fields])
+        if len(self.fields) > most_fields:
+            fields.append(f"... {len(self.fields) - most_fields} more")
         return (
-            f"{self.record}: {self.identifier} narrowed to {self.candidates:,} candidates "
-            f"(minimum {self.threshold:,} for {self.grade} grade) by fields "
-            f"{', '.join(self.fields)} revealing {revealed}"
+            f"{self.record}: {self.identifier} left with {self.candidates:,} candidates "
+            f"({'>=' if self.passes else '<'} {self.threshold:,}, {self.grade}) by "
+            f"{', '.join(fields)} revealing {', '.join(self.revealed) or 'nothing'}"
         )
 
 

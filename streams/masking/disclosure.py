@@ -149,28 +149,8 @@ def unknown_lineage(policy: Policy) -> list[str]:
 
 def check_disclosure(policy: Policy, where: str = "policy") -> None:
     """Raises DisclosureError naming every record type and its fields below the minimum."""
-    problems = [_brief(a) for a in assess_policy(policy) if not a.passes]
+    problems = [a.describe() for a in assess_policy(policy) if not a.passes]
     problems.extend(unknown_lineage(policy))
     if problems:
         raise DisclosureError(f"{where}: " + "; ".join(problems))
 
-
-def _brief(assessment: Assessment) -> str:
-    fields = assessment.fields if len(assessment.fields) <= 8 else (
-        *assessment.fields[:8], f"... {len(assessment.fields) - 8} more"
-    )
-    return (
-        f"{assessment.record}: {assessment.identifier} left with {assessment.candidates:,} "
-        f"candidates (< {assessment.threshold:,}, {assessment.grade}) by "
-        f"{', '.join(fields)} revealing {', '.join(assessment.revealed)}"
-    )
-
-
-def worst(assessments: Iterable[Assessment]) -> Mapping[str, Assessment]:
-    """Per identifier, the assessment with the fewest candidates."""
-    least: dict[str, Assessment] = {}
-    for item in assessments:
-        held = least.get(item.identifier)
-        if held is None or item.candidates < held.candidates:
-            least[item.identifier] = item
-    return least

@@ -67,7 +67,10 @@ def test_assessment_names_the_fields_and_compares_with_the_grade_minimum() -> No
     [found] = assess("theme.x", fields, {CITIZEN_ID: Grade.CORE}, {Grade.CORE: 10_000})
     assert not found.passes and found.fields == ("id_masked", "born")
     assert found.revealed == ("division", "birth_date~28", "sex", "sequence", "check")
-    assert "theme.x: citizen_id narrowed to 2 candidates" in found.describe()
+    assert found.describe() == (
+        "theme.x: citizen_id left with 2 candidates (< 10,000, core) by id_masked, born "
+        "revealing division, birth_date~28, sex, sequence, check"
+    )
 
 
 def test_grades_come_from_fields_holding_a_whole_identifier() -> None:
