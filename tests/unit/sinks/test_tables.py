@@ -193,7 +193,8 @@ def test_population_view(engine: ChdbBackend, database: str) -> None:
     person = Category.INDIVIDUAL
     load(engine, database, person, [
         profile(person, "a", sex="1", birth_year=years_ago(10), district="北京市东城区"),
-        profile(person, "b", sex="2", birth_year=years_ago(17), district="北京市东城区"),
+        profile(person, "b", sex="2", birth_year=f"{years_ago(18)}/{years_ago(17)}",
+                district="北京市东城区"),
         profile(person, "c", sex="2", birth_year=years_ago(18), district="北京市东城区"),
         profile(person, "d", sex="1", birth_year=years_ago(65), district="北京市西城区"),
         profile(person, "e", sex=None, birth_year=None, district=None),

@@ -19,6 +19,15 @@ class Resident:
     birth: dt.date
     sex: SexCode
     sequence: int
+    registered_after_days: int = 30  # newborns are registered within weeks
+
+    @property
+    def registered(self) -> dt.date:
+        return self.birth + dt.timedelta(days=self.registered_after_days)
+
+    @property
+    def registered_ms(self) -> int:
+        return int(dt.datetime.combine(self.registered, dt.time(), dt.UTC).timestamp() * 1000)
 
     @property
     def id_number(self) -> str:
@@ -30,7 +39,8 @@ class Resident:
             "resident_id": f"R{self.sequence}", "id_number": self.id_number, "name": "张三明",
             "sex": self.sex.value, "birth_date": self.birth.isoformat(), "ethnicity": "汉族",
             "division_code": self.division, "address": f"{district}人民路{self.sequence}号",
-            "phone": "13812345678", "status": "正常", "registered_date": "2001-03-04",
+            "phone": "13812345678", "status": "正常",
+            "registered_date": self.registered.isoformat(),
         }
 
     def licence_row(self) -> dict[str, Any]:
@@ -38,8 +48,8 @@ class Resident:
             "licence_id": f"L{self.sequence}", "licence_type": "教师资格证",
             "licence_no": f"JS{self.sequence}", "holder_kind": "person",
             "holder_id_number": self.id_number, "holder_uscc": None, "holder_name": "张三明",
-            "issue_date": "2020-01-01", "expiry_date": None, "issuing_authority": "教育局",
-            "status": "有效",
+            "issue_date": self.registered.isoformat(), "expiry_date": None,
+            "issuing_authority": "教育局", "status": "有效",
         }
 
 
@@ -49,6 +59,7 @@ residents = st.builds(
     birth=st.dates(dt.date(1930, 1, 1), dt.date(2025, 12, 31)),
     sex=st.sampled_from((SexCode.MALE, SexCode.FEMALE)),
     sequence=st.integers(0, 498),
+    registered_after_days=st.integers(0, 60),
 )
 
 

@@ -78,14 +78,22 @@ class Knowledge:
     years: set[int] | None = None
     months: set[tuple[int, int]] | None = None
     sex_parity: int | None = None  # order code parity: 1 men, 0 women
+    born_by: dt.date = TODAY  # any date the record states about the person comes after birth
 
     def narrow_divisions(self, codes: frozenset[str] | set[str]) -> None:
         self.divisions = set(codes) if self.divisions is None else self.divisions & set(codes)
 
     def read(self, name: str, value: object) -> None:
+        if name.endswith("ts_ms") and isinstance(value, int) and value > 0:
+            self.bound(dt.datetime.fromtimestamp(value / 1000, dt.UTC).date())
         if not isinstance(value, str):
             return
-        if MASKED_ID.fullmatch(value) and "*" in value:
+        if "date" in name and "birth" not in name and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            self.bound(dt.date.fromisoformat(value))
+        elif "birth" in name and re.fullmatch(r"\d{4}/\d{4}", value):
+            span = set(range(int(value[:4]), int(value[5:]) + 1))
+            self.years = span if self.years is None else self.years & span
+        elif MASKED_ID.fullmatch(value) and "*" in value:
             self.known.update((i, c) for i, c in enumerate(value) if c != "*")
         elif "birth" in name and re.fullmatch(r"\d{4}", value):
             self.years = {int(value)} if self.years is None else self.years & {int(value)}
@@ -99,6 +107,9 @@ class Knowledge:
         elif "district" in name and value in _codes_by_district():
             self.narrow_divisions(_codes_by_district()[value])
 
+    def bound(self, day: dt.date) -> None:
+        self.born_by = min(self.born_by, day)
+
     def consistent_with(self, number: str) -> bool:
         born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
         return (
@@ -107,12 +118,14 @@ class Knowledge:
             and (self.years is None or born.year in self.years)
             and (self.months is None or (born.year, born.month) in self.months)
             and (self.sex_parity is None or int(number[16]) % 2 == self.sex_parity)
+            and born <= self.born_by
         )
 
     def candidates(self) -> int:
         """How many valid citizen IDs fit, counted by check-sum residue."""
         known = tuple(sorted(self.known.items()))
         dates = _date_residues(
+            self.born_by,
             tuple(sorted(self.years)) if self.years is not None else None,
             tuple(sorted(self.months)) if self.months is not None else None,
             tuple((i, c) for i, c in known if 6 <= i < 14),
@@ -136,11 +149,12 @@ class Knowledge:
 
 
 @cache
-def _date_residues(years: tuple[int, ...] | None, months: tuple[tuple[int, int], ...] | None,
+def _date_residues(until: dt.date, years: tuple[int, ...] | None,
+                   months: tuple[tuple[int, int], ...] | None,
                    known: tuple[tuple[int, str], ...]) -> Counter[int]:
     residues = Counter[int]()
     day = FIRST_BIRTH
-    while day <= TODAY:
+    while day <= until:
         digits = day.strftime("%Y%m%d")
         if ((years is None or day.year in years)
                 and (months is None or (day.year, day.month) in months)
@@ -185,7 +199,7 @@ def published_rows(resident: Resident) -> Iterator[tuple[str, dict[str, Any]]]:
     state = None
     for ts, (source, row) in enumerate(
         (("household.resident", resident.household_row()),
-         ("licence.licence", resident.licence_row())), start=1,
+         ("licence.licence", resident.licence_row())), start=resident.registered_ms,
     ):
         standardized = StandardizeStage(source, PSEUDONYMIZER)(envelope(row, ts), TODAY)
         assert standardized is not None and hasattr(standardized, "envelope"), standardized
