@@ -58,6 +58,7 @@ def test_year_month_and_birth_year() -> None:
     assert birth_year("1990-05-17") == "1990"
     assert birth_year("1990-05-17", "2001-03-04") == "1990"
     assert birth_year("2026-01-10", "2026-02-01") == "2025/2026"
+    assert birth_year("2026-03-10", "2026-02-01") == "2026"  # registered before born: a defect
 
 
 @given(st.text(min_size=3))
