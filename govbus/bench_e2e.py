@@ -54,6 +54,7 @@ from connectors.publisher import producer_config
 from connectors.simulate import flush_all
 from connectors.simulator import DepartmentSimulator, SimulatedEvent
 from govbus.benchmarks import fresh_namespace, prefill_raw
+from govbus.keys import pseudonymizer
 from govbus.wiring import publishers, registry, topic_admin
 from ops.settings import Settings
 from sinks.clickhouse.tables import sink_tables
@@ -62,7 +63,6 @@ from sinks.query_client import QueryError, endpoint_url
 from sinks.service import group_id as sink_group_id
 from streams.baseline_app import app_id as baseline_app_id
 from streams.bench import bare_raw_to_theme_rate, read_raw
-from streams.masking.pseudonym import pseudonymizer_from
 from streams.processor_types import InputMessage
 from streams.raw_worker import group_id as raw_group_id
 from streams.theme_worker import group_id as theme_app_id
@@ -375,7 +375,8 @@ def pipeline_watches(pipeline: str, settings: Settings) -> list[tuple[str, list[
     raw = [t.name for t in by_layer(Layer.RAW)]
     facts = [t.name for t in by_layer(Layer.FACT)]
     if pipeline == "govbus":
-        return [(raw_group_id(settings), raw), (theme_app_id(settings), facts)]
+        return [(raw_group_id(settings, pseudonymizer(settings).key_id), raw),
+                (theme_app_id(settings), facts)]
     return [(baseline_app_id(settings), raw), (baseline_app_id(settings), facts)]
 
 
@@ -525,7 +526,7 @@ def stage(events: int, report: Report, say: Say) -> Staged:
             rate, _facts = bare_raw_to_theme_rate(
                 values, schemas.schema_by_id,
                 lambda subject, schema: schemas.register(subject, schema),
-                pseudonymizer_from(settings), settings.batch_size)
+                pseudonymizer(settings), settings.batch_size)
             report.bare_per_s = round(rate, 1)
             say(f"bare loop (same work, no Kafka): {rate:,.0f} events/s")
         finally:

@@ -18,6 +18,7 @@ from confluent_kafka import Consumer
 
 from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
+from govbus.keys import pseudonymizer
 from govbus.wiring import publishers, registry, topic_admin
 from ops.settings import Settings, get_settings
 from streams.bench import (
@@ -29,7 +30,6 @@ from streams.bench import (
     first_output,
     read_raw,
 )
-from streams.masking.pseudonym import pseudonymizer_from
 from streams.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
 from topics.schemas import source_names
@@ -91,7 +91,7 @@ def standardize(events: int) -> StageBenchResult:
         schemas = registry(settings)
         bare = bare_rate(messages, schemas.schema_by_id,
                          lambda subject, schema: schemas.register(subject, schema),
-                         pseudonymizer_from(settings), settings.batch_size)
+                         pseudonymizer(settings), settings.batch_size)
         outputs = [*(std_topic(s).name for s in source_names()), dlq_topic("standardize").name]
         with worker_process(settings.state_dir / "run" / "bench-worker.log", "raw") as worker:
             stage = drain_rate(settings.kafka_bootstrap, outputs, len(messages),
@@ -110,7 +110,7 @@ def raw_to_theme(events: int) -> StageBenchResult:
         bare, facts = bare_raw_to_theme_rate(
             messages, schemas.schema_by_id,
             lambda subject, schema: schemas.register(subject, schema),
-            pseudonymizer_from(settings), settings.batch_size)
+            pseudonymizer(settings), settings.batch_size)
         fact_names = [t.name for t in by_layer(Layer.FACT)]
         watch = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                           "group.id": theme_app_id(settings), "enable.auto.commit": False})

@@ -275,8 +275,11 @@ def worker(
         level=LOG_LEVELS[loglevel], format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
     )
     settings = get_settings()
+    from govbus.keys import pseudonymizer
+
+    keyed = pseudonymizer(settings) if role != "theme" else None  # before any connection
     _require_topics(settings)
-    code = run_worker(settings, role)
+    code = run_worker(settings, role, keyed)
     if code:
         raise typer.Exit(code)
 
@@ -522,6 +525,10 @@ def dlq_replay(
 from govbus.cli_sink import bench_latency, bench_sink, query, sink_app  # noqa: E402
 
 app.add_typer(sink_app, name="sink")
+from govbus.cli_privacy import keys_app, privacy_app  # noqa: E402
+
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(keys_app, name="keys")
 app.command("query")(query)
 bench_app.command("sink")(bench_sink)
 bench_app.command("latency")(bench_latency)

@@ -1,15 +1,86 @@
-"""``govbus privacy ...``: how well personal data is kept out of what the bus publishes."""
+"""``govbus privacy check|scrub-eval`` and ``govbus keys``: what the libraries reveal, how
+well free text is scrubbed, and the pseudonym key."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-privacy_app = typer.Typer(no_args_is_help=True, help="Measured de-identification.")
-out = Console(soft_wrap=True)
+from ops.settings import get_settings
+
+if TYPE_CHECKING:
+    from streams.masking.disclosure import PublishedRecord
+
+privacy_app = typer.Typer(no_args_is_help=True, help="Re-identification risk of the libraries.")
+keys_app = typer.Typer(no_args_is_help=True, help="The pseudonym key: show its id, rotate it.")
+
+
+@privacy_app.command("check")
+def privacy_check(
+    policy: Annotated[
+        Path | None, typer.Option(help="A policy file to assess instead of the shipped one.")
+    ] = None,
+    fields: Annotated[bool, typer.Option(help="List the revealing fields of each row.")] = False,
+) -> None:
+    """Per published record type (std, fact, theme, ClickHouse table and view): what its
+    fields together reveal of each identifier and how many candidates that leaves."""
+    from govbus.cli import fail, out
+    from streams.masking.disclosure import (
+        assess_records,
+        joined,
+        published_records,
+        unknown_lineage,
+    )
+    from streams.masking.policy import POLICY_PATH, read_policy
+
+    checked = read_policy(policy or POLICY_PATH)
+    records = published_records(checked)
+    everything = (*records, joined(records), *_clickhouse(records))
+    table = Table(title=f"disclosure under {(policy or POLICY_PATH).name}")
+    for column in ("record type", "identifier", "grade", "revealed", "candidates", "minimum", ""):
+        table.add_column(column, justify="right" if column in ("candidates", "minimum") else "left")
+    if fields:
+        table.add_column("fields")
+    assessments = assess_records(everything, checked)
+    for item in assessments:
+        row = [item.record, item.identifier, item.grade, ", ".join(item.revealed),
+               f"{item.candidates:,}", f"{item.threshold:,}", "ok" if item.passes else "LEAK"]
+        table.add_row(*row, *((", ".join(item.fields),) if fields else ()))
+    out.print(table)
+    gaps = unknown_lineage(checked)
+    for gap in gaps:
+        out.print(f"not assessed: {gap}")
+    leaks = [a for a in assessments if not a.passes]
+    if leaks or gaps:
+        raise fail(f"{len(leaks)} record types narrow an identifier below the minimum, "
+                   f"{len(gaps)} attributes not assessed")
+
+
+def _clickhouse(records: Sequence[PublishedRecord]) -> list[PublishedRecord]:
+    """Tables as the union of the record types their topics carry (an entity's rows can be
+    grouped), views as the union of the tables they read (aggregation reveals no more)."""
+    from sinks.clickhouse.tables import sink_tables
+    from sinks.clickhouse.views import theme_views
+    from streams.masking.disclosure import full_name, joined
+
+    database = get_settings().clickhouse_database
+    tables = {t.spec.name: t.spec for t in sink_tables(database)}
+    by_table = {
+        name: joined([r for r in records if r.schema == full_name(spec.schema)],
+                     f"clickhouse {name}")
+        for name, spec in tables.items()
+    }
+    views = [
+        joined([r for name, spec in tables.items() if spec.qualified_name in view.select
+                for r in records if r.schema == full_name(spec.schema)],
+               f"clickhouse {view.name}")
+        for view in theme_views(database, tables)
+    ]
+    return [*by_table.values(), *views]
 
 
 @privacy_app.command("scrub-eval")
@@ -20,6 +91,7 @@ def scrub_eval(
     """Recall and precision of the free-text scrubber, per kind, on the simulator's labelled
     remarks (targets: recall >= 99.5% structured, >= 95% names; precision >= 95%)."""
     from connectors.simulator import labelled_remarks
+    from govbus.cli import out
     from streams.masking.scrub_score import score
 
     scores = score(labelled_remarks(samples, seed))
@@ -34,3 +106,41 @@ def scrub_eval(
             out.print(f"missed {kind}: {text}", highlight=False)
         for text in entry.wrong[:2]:
             out.print(f"not an identifier, masked as {kind}: {text}", highlight=False)
+
+
+@keys_app.command("show")
+def keys_show() -> None:
+    """The key id in use (never the key)."""
+    from govbus.cli import out
+    from ops.keys import pseudonym_key
+
+    key = pseudonym_key(get_settings())
+    out.print(f"pseudonym key id: {key.key_id} ({key.algorithm})")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str | None, typer.Option(help="The new key id (default: k<UTC time>).")]
+    = None,
+) -> None:
+    """Replace the local stack's key (the old one is destroyed) and say how to re-key."""
+    from govbus.cli import fail, out
+    from govbus.rekey import rekey
+    from ops.keys import rotate_local_key
+    from ops.stack.manager import LocalStack
+
+    settings = get_settings()
+    if not settings.manage_stack:
+        raise fail("the stack is not managed here: give the new key as GOVBUS_PSEUDONYM_KEY "
+                   "with a new GOVBUS_PSEUDONYM_KEY_ID (or a new key file), then re-key "
+                   "(README, \"Pseudonym keys\")")
+    stack = LocalStack(settings)
+    running = [name for name, process in stack.pipeline.items() if process.pid()]
+    if running:
+        raise fail(f"stop the pipeline first ({', '.join(running)} running)")
+    if not stack.is_up():
+        raise fail("the stack is down: `govbus stack up` first (re-keying rebuilds topics)")
+    old, new = rotate_local_key(settings, key_id)
+    out.print(f"pseudonym key: {old or '(none)'} -> {new.key_id}; the old key is destroyed")
+    for line in rekey(settings, old):
+        out.print(line)

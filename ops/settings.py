@@ -40,11 +40,20 @@ class Settings(BaseSettings):
         description="Prefix of every topic name (e.g. 'staging.') so environments share a cluster.",
     )
 
-    pseudonym_key: SecretStr = Field(
-        default=SecretStr("govbus-local-development-key-not-for-production"),
-        description="HMAC key for citizen ID pseudonyms; rotate together with pseudonym_key_id.",
+    # No default key: a known key lets anyone reverse every pseudonym by brute force (citizen
+    # IDs have little entropy). The local stack generates one into state_dir (ops/keys.py).
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for citizen ID pseudonyms (at least 32 characters), with "
+        "pseudonym_key_id; or pseudonym_key_file.",
     )
-    pseudonym_key_id: str = Field(default="k1", min_length=1, max_length=16)
+    pseudonym_key_id: str | None = Field(
+        default=None, min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    pseudonym_key_file: Path | None = Field(
+        default=None,
+        description="A JSON file {\"key_id\": ..., \"key\": <hex>} holding the pseudonym key.",
+    )
     pseudonym_hash: Literal["sha256", "sm3"] = "sha256"
 
     clickhouse_url: str | None = Field(

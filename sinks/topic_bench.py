@@ -81,10 +81,10 @@ def individual_profile(i: int, rng: random.Random, now_ms: int = BASE_MS) -> dic
     year = rng.randint(1935, 2023)
     return {
         "person_key": key,
-        "id_masked": f"{DIVISIONS[district]}********{rng.randint(0, 9999):04d}",
+        "id_masked": f"{DIVISIONS[district]}***********{rng.choice('0123456789X')}",
         "name": rng.choice("王李张刘陈杨赵黄周吴") + "*" * rng.randint(1, 2),
         "sex": rng.choice(("1", "2")),
-        "birth_year_month": f"{year}-{rng.randint(1, 12):02d}",
+        "birth_year": str(year),
         "ethnicity": rng.choice(ETHNICITIES),
         "division_code": DIVISIONS[district],
         "district": f"北京市{DISTRICTS[district]}",

@@ -26,9 +26,10 @@ from typing import Any
 import faust
 from faust.streams import _current_event
 
+from ops.keys import pseudonym_key
 from ops.settings import Settings, get_settings
 from streams.enrich.profile import ProfileState
-from streams.masking.pseudonym import pseudonymizer_from
+from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
 from streams.processor_types import InputMessage
 from streams.theme_processor import ThemeProcessor
@@ -137,8 +138,9 @@ def create_baseline_app(settings: Settings) -> faust.App:
         return registry.register(subject, schema)
 
     raw_out, theme_out = Outbox(), Outbox()
+    key = pseudonym_key(settings)  # this module is its own process's entry point
     raw_layer = RawLayerProcessor(AvroDecoder(registry.schema_by_id), schema_ids,
-                                  pseudonymizer_from(settings), raw_out)
+                                  Pseudonymizer(key.secret, key.key_id, key.algorithm), raw_out)
     theme_layer = ThemeProcessor(AvroDecoder(registry.schema_by_id), schema_ids, theme_out)
     store = FaustTableStore(profile_table(app))
     topics: dict[str, Any] = {}

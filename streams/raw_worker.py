@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop, consumer_config
-from streams.masking.pseudonym import pseudonymizer_from
+from streams.masking.pseudonym import Pseudonymizer
 from streams.output import KafkaOutput, output_config
 from streams.processor import BatchStats, RawLayerProcessor
 from streams.processor_types import InputMessage
@@ -19,8 +19,10 @@ from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
 
-def group_id(settings: Settings) -> str:
-    return f"govbus-{settings.topic_namespace}raw".replace(".", "-")
+def group_id(settings: Settings, key_id: str) -> str:
+    """Per pseudonym key: a new key starts a new group, which re-keys every retained raw
+    event (see README, "Pseudonym keys")."""
+    return f"govbus-{settings.topic_namespace}raw-{key_id}".replace(".", "-")
 
 
 class RawStage:
@@ -45,15 +47,16 @@ class RawStage:
         pass
 
 
-def build_raw_loop(settings: Settings) -> BatchConsumerLoop:
+def build_raw_loop(settings: Settings, pseudonymizer: Pseudonymizer) -> BatchConsumerLoop:
     registry = SchemaRegistry(settings.registry_url)
-    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, group_id(settings))))
+    group = group_id(settings, pseudonymizer.key_id)
+    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, group)))
     processor = RawLayerProcessor(
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
-        pseudonymizer_from(settings),
+        pseudonymizer,
         output,
     )
-    consumer = Consumer(consumer_config(settings.kafka_bootstrap, group_id(settings)))
+    consumer = Consumer(consumer_config(settings.kafka_bootstrap, group))
     return BatchConsumerLoop(consumer, RawStage(processor), output, settings.batch_size,
-                             settings.batch_seconds, group_id(settings))
+                             settings.batch_seconds, group)

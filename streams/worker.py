@@ -16,6 +16,7 @@ from types import FrameType
 from ops.http import start_metrics_server
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop
+from streams.masking.pseudonym import Pseudonymizer
 from streams.output import OutputError
 from streams.raw_worker import build_raw_loop
 from streams.runtime import tune_gc
@@ -28,11 +29,14 @@ EXIT_OUTPUT_FAILED = 70
 EXIT_FAILED = 1
 
 
-def run_worker(settings: Settings, role: str) -> int:
-    """Run the role's loops until SIGINT/SIGTERM; returns the exit code."""
+def run_worker(settings: Settings, role: str, pseudonymizer: Pseudonymizer | None) -> int:
+    """Run the role's loops until SIGINT/SIGTERM; returns the exit code. The raw layer's
+    pseudonym key comes from the caller (the command line)."""
     loops: list[BatchConsumerLoop] = []
     if role in ("raw", "all"):
-        loops.append(build_raw_loop(settings))
+        if pseudonymizer is None:
+            raise ValueError(f"role {role!r} needs a pseudonymizer")
+        loops.append(build_raw_loop(settings, pseudonymizer))
     if role in ("theme", "all"):
         loops.append(build_theme_loop(settings))
     failures: list[BaseException] = []

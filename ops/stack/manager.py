@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from ops.keys import ensure_local_key, local_key_path
 from ops.settings import Settings
 from ops.stack.kafka import KafkaBroker
 from ops.stack.process import ServiceProcess
@@ -40,6 +41,10 @@ class LocalStack:
         if not self.settings.manage_stack:
             yield from (f"{s.name}: {s.state} at {s.address}" for s in self.status())
             return
+        generated = ensure_local_key(self.settings)
+        if generated is not None:
+            yield (f"pseudonym key: generated {generated.key_id} in "
+                   f"{local_key_path(self.settings)} (mode 0600)")
         pid = self.kafka.start()
         yield f"kafka: ready at {self.settings.kafka_bootstrap} (pid {pid})"
         pid = self.registry.start()

@@ -38,7 +38,9 @@ from sinks.clickhouse.tables import (
 )
 from topics.annotations import Category
 
-# Age bands of the population view: 未成年 < 18, 老年 >= 60 (the legal thresholds).
+# Age bands of the population view: 未成年 < 18, 老年 >= 60 (the legal thresholds). Profiles
+# publish the birth year only (see policy.toml; a newborn's may read 2025/2026, the later year
+# counts), so an age is the one reached this year.
 AGE_BANDS: tuple[tuple[int | None, str], ...] = (
     (18, "0-17"),
     (35, "18-34"),
@@ -157,8 +159,7 @@ FROM (
     SELECT
         district AS district_v,
         sex AS sex_v,
-        intDiv(dateDiff('month', toDate32OrNull(concat(birth_year_month, '-01')), today()), 12)
-            AS age
+        toYear(today()) - toInt32OrNull(substring(birth_year, -4)) AS age
     FROM {individual}
 )
 GROUP BY district, age_band, sex_code, sex)

@@ -53,6 +53,19 @@ class Choice(NamedTuple):
 Value = str | Const | Concat | Lookup | Text | Choice
 
 
+def fields_of(value: Value) -> tuple[str, ...]:
+    """The std fields a value reads."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Concat):
+        return tuple(p for p in value.parts if isinstance(p, str))
+    if isinstance(value, Lookup | Text):
+        return (value.field,)
+    if isinstance(value, Choice):
+        return (value.field, *value.options.values())
+    return ()
+
+
 class When(NamedTuple):
     """A condition on the row: ``field`` equals ``equals``."""
 
@@ -91,7 +104,7 @@ def _marriage_party(role: str) -> EntitySpec:
         {
             "id_masked": f"{prefix}id_number_masked",
             "name": f"{prefix}name_masked",
-            "birth_year_month": f"{prefix}birth_date_year_month",
+            "birth_year": f"{prefix}birth_date_year",
             "marital_status": MARITAL_STATUS,
         },
         (LinkSpec("event", EVENT, MARRIAGE_KEY),),
@@ -106,7 +119,7 @@ FACT_MAP: dict[str, tuple[EntitySpec, ...]] = {
                 "id_masked": "id_number_masked",
                 "name": "name_masked",
                 "sex": "sex",
-                "birth_year_month": "birth_date_year_month",
+                "birth_year": "birth_date_year",
                 "ethnicity": "ethnicity",
                 "division_code": "division_code",
                 "district": "address_district",

@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 
 from streams.enrich.fact_map import (
     FACT_MAP,
-    Choice,
     Concat,
     Const,
     EntitySpec,
@@ -22,6 +21,7 @@ from streams.enrich.fact_map import (
     Text,
     Value,
     When,
+    fields_of,
 )
 from streams.enrich.theme_spec import theme_spec
 from streams.masking.std_schema import DERIVED_FROM
@@ -108,19 +108,6 @@ def _entity_plan(source: str, spec: EntitySpec, types: Mapping[str, Any]) -> Ent
         computed=tuple(computed),
         links=links,
     )
-
-
-def fields_of(value: Value) -> tuple[str, ...]:
-    """The std fields a value reads."""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, Concat):
-        return tuple(p for p in value.parts if isinstance(p, str))
-    if isinstance(value, Lookup | Text):
-        return (value.field,)
-    if isinstance(value, Choice):
-        return (value.field, *value.options.values())
-    return ()
 
 
 def compile_value(value: Value, types: Mapping[str, Any], where: str) -> Getter:

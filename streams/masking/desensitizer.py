@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from streams.masking.errors import PolicyError
 from streams.masking.operators import OPERATORS, FieldOperator, OperatorContext
-from streams.masking.policy import Policy, PolicyError, load_policy
+from streams.masking.policy import Policy, load_policy
 from streams.masking.pseudonym import HashAlgorithm, Pseudonymizer
 from topics.annotations import RecordSpec
 from topics.codes.divisions import DivisionTable, division_table

@@ -10,6 +10,17 @@ def mask_id_number(number: str) -> str:
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
 
 
+def mask_id_first6_last1(number: str) -> str:
+    """Keep the division code and the check character: ``340104***********X``.
+
+    Published beside a district, sex and birth year, these leave tens of thousands of
+    candidates; the last four of :func:`mask_id_number` would leave a few dozen.
+    """
+    if len(number) <= 7:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 7) + number[-1]
+
+
 def mask_name(name: str) -> str:
     """Keep the first character, and the last one from three characters on: 张*, 张*明, 欧**娜."""
     length = len(name)
@@ -42,3 +53,17 @@ def mask_phone(phone: str) -> str:
 def year_month(iso_date: str) -> str:
     """An ISO date generalized to its month: ``1990-05``."""
     return iso_date[:7]
+
+
+def birth_year(iso_date: str, published_after: str | None = None) -> str:
+    """An ISO date generalized to its year: ``1990``.
+
+    ``published_after``: the earliest other date published with it (a registration, an
+    issue date), which bounds the birth from above. When it falls in the birth year, the year
+    would leave only the days before it (a newborn registered on 1 February: 31), so the
+    year before is included: ``2025/2026``. A date before the birth (a defect) bounds nothing.
+    """
+    year = iso_date[:4]
+    if published_after is not None and published_after[:4] == year and published_after >= iso_date:
+        return f"{int(year) - 1}/{year}"
+    return year

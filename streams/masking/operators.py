@@ -14,12 +14,27 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from streams.masking.address import generalize_address
-from streams.masking.masks import mask_id_number, mask_name, mask_phone, year_month
+from streams.masking.masks import (
+    birth_year,
+    mask_id_first6_last1,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    year_month,
+)
 from streams.masking.pseudonym import Pseudonymizer
 from streams.masking.text_scan import load_name_tagger, scan_and_mask
 from streams.rules.pairing import pair_fields
 from topics.annotations import FieldFormat, FieldSpec, Pii, RecordSpec
 from topics.codes.divisions import DivisionTable
+from topics.disclosure import (
+    DAYS_IN_SHORTEST_MONTH,
+    DAYS_IN_YEAR,
+    EXACT,
+    REVEALS_ALL,
+    REVEALS_NOTHING,
+    Reveal,
+)
 
 FieldOperator = Callable[[Mapping[str, Any]], Any]
 
@@ -78,17 +93,58 @@ def _scanning(field: FieldSpec, context: OperatorContext) -> FieldOperator:
     return _on_value(scan_and_mask)(field, context)
 
 
+def _birth_year(field: FieldSpec, context: OperatorContext) -> FieldOperator:
+    name = field.name
+    # Every other date of the record happened after the birth: the earliest bounds it.
+    bounds = [f.name for f in context.spec.by_format(FieldFormat.DATE) if f.pii is Pii.NONE]
+
+    def apply(row: Mapping[str, Any]) -> Any:
+        value = row.get(name)
+        if value is None:
+            return None
+        published = [row[b] for b in bounds if row.get(b) is not None]
+        return birth_year(value, min(published) if published else None)
+
+    return apply
+
+
 OPERATORS: Final[Mapping[str, Builder]] = MappingProxyType(
     {
         "keep": _keep,
         "pseudonym": _pseudonym,
         "mask_id_number": _on_value(mask_id_number),
+        "mask_id_first6_last1": _on_value(mask_id_first6_last1),
         "mask_name": _on_value(mask_name),
         "mask_phone": _on_value(mask_phone),
         "generalize_district": _generalize_district,
         "year_month": _on_value(year_month),
+        "birth_year": _birth_year,
         "scan_and_mask": _scanning,
     }
 )
 # Operators whose output keeps the raw field's Avro type; all others produce optional strings.
 TYPE_PRESERVING: Final = frozenset({"keep"})
+
+_ID_LAST4: Final = {"division": EXACT, "sex": EXACT, "sequence": EXACT, "check": EXACT}
+_PHONE_ENDS: Final = {"prefix": EXACT, "last4": EXACT}
+# What each operator's output reveals of its input's aspects (see topics/disclosure.py):
+# the disclosure check combines these over every field published together.
+REVEALS: Final[Mapping[str, Reveal]] = MappingProxyType(
+    {
+        "keep": REVEALS_ALL,
+        # Nothing without the key, which is why the key is a secret with no default.
+        "pseudonym": REVEALS_NOTHING,
+        "mask_id_number": _ID_LAST4,
+        "mask_id_first6_last1": {"division": EXACT, "check": EXACT},
+        # 张*明 shows the surname and, from three characters on, the last given character;
+        # at least one given character stays hidden.
+        "mask_name": {"surname": EXACT},
+        "mask_phone": _PHONE_ENDS,
+        "generalize_district": {"district": EXACT},
+        "year_month": {"birth_date": DAYS_IN_SHORTEST_MONTH},
+        # At least a year of days before any other date of the record (see masks.birth_year).
+        "birth_year": {"birth_date": DAYS_IN_YEAR},
+        # IDs and phones found in text are masked with mask_id_first6_last1 and mask_phone.
+        "scan_and_mask": {"division": EXACT, "check": EXACT, **_PHONE_ENDS},
+    }
+)

@@ -9,6 +9,9 @@ construction otherwise rather than silently falling back to another hash.
 32 hex digits (128 bits) keep the chance of any collision among 1.5e9 people below 1e-20 while
 halving the key's size in every topic, table and index. The key id prefix lets keys rotate:
 pseudonyms of different keys never compare equal.
+
+The key is given by the caller (the command line resolves it, ``ops/keys.py``): nothing here
+reads settings, and there is no default key.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from typing import Final, Literal
-
-from ops.settings import Settings
 
 HashAlgorithm = Literal["sha256", "sm3"]
 PSEUDONYM_HEX_LENGTH: Final = 32
@@ -60,11 +61,3 @@ class Pseudonymizer:
         mac.update(value.encode())
         return self._prefix + mac.hexdigest()[:PSEUDONYM_HEX_LENGTH]
 
-
-def pseudonymizer_from(settings: Settings) -> Pseudonymizer:
-    """The pseudonymizer of the configured key (``GOVBUS_PSEUDONYM_*``)."""
-    return Pseudonymizer(
-        settings.pseudonym_key.get_secret_value().encode(),
-        settings.pseudonym_key_id,
-        settings.pseudonym_hash,
-    )

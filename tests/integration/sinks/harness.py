@@ -65,7 +65,7 @@ def profile(category: Category, i: int, version: int = 1, **changes: Any) -> dic
     )
     k = i % len(DIVISIONS)
     if category is Category.INDIVIDUAL:
-        record.update(sex=("1", "2", None)[i % 3], birth_year_month=f"{1940 + i % 80}-0{1 + i % 9}",
+        record.update(sex=("1", "2", None)[i % 3], birth_year=f"{1940 + i % 80}",
                       district=DISTRICTS[k], division_code=DIVISIONS[k])
     elif category is Category.ORGANIZATION:
         record.update(enterprise_type=("有限责任公司", "个体工商户")[i % 2],

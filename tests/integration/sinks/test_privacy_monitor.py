@@ -31,7 +31,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbBackend]:
 
 
 def person(key: str, district: str, birth: str, version: int = 1, **more: Any) -> dict[str, Any]:
-    return profile(PERSON, key, version, sex="1", birth_year_month=birth, ethnicity="汉族",
+    return profile(PERSON, key, version, sex="1", birth_year=birth, ethnicity="汉族",
                    district=district, **more)
 
 
@@ -59,7 +59,7 @@ def test_monitor_measures_the_live_library(engine: ChdbBackend) -> None:
     by_library = {r.library: r for r in watch.check()}
 
     individual = by_library["theme_individual"]
-    assert individual.quasi_identifiers == ("sex", "birth_year_month", "ethnicity", "district")
+    assert individual.quasi_identifiers == ("sex", "birth_year", "ethnicity", "district")
     assert (individual.rows, individual.classes, individual.smallest_class) == (9, 3, 1)
     assert (individual.classes_below_k, individual.rows_below_k) == (2, 3)
     # A library without quasi-identifiers is one class (empty here: no class at all).
@@ -69,7 +69,7 @@ def test_monitor_measures_the_live_library(engine: ChdbBackend) -> None:
     assert metrics.library_smallest_class_rows.labels(table="theme_individual")._value.get() == 1
     (finding,) = findings(engine)
     assert finding[0] == "theme_individual"
-    assert finding[1] == "sex, birth_year_month, ethnicity, district"
+    assert finding[1] == "sex, birth_year, ethnicity, district"
     assert finding[2].startswith("3 of 9 rows in 2 classes smaller than k=5; smallest class 1")
 
     now[0] += 60

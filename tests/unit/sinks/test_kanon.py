@@ -24,13 +24,13 @@ EMPTY = KAnonymity("theme_event", (), 5, 0, 0, None, 0, 0)
 
 def test_quasi_identifiers_come_from_the_annotations() -> None:
     assert quasi_identifiers(load_avsc("theme/individual.avsc")) == (
-        "sex", "birth_year_month", "ethnicity", "district")
+        "sex", "birth_year", "ethnicity", "district")
     assert quasi_identifiers(load_avsc("theme/organization.avsc")) == ()
 
 
 def test_the_query_groups_by_the_quasi_identifiers_of_the_live_table() -> None:
     individual = library_select(profile_table(Category.INDIVIDUAL, "db").spec, 5)
-    assert "FINAL GROUP BY `sex`, `birth_year_month`, `ethnicity`, `district`" in individual
+    assert "FINAL GROUP BY `sex`, `birth_year`, `ethnicity`, `district`" in individual
     assert "countIf(n < 5)" in individual
     # Without quasi-identifiers the library is one class.
     assert "GROUP BY toUInt8(0)" in library_select(profile_table(Category.THING, "db").spec, 5)

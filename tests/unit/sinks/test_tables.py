@@ -183,22 +183,22 @@ def load(engine: ChdbBackend, database: str, category: Category, rows: list[dict
     writer.flush(force=True)
 
 
-def years_ago(years: int, months: int = 0) -> str:
-    today = dt.date.today()
-    total = today.year * 12 + today.month - 1 - years * 12 - months
-    return f"{total // 12}-{total % 12 + 1:02d}"
+def years_ago(years: int) -> str:
+    """The birth year of someone who turns ``years`` this year."""
+    return str(dt.date.today().year - years)
 
 
 def test_population_view(engine: ChdbBackend, database: str) -> None:
     migrate(engine, database, k=1)  # the counts themselves; suppression is tested apart
     person = Category.INDIVIDUAL
     load(engine, database, person, [
-        profile(person, "a", sex="1", birth_year_month=years_ago(10), district="北京市东城区"),
-        profile(person, "b", sex="2", birth_year_month=years_ago(17, 11), district="北京市东城区"),
-        profile(person, "c", sex="2", birth_year_month=years_ago(18), district="北京市东城区"),
-        profile(person, "d", sex="1", birth_year_month=years_ago(65), district="北京市西城区"),
-        profile(person, "e", sex=None, birth_year_month=None, district=None),
-        profile(person, "f", 2, sex="1", birth_year_month=years_ago(40), district="北京市西城区",
+        profile(person, "a", sex="1", birth_year=years_ago(10), district="北京市东城区"),
+        profile(person, "b", sex="2", birth_year=f"{years_ago(18)}/{years_ago(17)}",
+                district="北京市东城区"),
+        profile(person, "c", sex="2", birth_year=years_ago(18), district="北京市东城区"),
+        profile(person, "d", sex="1", birth_year=years_ago(65), district="北京市西城区"),
+        profile(person, "e", sex=None, birth_year=None, district=None),
+        profile(person, "f", 2, sex="1", birth_year=years_ago(40), district="北京市西城区",
                 deleted=True),
     ])
     rows = engine.query(

@@ -22,8 +22,8 @@ Row = dict[str, Any]
 def resident(**changes: Any) -> Row:
     row = {
         "resident_id": "R1", "id_number_pseudonym": ALICE,
-        "id_number_masked": "340104********1234", "name_masked": "张*明", "sex": "1",
-        "birth_date_year_month": "1980-01", "ethnicity": "汉族", "division_code": "340104",
+        "id_number_masked": "340104***********4", "name_masked": "张*明", "sex": "1",
+        "birth_date_year": "1980", "ethnicity": "汉族", "division_code": "340104",
         "address_district": "安徽省合肥市蜀山区", "phone_masked": "138****5678",
         "status": "正常", "registered_date": "2001-03-04",
     }
@@ -34,7 +34,7 @@ def enterprise(**changes: Any) -> Row:
     row = {
         "enterprise_id": "E1", "uscc": ACME, "name": "合肥某某科技有限公司",
         "enterprise_type": "有限责任公司", "status": "存续", "legal_rep_name_masked": "张*明",
-        "legal_rep_id_number_pseudonym": ALICE, "legal_rep_id_number_masked": "340104********1234",
+        "legal_rep_id_number_pseudonym": ALICE, "legal_rep_id_number_masked": "340104***********4",
         "registered_capital": 100.0, "established_date": "2010-10-10",
         "division_code": "340104", "address": "安徽省合肥市蜀山区长江西路1号",
         "contact_phone_masked": "0551****678", "business_scope_masked": "软件开发",
@@ -46,7 +46,7 @@ def person_licence(**changes: Any) -> Row:
     row = {
         "licence_id": "L1", "licence_type": "教师资格证", "licence_no": "JS1",
         "holder_kind": "person", "holder_id_number_pseudonym": ALICE,
-        "holder_id_number_masked": "340104********1234", "holder_uscc": None,
+        "holder_id_number_masked": "340104***********4", "holder_uscc": None,
         "holder_name_masked": "张*明", "issue_date": "2020-01-01", "expiry_date": None,
         "issuing_authority": "合肥市教育局", "status": "有效",
     }
@@ -68,10 +68,10 @@ def organization_licence(**changes: Any) -> Row:
 def marriage(**changes: Any) -> Row:
     row = {
         "registration_id": "M1", "kind": "结婚", "party_a_id_number_pseudonym": BOB,
-        "party_a_id_number_masked": "340104********2222", "party_a_name_masked": "李*",
-        "party_a_birth_date_year_month": "1979-05", "party_b_id_number_pseudonym": ALICE,
-        "party_b_id_number_masked": "340104********1234", "party_b_name_masked": "张*明",
-        "party_b_birth_date_year_month": "1980-01", "registered_date": "2005-05-20",
+        "party_a_id_number_masked": "340104***********2", "party_a_name_masked": "李*",
+        "party_a_birth_date_year": "1979", "party_b_id_number_pseudonym": ALICE,
+        "party_b_id_number_masked": "340104***********4", "party_b_name_masked": "张*明",
+        "party_b_birth_date_year": "1980", "registered_date": "2005-05-20",
         "office_division_code": "340104", "certificate_no": "J340104-2005-000001",
         "remarks_masked": None,
     }

@@ -37,8 +37,8 @@ def test_resident_states_one_person() -> None:
                                                                   "household", "R1")
     assert (fact["sequence"], fact["source_ts_ms"]) == ("7", 5)
     assert fact["attributes"] == {
-        "id_masked": "340104********1234", "name": "张*明", "sex": "1",
-        "birth_year_month": "1980-01", "ethnicity": "汉族", "division_code": "340104",
+        "id_masked": "340104***********4", "name": "张*明", "sex": "1",
+        "birth_year": "1980", "ethnicity": "汉族", "division_code": "340104",
         "district": "安徽省合肥市蜀山区", "phone_masked": "138****5678",
         "household_status": "正常",
     }
@@ -52,7 +52,7 @@ def test_enterprise_states_organization_and_legal_rep() -> None:
     assert org["attributes"]["registered_capital"] == "100"
     assert org["attributes"]["legal_rep_key"] == ALICE
     assert org["links"] == [{"relation": "legal_rep", "category": "individual", "key": ALICE}]
-    assert rep["attributes"] == {"id_masked": "340104********1234", "name": "张*明"}
+    assert rep["attributes"] == {"id_masked": "340104***********4", "name": "张*明"}
     assert rep["links"] == [{"relation": "enterprise", "category": "organization", "key": ACME}]
     assert org["record_key"] == rep["record_key"] == "E1"
 
@@ -90,8 +90,8 @@ def test_marriage_states_event_and_both_parties(kind: str, status: str) -> None:
         {"relation": "participant", "category": "individual", "key": BOB},
         {"relation": "participant", "category": "individual", "key": ALICE},
     ]
-    assert a["attributes"] == {"id_masked": "340104********2222", "name": "李*",
-                               "birth_year_month": "1979-05", "marital_status": status}
+    assert a["attributes"] == {"id_masked": "340104***********2", "name": "李*",
+                               "birth_year": "1979", "marital_status": status}
     assert b["links"] == [{"relation": "event", "category": "event", "key": key}]
 
 

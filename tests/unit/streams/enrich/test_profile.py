@@ -39,17 +39,17 @@ def _values(state: ProfileState | None) -> dict[str, str]:
     return view.values
 
 
-def test_household_wins_birth_year_month_civil_wins_marital_status() -> None:
+def test_household_wins_birth_year_civil_wins_marital_status() -> None:
     home = _alice(HOUSEHOLD, resident(), ts=1)
-    wedding = _alice(CIVIL, marriage(party_b_birth_date_year_month="1980-02"), ts=2)
+    wedding = _alice(CIVIL, marriage(party_b_birth_date_year="1981"), ts=2)
     state = fold(home, wedding)
     values = _values(state)
-    assert values["birth_year_month"] == "1980-01"  # household is the authority...
+    assert values["birth_year"] == "1980"  # household is the authority...
     assert values["marital_status"] == "married"  # ...civil is for marital status
     view = state.view()  # type: ignore[union-attr]
-    assert view is not None and ("birth_year_month", "civil", "1980-02") in view.candidates
+    assert view is not None and ("birth_year", "civil", "1981") in view.candidates
     # The order of arrival does not matter: the authority wins even when older.
-    assert _values(fold(wedding, home))["birth_year_month"] == "1980-01"
+    assert _values(fold(wedding, home))["birth_year"] == "1980"
 
 
 def test_without_an_authoritative_value_the_latest_of_any_department_wins() -> None:
@@ -63,13 +63,13 @@ def test_without_an_authoritative_value_the_latest_of_any_department_wins() -> N
 def test_conflict_is_reported_once_by_the_fact_that_introduces_it() -> None:
     state, applied = apply_fact(None, _alice(HOUSEHOLD, resident(), ts=1))
     assert applied.conflicts == ()
-    wedding = _alice(CIVIL, marriage(party_b_birth_date_year_month="1980-02"), ts=2)
+    wedding = _alice(CIVIL, marriage(party_b_birth_date_year="1981"), ts=2)
     state, applied = apply_fact(state, wedding)
-    assert applied.conflicts == (Conflict("birth_year_month", "civil", CIVIL, "household"),)
+    assert applied.conflicts == (Conflict("birth_year", "civil", CIVIL, "household"),)
     [finding] = conflict_findings(wedding, applied.conflicts, detected_ms=99)
     assert (finding["reason"], finding["field"], finding["dept"], finding["source"]) == (
-        AUTHORITY_CONFLICT, "birth_year_month", "civil", CIVIL)
-    assert finding["detail"] == "birth_year_month: civil disagrees with household"
+        AUTHORITY_CONFLICT, "birth_year", "civil", CIVIL)
+    assert finding["detail"] == "birth_year: civil disagrees with household"
     assert "1980" not in json.dumps(finding)
     # Redelivered, or other attributes changing later: not reported again.
     _, again = apply_fact(state, wedding)
@@ -77,9 +77,9 @@ def test_conflict_is_reported_once_by_the_fact_that_introduces_it() -> None:
     state, later = apply_fact(state, _alice(HOUSEHOLD, resident(phone_masked=None), ts=3))
     assert later.status is Status.UPDATED and later.conflicts == ()
     # A changed disagreement is reported again.
-    _, changed = apply_fact(state, _alice(HOUSEHOLD, resident(birth_date_year_month="1980-03"),
+    _, changed = apply_fact(state, _alice(HOUSEHOLD, resident(birth_date_year="1982"),
                                           ts=4))
-    assert [c.attribute for c in changed.conflicts] == ["birth_year_month"]
+    assert [c.attribute for c in changed.conflicts] == ["birth_year"]
 
 
 def test_a_masked_name_agrees_with_the_clear_one() -> None:

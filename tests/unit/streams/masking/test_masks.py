@@ -2,7 +2,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.masking.masks import mask_id_number, mask_name, mask_phone, year_month
+from streams.masking.masks import (
+    birth_year,
+    mask_id_first6_last1,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    year_month,
+)
 
 
 def test_id_number() -> None:
@@ -40,8 +47,18 @@ def test_phone(phone: str, masked: str) -> None:
     assert mask_phone(phone) == masked
 
 
-def test_year_month() -> None:
+def test_id_division_and_check_only() -> None:
+    assert mask_id_first6_last1("34010419491231123X") == "340104***********X"
+    assert mask_id_first6_last1("110105491231002") == "110105********2"
+    assert mask_id_first6_last1("1234567") == "*******"
+
+
+def test_year_month_and_birth_year() -> None:
     assert year_month("1990-05-17") == "1990-05"
+    assert birth_year("1990-05-17") == "1990"
+    assert birth_year("1990-05-17", "2001-03-04") == "1990"
+    assert birth_year("2026-01-10", "2026-02-01") == "2025/2026"
+    assert birth_year("2026-03-10", "2026-02-01") == "2026"  # registered before born: a defect
 
 
 @given(st.text(min_size=3))

@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 
+from streams.masking.errors import PolicyError
 from streams.masking.operators import OPERATORS
-from streams.masking.policy import POLICY_PATH, PolicyError, load_policy, parse_policy
+from streams.masking.policy import POLICY_PATH, load_policy, parse_policy
 from topics.annotations import FieldSpec, Grade, Pii
 from topics.schemas import row_spec, source_names
 
@@ -36,11 +37,13 @@ def test_every_annotated_raw_field_has_known_operators(field: FieldSpec) -> None
 def test_the_shipped_mapping() -> None:
     policy = load_policy()
     expected = {
-        Pii.ID_NUMBER: [("{field}_pseudonym", "pseudonym"), ("{field}_masked", "mask_id_number")],
+        Pii.ID_NUMBER: [
+            ("{field}_pseudonym", "pseudonym"), ("{field}_masked", "mask_id_first6_last1")
+        ],
         Pii.NAME: [("{field}_masked", "mask_name")],
         Pii.PHONE: [("{field}_masked", "mask_phone")],
         Pii.ADDRESS: [("{field}_district", "generalize_district")],
-        Pii.BIRTH_DATE: [("{field}_year_month", "year_month")],
+        Pii.BIRTH_DATE: [("{field}_year", "birth_year")],
         Pii.FREE_TEXT: [("{field}_masked", "scan_and_mask")],
         Pii.NONE: [("{field}", "keep")],
     }
@@ -75,6 +78,9 @@ def test_a_grade_table_overrides_the_default() -> None:
         (lambda d: d["pii"]["phone"].update(default={"masked": "mask_phone"}), "{field}"),
         (lambda d: d["pii"]["phone"].update(default={"{field}-x": "mask_phone"}), "Avro name"),
         (lambda d: d.update(extra={}), "top-level"),
+        (lambda d: d.pop("disclosure"), "min_candidates] is required"),
+        (lambda d: d["disclosure"]["min_candidates"].pop("core"), "exactly the grades"),
+        (lambda d: d["disclosure"]["min_candidates"].update(core=0), "positive integer"),
     ],
 )
 def test_gaps_are_startup_errors(change: Any, message: str) -> None:
