@@ -92,8 +92,9 @@ class Settings(BaseSettings):
     )
     privacy_monitor_seconds: float = Field(
         default=60.0,
-        gt=0,
-        description="How often the sink measures the theme libraries' k-anonymity.",
+        ge=0,
+        description="How often the sink measures the theme libraries' k-anonymity; 0 turns "
+        "the monitor off.",
     )
 
     theme_store: str = Field(

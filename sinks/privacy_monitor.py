@@ -99,7 +99,10 @@ class KAnonymityMonitor:
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
-        """Checks every ``every_s`` in a background thread while the block runs."""
+        """Checks every ``every_s`` in a background thread while the block runs (none at 0)."""
+        if self.every_s <= 0:
+            yield
+            return
         stop = threading.Event()
         thread = threading.Thread(target=self._loop, args=(stop,), name="kanon-monitor",
                                   daemon=True)

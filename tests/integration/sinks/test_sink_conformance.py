@@ -139,16 +139,16 @@ def test_every_record_lands_once(engine_settings: Settings, tmp_path: Path) -> N
     current = run.rows(f"SELECT count() AS n, countIf(version = 2) AS v2 "
                        f"FROM {table(settings, 'theme_individual')} FINAL")
     assert [(int(r["n"]), int(r["v2"])) for r in current] == [(300, 50)]
-    # The views add up to what was published.
+    # The views add up to what was published, cells below k suppressed (NULL, flagged).
     population = table(settings, "v_population_by_district")
     enterprises = table(settings, "v_enterprises_by_type")
-    assert run.scalar(f"SELECT sum(persons) FROM {population}") == 300
-    assert run.scalar(f"SELECT sum(enterprises) FROM {enterprises}") == 200
+    assert_adds_up(run, population, "persons", 300)
+    assert_adds_up(run, enterprises, "enterprises", 200)
     named = run.rows(
         f"SELECT DISTINCT district_name FROM {enterprises} WHERE district_code = '110105'"
     )
     assert named == [{"district_name": "北京市朝阳区"}]
-    assert run.scalar(f"SELECT sum(licences) FROM {table(settings, 'v_licences_by_type')}") == 200
+    assert_adds_up(run, table(settings, "v_licences_by_type"), "licences", 200)
     # profile(): expiry in (i % 200 - 20) days, so i % 200 in 20..110 expire within 90 days
     # (the day boundary may move one either way while the test runs).
     expiring = run.scalar(f"SELECT count() FROM {table(settings, 'v_licences_expiring')}")
@@ -284,9 +284,17 @@ def test_delete_removes_the_profile(engine_settings: Settings, tmp_path: Path) -
         # Above the version it deletes; every other column at its default.
         assert [(int(r["version"]), int(r["is_deleted"]), r["name"]) for r in tombstone][-1] == (
             5, 1, None)
-        assert run.scalar(
-            f"SELECT sum(persons) FROM {table(settings, 'v_population_by_district')}"
-        ) == 8
+        assert_adds_up(run, table(settings, "v_population_by_district"), "persons", 8)
+
+
+def assert_adds_up(run: SinkRun, view: str, count: str, published: int) -> None:
+    """The shown cells and the suppressed ones (each 1..k-1) account for every row."""
+    k = run.settings.privacy_k
+    shown, hidden = (int(v) for v in run.rows(
+        f"SELECT sum(ifNull({count}, 0)) AS shown, countIf(suppressed) AS hidden FROM {view}"
+    )[0].values())
+    assert shown + hidden <= published <= shown + hidden * (k - 1)
+    assert run.scalar(f"SELECT count() FROM {view} WHERE suppressed AND {count} IS NOT NULL") == 0
 
 
 def test_new_optional_field_adds_a_nullable_column_without_loss(
