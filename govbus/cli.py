@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govbus.cli_status import status
+from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,14 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+def operator_settings() -> Settings:
+    """The operator's tools (tail, dlq, status, benchmarks' drivers) connect as the admin."""
+    from govbus.wiring import connect
+    from topics.principals import ADMIN
+
+    return connect(get_settings(), ADMIN)
 
 
 # ---------------------------------------------------------------- stack
@@ -88,8 +97,8 @@ def topics_apply() -> None:
     from govbus.wiring import topic_admin
     from topics.catalog import catalog
 
-    table = Table("topic", "action", "detail")
-    for change in topic_admin(get_settings()).apply(catalog()):
+    table = Table("topic / principal", "action", "detail")
+    for change in topic_admin(operator_settings()).apply(catalog()):
         table.add_row(change.topic, change.action, change.detail)
     out.print(table)
 
@@ -136,12 +145,15 @@ def publish(
 ) -> None:
     """Publish change events from a JSON Lines file; bad lines are reported and not sent."""
     from connectors.jsonl import publish_lines
-    from govbus.wiring import publishers
-    from topics.schemas import source_names
+    from govbus.wiring import connect, publishers
+    from topics.principals import publisher as publisher_of
+    from topics.schemas import row_spec, source_names
 
     if source not in source_names():
         raise fail(f"unknown source {source!r}; known: {', '.join(source_names())}", 2)
-    publisher = publishers(get_settings(), [source])[source]
+    settings = get_settings()
+    connect(settings, publisher_of(row_spec(source).dept))
+    publisher = publishers(settings, [source])[source]
     with file.open(encoding="utf-8") as lines:
         report = publish_lines(publisher, lines)
     delivery = publisher.flush()
@@ -174,8 +186,8 @@ def tail(
         name = by_name(topic).name
     except KeyError as exc:
         raise fail(str(exc.args[0]), 2) from None
-    settings = get_settings()
-    reader = TopicReader(settings.kafka_bootstrap, registry(settings), name, not from_end)
+    settings = operator_settings()
+    reader = TopicReader(kafka_config(settings), registry(settings), name, not from_end)
     for message in reader.messages(max_messages, idle):
         record: dict[str, object] = {
             "partition": message.partition,
@@ -206,11 +218,15 @@ def simulate(
 
     from connectors.simulate import run_simulation
     from connectors.simulator import DepartmentSimulator
-    from govbus.wiring import publishers
-    from topics.schemas import source_names
+    from govbus.wiring import connect, publishers
+    from topics.principals import publisher
+    from topics.schemas import row_spec, source_names
 
     simulator = DepartmentSimulator(seed=seed, defect_rate=defect_rate, population=population)
-    targets = publishers(get_settings(), list(source_names()))
+    settings = get_settings()
+    for dept in sorted({row_spec(s).dept for s in source_names()}):
+        connect(settings, publisher(dept))
+    targets = publishers(settings, list(source_names()))
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -248,7 +264,7 @@ def bench_publisher(
     from topics.catalog import Layer, by_layer
     from topics.schemas import source_names
 
-    settings = get_settings()
+    settings = operator_settings()
     topic_admin(settings).apply(by_layer(Layer.RAW))
     result = run(publishers(settings, list(source_names())), events)
     out.print(f"events:                 {result.events}")
@@ -275,26 +291,33 @@ def worker(
         level=LOG_LEVELS[loglevel], format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
     )
     settings = get_settings()
-    _require_topics(settings)
+    for principal in WORKER_PRINCIPALS[role]:
+        _require_topics(settings, principal)
     code = run_worker(settings, role)
     if code:
         raise typer.Exit(code)
 
 
 LOG_LEVELS = {"crit": 50, "error": 40, "warn": 30, "info": 20, "debug": 10}
+WORKER_PRINCIPALS = {"raw": ("raw-worker",), "theme": ("theme-worker",),
+                     "all": ("raw-worker", "theme-worker")}
 
 
-def _require_topics(settings: Settings) -> None:
-    """A worker needs its topics: say so at once, not as a loop failing on a partition."""
+def _require_topics(settings: Settings, principal: str) -> None:
+    """A worker needs its principal's access and its topics: say so at once, not as a loop
+    failing on a partition or a client logging refused handshakes."""
     from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
 
-    from govbus.wiring import topic_admin
-    from topics.catalog import catalog
+    from govbus.wiring import connect
+    from topics.principals import principal_topics
 
+    chosen = connect(settings, principal)
     try:
-        missing = topic_admin(settings).missing(catalog())
+        listed = AdminClient({**kafka_config(chosen), "log_level": 0}).list_topics(timeout=10)
     except KafkaException as exc:
         raise fail(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    missing = [t for t in principal_topics(principal) if t not in listed.topics]
     if missing:
         raise fail(f"{len(missing)} catalog topics do not exist, {missing[0]} among them: "
                    "run `govbus topics apply` first")
@@ -341,7 +364,7 @@ def demo(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from govbus import demo as run
-    from govbus.wiring import registry
+    from govbus.wiring import admin_settings, registry
     from streams.dlq import DeadLetterView, summarize
     from topics.catalog import dlq_topic
     from topics.reader import TopicReader
@@ -369,7 +392,8 @@ def demo(
                 table.add_row(*(str(v) for v in row))
             out.print(table)
         letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
-            settings.kafka_bootstrap, registry(settings), dlq_topic("standardize").name
+            kafka_config(admin_settings(settings)), registry(settings),
+            dlq_topic("standardize").name
         ).messages(idle_timeout_s=2.0)]
         dlq = Table("reason", "dept", "events", title=f"DLQ: {len(letters)} rejected events")
         for (reason, dept), count in sorted(summarize(letters).items(), key=lambda i: -i[1]):
@@ -462,8 +486,8 @@ def _dead_letters(stage: str) -> list:  # type: ignore[type-arg]
 
     if stage not in STAGES:
         raise fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}", 2)
-    settings = get_settings()
-    reader = TopicReader(settings.kafka_bootstrap, registry(settings), dlq_topic(stage).name)
+    settings = operator_settings()
+    reader = TopicReader(kafka_config(settings), registry(settings), dlq_topic(stage).name)
     return [DeadLetterView(m.raw_key, m.raw_value, m.headers)
             for m in reader.messages(idle_timeout_s=2.0)]
 
@@ -505,8 +529,8 @@ def dlq_replay(
     if dry_run:
         out.print(f"would replay {len(chosen)} events")
         return
-    settings = get_settings()
-    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, "govbus-dlq-replay")))
+    settings = operator_settings()
+    output = KafkaOutput(Producer(output_config(kafka_config(settings), "govbus-dlq-replay")))
     now_ms = int(time.time() * 1000)
     for letter in chosen:
         output.produce(letter.origin_topic, letter.key, letter.value,

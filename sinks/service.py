@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from sinks.clickhouse.backend import BackendError, ClickHouseBackend, SerializedBackend
 from sinks.clickhouse.backend_factory import open_backend
@@ -82,7 +83,7 @@ class SinkService:
         }
         routes = {topic: self.writers[t.spec.name] for t in self.tables for topic in t.topics}
         self.consumer = SinkConsumer(
-            bootstrap=settings.kafka_bootstrap,
+            connection=kafka_config(settings),
             group_id=group_id(settings),
             routes=routes,
             fetch_schema=fetch_schema,

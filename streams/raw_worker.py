@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop, consumer_config
 from streams.masking.pseudonym import pseudonymizer_from
@@ -47,13 +48,13 @@ class RawStage:
 
 def build_raw_loop(settings: Settings) -> BatchConsumerLoop:
     registry = SchemaRegistry(settings.registry_url)
-    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, group_id(settings))))
+    output = KafkaOutput(Producer(output_config(kafka_config(settings), group_id(settings))))
     processor = RawLayerProcessor(
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
         pseudonymizer_from(settings),
         output,
     )
-    consumer = Consumer(consumer_config(settings.kafka_bootstrap, group_id(settings)))
+    consumer = Consumer(consumer_config(kafka_config(settings), group_id(settings)))
     return BatchConsumerLoop(consumer, RawStage(processor), output, settings.batch_size,
                              settings.batch_seconds, group_id(settings))

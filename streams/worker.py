@@ -14,12 +14,14 @@ import threading
 from types import FrameType
 
 from ops.http import start_metrics_server
+from ops.kafka_client import as_principal
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop
 from streams.output import OutputError
 from streams.raw_worker import build_raw_loop
 from streams.runtime import tune_gc
 from streams.theme_worker import build_theme_loop
+from topics.principals import RAW_WORKER, THEME_WORKER
 
 log = logging.getLogger("govbus.streams.worker")
 
@@ -31,10 +33,11 @@ EXIT_FAILED = 1
 def run_worker(settings: Settings, role: str) -> int:
     """Run the role's loops until SIGINT/SIGTERM; returns the exit code."""
     loops: list[BatchConsumerLoop] = []
+    # Each layer connects as its own principal, also when both run in one process.
     if role in ("raw", "all"):
-        loops.append(build_raw_loop(settings))
+        loops.append(build_raw_loop(as_principal(settings, RAW_WORKER)))
     if role in ("theme", "all"):
-        loops.append(build_theme_loop(settings))
+        loops.append(build_theme_loop(as_principal(settings, THEME_WORKER)))
     failures: list[BaseException] = []
     tune_gc()
 
