@@ -33,6 +33,8 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(bench_app, name="bench")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter queues: rejections and replay.")
 app.add_typer(dlq_app, name="dlq")
+users_app = typer.Typer(no_args_is_help=True, help="SCRAM users of the broker's principals.")
+app.add_typer(users_app, name="users")
 
 # Piped output (CI logs, `| less`) gets wide lines rather than 80-column wrapping.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -60,8 +62,15 @@ def stack_up() -> None:
     """Start the local broker and registry (harmless when already up)."""
     from ops.stack.manager import LocalStack
 
-    for line in LocalStack(get_settings()).up():
+    settings = get_settings()
+    stack = LocalStack(settings)
+    for line in stack.up():
         out.print(line)
+    if settings.secure and settings.manage_stack:
+        shipper = stack.pipeline["audit"]
+        pid = shipper.start([sys.executable, "-m", "govbus.cli", "audit", "ship", "--follow"],
+                            None, timeout_s=5.0)
+        out.print(f"audit: shipping broker denials to the audit topic (pid {pid})")
 
 
 @stack_app.command("down")
@@ -93,14 +102,22 @@ def stack_status() -> None:
 
 @topics_app.command("apply")
 def topics_apply() -> None:
-    """Create or update every catalog topic and register its schemas."""
-    from govbus.wiring import topic_admin
+    """Create or update every catalog topic, register its schemas and, with security on,
+    create the principals' users and apply their ACLs."""
+    from govbus.wiring import audit_changes, topic_admin
+    from topics.access_admin import AccessChange
     from topics.catalog import catalog
 
+    settings = operator_settings()
     table = Table("topic / principal", "action", "detail")
-    for change in topic_admin(operator_settings()).apply(catalog()):
+    changes = topic_admin(settings).apply(catalog())
+    for change in changes:
         table.add_row(change.topic, change.action, change.detail)
     out.print(table)
+    audit_changes(settings, [
+        AccessChange(c.action, c.topic, c.detail) for c in changes
+        if c.action.startswith(("user.", "acl."))
+    ])
 
 
 @topics_app.command("list")
@@ -125,6 +142,114 @@ def topics_list() -> None:
             f"{value['namespace']}.{value['name']}" if value else "-",
         )
     out.print(table)
+
+
+# ---------------------------------------------------------------- users
+
+PrincipalName = Annotated[str, typer.Argument(help="Principal, as `govbus users list` shows")]
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """The declared principals, their roles, and whether the broker has their user."""
+    from govbus.wiring import access_admin
+    from topics.principals import principals
+
+    existing = access_admin(operator_settings()).users()
+    table = Table("principal", "role", "grants", "user on broker")
+    for principal in principals():
+        table.add_row(principal.name, principal.role, str(len(principal.grants)),
+                      "yes" if principal.name in existing else "no")
+    out.print(table)
+
+
+@users_app.command("add")
+def users_add(name: PrincipalName) -> None:
+    """Create a declared principal's SCRAM user; its password goes to the access folder."""
+    _change_user("add", name)
+
+
+@users_app.command("rotate")
+def users_rotate(name: PrincipalName) -> None:
+    """Give a principal a new password (its processes pick it up on their next start)."""
+    _change_user("rotate", name)
+
+
+@users_app.command("remove")
+def users_remove(name: PrincipalName) -> None:
+    """Delete a principal's SCRAM user and its password file; its ACLs stay declared."""
+    _change_user("remove", name)
+
+
+def _change_user(action: str, name: str) -> None:
+    from govbus.wiring import access_admin, audit_changes
+    from topics.principals import principal
+
+    try:
+        principal(name)
+    except KeyError as exc:
+        raise fail(str(exc.args[0]), 2) from None
+    settings = operator_settings()
+    admin = access_admin(settings)
+    change = getattr(admin, action)(name)
+    audit_changes(settings, [change])
+    where = "" if action == "remove" else f"; password in {admin.access.password_file(name)}"
+    out.print(f"{change.kind}: {name}{where}")
+
+
+# ---------------------------------------------------------------- audit
+
+audit_app = typer.Typer(invoke_without_command=True,
+                        help="The audit trail: denials, user and ACL changes, queries.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.callback()
+def audit_list(
+    ctx: typer.Context,
+    last: Annotated[int, typer.Option(min=1, help="How many recent events")] = 30,
+    kind: Annotated[str | None, typer.Option(help="Only this kind, e.g. broker.denied")] = None,
+) -> None:
+    """List recent audit events (broker denials are shipped first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from govbus.wiring import registry, ship_denials
+    from topics.catalog import audit_topic
+    from topics.reader import TopicReader
+
+    settings = operator_settings()
+    if settings.manage_stack:
+        ship_denials(settings)
+    reader = TopicReader(kafka_config(settings), registry(settings), audit_topic().name)
+    events = [m.value for m in reader.messages(idle_timeout_s=2.0)
+              if m.value is not None and (kind is None or m.value["kind"] == kind)]
+    events.sort(key=lambda e: e["source_ts_ms"])
+    table = Table("time (UTC)", "kind", "principal", "action", "resource", "outcome", "detail",
+                  title=f"audit: {min(last, len(events))} of {len(events)} events")
+    for event in events[-last:]:
+        when = datetime.fromtimestamp(event["source_ts_ms"] / 1000, UTC)
+        table.add_row(when.strftime("%Y-%m-%d %H:%M:%S"), event["kind"], event["principal"],
+                      event["action"][:80], event["resource"], event["outcome"],
+                      event["detail"][:60])
+    out.print(table)
+
+
+@audit_app.command("ship")
+def audit_ship(
+    follow: Annotated[bool, typer.Option(help="Keep shipping until stopped")] = False,
+) -> None:
+    """Ship the local broker's authorization denials to the audit topic."""
+    import signal
+    import threading
+
+    from govbus.wiring import ship_denials
+
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    shipped = ship_denials(operator_settings(), follow, stopped.is_set)
+    out.print(f"shipped {shipped} broker denials")
 
 
 # ---------------------------------------------------------------- publish / tail

@@ -79,10 +79,11 @@ def sink_run(
         help="Append each profile-table insert's row latencies to this file (benchmarks)")] = None,
 ) -> None:
     """Sink theme, fact and quality topics into ClickHouse until SIGTERM or Ctrl-C."""
-    from govbus.wiring import connect, registry
+    from govbus.wiring import connect, query_auditor, registry
     from ops.http import start_metrics_server
     from sinks.instrumentation import MetricsObserver, Observers
     from sinks.latency import LatencyLog
+    from sinks.query_access import query_access
     from sinks.service import SinkService, group_id
     from topics.principals import SINK
 
@@ -92,7 +93,9 @@ def sink_run(
     observer = (MetricsObserver() if latency_log is None
                 else Observers(MetricsObserver(), LatencyLog(latency_log)))
     service = SinkService(
-        settings, registry(settings).schema_by_id, observer=observer, serve_queries=serve
+        settings, registry(settings).schema_by_id, observer=observer, serve_queries=serve,
+        query_access=query_access(
+            settings, query_auditor(settings) if settings.secure else None),
     )
     metrics_server = start_metrics_server(settings, "sink")
 

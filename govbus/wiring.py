@@ -6,7 +6,9 @@ topics, users and the operator's tools, a department's publisher for its own raw
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import Producer
 
@@ -14,9 +16,12 @@ from connectors.publisher import ChangeEventPublisher, producer_config
 from ops.access import AccessFolder
 from ops.kafka_client import as_principal, check_connection, kafka_config
 from ops.settings import Settings
-from topics.access_admin import AccessAdmin
+from ops.stack.kafka import KafkaBroker
+from sinks.clickhouse.query_server import QueryRecord
+from topics.access_admin import AccessAdmin, AccessChange
 from topics.admin import TopicAdmin
-from topics.principals import ADMIN, publisher
+from topics.audit import AuditEvent, AuditTrail, broker_denials
+from topics.principals import ADMIN, SINK, publisher
 from topics.registry import SchemaRegistry
 from topics.schemas import row_spec
 
@@ -67,3 +72,66 @@ def publishers(settings: Settings, sources: list[str]) -> dict[str, ChangeEventP
                 source, producer, schema_registry, settings.default_compatibility
             )
     return result
+
+
+def audit_trail(settings: Settings) -> AuditTrail:
+    """The audit topic's producer, connected as the settings' principal."""
+    return AuditTrail(kafka_config(settings), registry(settings))
+
+
+def audit_changes(settings: Settings, changes: Iterable[AccessChange]) -> int:
+    """User and ACL changes the admin made, as audit events; returns how many."""
+    events = [
+        AuditEvent(kind=c.kind, principal=ADMIN, action=c.action,
+                   resource=f"{c.principal} {c.resource}".strip())
+        for c in changes
+    ]
+    if not events:
+        return 0
+    trail = audit_trail(admin_settings(settings))
+    trail.record(events)
+    trail.flush()
+    return len(events)
+
+
+def query_auditor(settings: Settings) -> Callable[[QueryRecord], None]:
+    """Every query of the endpoint as an audit event, produced as the sink principal."""
+    trail = audit_trail(as_principal(settings, SINK))
+
+    def audit(record: QueryRecord) -> None:
+        trail.record([AuditEvent(
+            kind="query", principal=record.user, action=" ".join(record.sql.split())[:2000],
+            resource="query endpoint",
+            outcome="done" if record.status == 200 else f"refused {record.status}",
+            detail=f"{record.seconds * 1000:.0f} ms, {record.rows} rows"
+                   + (f"; {record.detail}" if record.detail else ""),
+        )])
+
+    return audit
+
+
+def ship_denials(settings: Settings, follow: bool = False,
+                 stop: Callable[[], bool] = lambda: False) -> int:
+    """Broker authorization denials from the local broker's authorizer log to the audit
+    topic, from where the last call stopped; with ``follow``, until ``stop``."""
+    log_file = KafkaBroker(settings).authorizer_log
+    position_file = settings.state_dir / "run" / "audit-denials.pos"
+    trail = audit_trail(admin_settings(settings))
+    shipped = 0
+    while True:
+        position = int(position_file.read_text()) if position_file.exists() else 0
+        if log_file.exists():
+            if log_file.stat().st_size < position:
+                position = 0  # the log was started afresh
+            with log_file.open("rb") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            lines = complete.decode("utf-8", errors="replace").splitlines()
+            shipped += trail.record(broker_denials(lines))
+            if trail.flush() == 0 and complete:
+                position_file.parent.mkdir(parents=True, exist_ok=True)
+                position_file.write_text(str(position + len(complete)))
+        if not follow or stop():
+            return shipped
+        time.sleep(1.0)

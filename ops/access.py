@@ -28,6 +28,22 @@ class AccessFolder:
     def password_file(self, principal: str) -> Path:
         return self.root / "users" / f"{principal}.password"
 
+    def query_password_file(self, user: str) -> Path:
+        """The query endpoint's users are not broker principals: a folder of their own."""
+        return self.root / "query-users" / f"{user}.password"
+
+    def query_password(self, user: str) -> SecretStr:
+        path = self.query_password_file(user)
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.chmod(0o700)
+            write_secret(path, new_password().get_secret_value().encode())
+        return read_secret(path)
+
+    def query_users(self) -> dict[str, SecretStr]:
+        folder = self.root / "query-users"
+        return {p.stem: read_secret(p) for p in sorted(folder.glob("*.password"))}
+
     def has_password(self, principal: str) -> bool:
         return self.password_file(principal).exists()
 

@@ -97,6 +97,19 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the sink's read-only query endpoint on 127.0.0.1; 0 picks one.",
     )
+    query_user: str = Field(
+        default="analyst",
+        min_length=1,
+        description="Who `govbus query` asks the endpoint as (its password: query_password or "
+        "<access_dir>/query-users/<user>.password).",
+    )
+    query_password: SecretStr | None = None
+    query_max_execution_s: int = Field(
+        default=30, ge=1, description="The engine stops an endpoint query after this long."
+    )
+    query_max_result_rows: int = Field(
+        default=100_000, ge=1, description="The engine refuses an endpoint result this long."
+    )
 
     theme_store: str = Field(
         default="memory://",

@@ -12,7 +12,9 @@ from ops.stack.kafka import KafkaBroker
 from ops.stack.process import ServiceProcess
 from ops.stack.registry import SchemaRegistryService
 
-PIPELINE = ("worker", "sink")
+# Background processes of govbus itself, stopped first on down: the demo's pipeline and the
+# audit shipper that `govbus stack up` starts.
+PIPELINE = ("worker", "sink", "audit")
 
 
 @dataclass(frozen=True)
