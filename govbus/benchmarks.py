@@ -33,6 +33,7 @@ from streams.bench import (
 from streams.masking.pseudonym import pseudonymizer_from
 from streams.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
+from topics.principals import principals
 from topics.schemas import source_names
 
 
@@ -51,8 +52,10 @@ def fresh_namespace(prefix: str) -> Iterator[Settings]:
             yield settings
         finally:
             # A benchmark's topics are of no use afterwards; thousands of partitions left
-            # behind would slow the broker down for every later run.
+            # behind would slow the broker down for every later run. Nor are its ACLs.
             admin.delete(t.name for t in catalog())
+            if admin.access is not None:
+                admin.access.revoke_declared(principals())
     finally:
         if previous is None:
             os.environ.pop("GOVBUS_TOPIC_NAMESPACE", None)

@@ -60,17 +60,14 @@ def operator_settings() -> Settings:
 @stack_app.command("up")
 def stack_up() -> None:
     """Start the local broker and registry (harmless when already up)."""
+    from govbus.demo import start_audit_shipper
     from ops.stack.manager import LocalStack
 
     settings = get_settings()
     stack = LocalStack(settings)
     for line in stack.up():
         out.print(line)
-    if settings.secure and settings.manage_stack:
-        shipper = stack.pipeline["audit"]
-        pid = shipper.start([sys.executable, "-m", "govbus.cli", "audit", "ship", "--follow"],
-                            None, timeout_s=5.0)
-        out.print(f"audit: shipping broker denials to the audit topic (pid {pid})")
+    start_audit_shipper(settings, stack, out.print)
 
 
 @stack_app.command("down")

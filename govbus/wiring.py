@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 
 from connectors.publisher import ChangeEventPublisher, producer_config
 from ops.access import AccessFolder
-from ops.kafka_client import as_principal, check_connection, kafka_config
+from ops.kafka_client import as_principal, check_connection, kafka_config, registry_config
 from ops.settings import Settings
 from ops.stack.kafka import KafkaBroker
 from sinks.clickhouse.query_server import QueryRecord
@@ -39,7 +39,7 @@ def admin_settings(settings: Settings) -> Settings:
 
 
 def registry(settings: Settings) -> SchemaRegistry:
-    return SchemaRegistry(settings.registry_url)
+    return SchemaRegistry(registry_config(settings))
 
 
 def access_admin(settings: Settings) -> AccessAdmin:
@@ -62,11 +62,11 @@ def publishers(settings: Settings, sources: list[str]) -> dict[str, ChangeEventP
     by_dept: dict[str, list[str]] = defaultdict(list)
     for source in sources:
         by_dept[row_spec(source).dept].append(source)
-    schema_registry = registry(settings)
     result = {}
     for dept, dept_sources in by_dept.items():
-        config = kafka_config(as_principal(settings, publisher(dept)))
-        producer = Producer(producer_config(config))
+        principal = as_principal(settings, publisher(dept))
+        producer = Producer(producer_config(kafka_config(principal)))
+        schema_registry = registry(principal)
         for source in dept_sources:
             result[source] = ChangeEventPublisher(
                 source, producer, schema_registry, settings.default_compatibility

@@ -49,6 +49,21 @@ def kafka_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def registry_config(settings: Settings) -> dict[str, Any]:
+    """The schema registry client's configuration: the URL and, with security on, the
+    principal's basic credentials (the registry's door takes the broker's passwords)."""
+    config: dict[str, Any] = {"url": settings.registry_url}
+    if not settings.secure:
+        return config
+    user = settings.kafka_user
+    if not user:
+        raise AccessError("no principal chosen for the schema registry: set GOVBUS_KAFKA_USER")
+    config["basic.auth.user.info"] = f"{user}:{password_of(settings, user).get_secret_value()}"
+    if settings.registry_url.startswith("https"):
+        config["ssl.ca.location"] = str(AccessFolder(settings).ca_file)
+    return config
+
+
 def password_of(settings: Settings, user: str) -> SecretStr:
     if settings.kafka_password is not None and settings.kafka_user == user:
         return settings.kafka_password

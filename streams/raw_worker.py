@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ops.kafka_client import kafka_config
+from ops.kafka_client import kafka_config, registry_config
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop, consumer_config
 from streams.masking.pseudonym import pseudonymizer_from
@@ -47,7 +47,7 @@ class RawStage:
 
 
 def build_raw_loop(settings: Settings) -> BatchConsumerLoop:
-    registry = SchemaRegistry(settings.registry_url)
+    registry = SchemaRegistry(registry_config(settings))
     output = KafkaOutput(Producer(output_config(kafka_config(settings), group_id(settings))))
     processor = RawLayerProcessor(
         AvroDecoder(registry.schema_by_id),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from ops.kafka_client import kafka_config
+from ops.kafka_client import kafka_config, registry_config
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop, consumer_config
 from streams.enrich.profile import ProfileState
@@ -49,7 +49,7 @@ class ThemeStage:
 
 
 def build_theme_loop(settings: Settings) -> BatchConsumerLoop:
-    registry = SchemaRegistry(settings.registry_url)
+    registry = SchemaRegistry(registry_config(settings))
     group = group_id(settings)
     output = KafkaOutput(Producer(output_config(kafka_config(settings), group)))
     processor = ThemeProcessor(

@@ -134,6 +134,16 @@ class AccessAdmin:
             changes += [_change("acl.revoked", who, g) for who, g in sorted(stale)]
         return changes
 
+    def revoke_declared(self, principals: Iterable[Principal], timeout_s: float = 15.0) -> int:
+        """Delete the ACLs the declaration grants (a namespace's, when it is torn down)."""
+        filters = [_as_filter(_binding(p.kafka_principal, g)) for p in principals
+                   for g in sorted(p.grants)]
+        if not filters:
+            return 0
+        for future in self.admin.delete_acls(filters).values():
+            future.result(timeout=timeout_s)
+        return len(filters)
+
     def _granted(self, ours: set[str], timeout_s: float) -> set[tuple[str, Grant]]:
         return {
             (binding.principal, grant)

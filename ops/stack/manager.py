@@ -67,7 +67,7 @@ class LocalStack:
         return [
             _status("kafka", managed, kafka_pid, self.kafka.ready, self.settings.kafka_bootstrap),
             _status(
-                "registry", managed, registry_pid, self.registry.ready, self.settings.registry_url
+                "registry", managed, registry_pid, self.registry.serving, self.settings.registry_url
             ),
         ]
 

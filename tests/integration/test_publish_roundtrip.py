@@ -15,7 +15,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, registry, topic_admin
-from ops.kafka_client import kafka_config
+from ops.kafka_client import kafka_config, registry_config
 from ops.settings import get_settings
 from topics.catalog import Layer, by_layer, raw_topic
 from topics.registry import IncompatibleSchemaError
@@ -49,7 +49,7 @@ def test_sdk_events_read_back_by_confluent_deserializer(namespace: str) -> None:
     report = publish_all(events, publishers(settings, list(source_names())), 30.0)
     assert report.failed == 0 and report.pending == 0
 
-    client = SchemaRegistryClient({"url": settings.registry_url})
+    client = SchemaRegistryClient(registry_config(settings))
     deserializer = AvroDeserializer(client)
     by_id = {e.event_id: e for e in events}
     seen = 0

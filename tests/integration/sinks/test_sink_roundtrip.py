@@ -11,7 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from ops.kafka_client import kafka_config
+from ops.kafka_client import kafka_config, registry_config
 from ops.settings import Settings
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.ddl import TableKind, TableSpec
@@ -51,7 +51,7 @@ def finding(i: int) -> dict[str, Any]:
 
 
 def publish(settings: Settings, topic_name: str) -> SchemaRegistry:
-    registry = SchemaRegistry(settings.registry_url)
+    registry = SchemaRegistry(registry_config(settings))
     topic = Topic(
         name=topic_name,
         layer=Layer.QUALITY,
