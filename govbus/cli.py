@@ -102,19 +102,15 @@ def topics_apply() -> None:
     """Create or update every catalog topic, register its schemas and, with security on,
     create the principals' users and apply their ACLs."""
     from govbus.wiring import audit_changes, topic_admin
-    from topics.access_admin import AccessChange
     from topics.catalog import catalog
 
     settings = operator_settings()
     table = Table("topic / principal", "action", "detail")
-    changes = topic_admin(settings).apply(catalog())
-    for change in changes:
+    admin = topic_admin(settings)
+    for change in admin.apply(catalog()):
         table.add_row(change.topic, change.action, change.detail)
     out.print(table)
-    audit_changes(settings, [
-        AccessChange(c.action, c.topic, c.detail) for c in changes
-        if c.action.startswith(("user.", "acl."))
-    ])
+    audit_changes(settings, admin.access_changes)
 
 
 @topics_app.command("list")

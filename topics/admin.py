@@ -16,7 +16,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
-from topics.access_admin import AccessAdmin
+from topics.access_admin import AccessAdmin, AccessChange
 from topics.catalog import Topic
 from topics.principals import principals
 from topics.registry import SchemaRegistry
@@ -48,6 +48,8 @@ class TopicAdmin:
         self.compatibility = compatibility
         # With security on, the principals' users and ACLs are applied with the topics.
         self.access = access
+        # The last apply's user and ACL changes, for the audit trail.
+        self.access_changes: list[AccessChange] = []
 
     def apply(self, topics: Iterable[Topic], timeout_s: float = 30.0) -> list[Change]:
         wanted = list(topics)
@@ -72,6 +74,7 @@ class TopicAdmin:
         if self.access is not None:
             declared = principals()
             done = [*self.access.ensure_users(declared), *self.access.apply_acls(declared)]
+            self.access_changes = done
             changes.extend(Change(c.principal, c.kind, f"{c.action} {c.resource}".strip())
                            for c in done)
         return changes
