@@ -196,6 +196,9 @@ def _handler_for(server: QueryServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self, body: bytes) -> None:
             user = server.authenticate(self.headers.get("Authorization"))
             if user is None:
+                if server.on_query is not None:  # a refused login is audited too
+                    server.on_query(QueryRecord(ANONYMOUS, "", HTTPStatus.UNAUTHORIZED, 0.0, 0,
+                                                "credentials missing or wrong"))
                 self.send_response(HTTPStatus.UNAUTHORIZED)
                 self.send_header("WWW-Authenticate", 'Basic realm="govbus query"')
                 payload = b"credentials required\n"
