@@ -42,10 +42,10 @@ class DeliveryReport:
         return self.sent - self.delivered - self.failed
 
 
-def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
+def producer_config(connection: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     """The producer settings every govbus publisher uses."""
     return {
-        "bootstrap.servers": bootstrap,
+        **connection,
         "enable.idempotence": True,
         "acks": "all",
         "compression.type": "lz4",

@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -56,6 +56,7 @@ from connectors.simulator import DepartmentSimulator, SimulatedEvent
 from govbus.benchmarks import fresh_namespace, prefill_raw
 from govbus.keys import pseudonymizer
 from govbus.wiring import publishers, registry, topic_admin
+from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from sinks.clickhouse.tables import sink_tables
 from sinks.latency import percentile, publish_at_rate, read_latency_log
@@ -228,8 +229,9 @@ def isolated_run(prefix: str, say: Say) -> Iterator[tuple[Settings, Processes]]:
     ) as folder:
         state = Path(folder)
         env = {**os.environ, "GOVBUS_STATE_DIR": str(state), "GOVBUS_SINK_QUERY_PORT": "0",
-               "GOVBUS_METRICS_PORT": "0"}
-        local = settings.model_copy(update={"state_dir": state, "sink_query_port": 0})
+               "GOVBUS_METRICS_PORT": "0", "GOVBUS_ACCESS_DIR": str(settings.access_folder)}
+        local = settings.model_copy(update={"state_dir": state, "sink_query_port": 0,
+                                            "access_dir": settings.access_folder})
         try:
             with Processes(state, env) as processes:
                 yield local, processes
@@ -241,7 +243,7 @@ def _delete_namespace(settings: Settings, say: Say) -> None:
     namespace = settings.topic_namespace
     apps = f"govbus-{namespace}".replace(".", "-")
     try:
-        names = [t for t in AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        names = [t for t in AdminClient({**kafka_config(settings)})
                  .list_topics(timeout=10).topics if t.startswith((namespace, apps))]
         topic_admin(settings).delete(names)
     except Exception as exc:  # best effort: the figures are already taken
@@ -276,10 +278,10 @@ def _partitions(consumer: Consumer, topics: list[str]) -> list[TopicPartition]:
 class Progress:
     """Committed offsets of consumer groups next to the topics' end offsets."""
 
-    def __init__(self, bootstrap: str, watches: list[tuple[str, list[str]]]) -> None:
+    def __init__(self, connection: Mapping[str, Any], watches: list[tuple[str, list[str]]]) -> None:
         self.watches: list[tuple[Consumer, list[TopicPartition]]] = []
         for group, topics in watches:
-            consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+            consumer = Consumer({**connection, "group.id": group,
                                  "enable.auto.commit": False})
             self.watches.append((consumer, _partitions(consumer, topics)))
 
@@ -313,10 +315,10 @@ class OutputWatch(threading.Thread):
     """Counts the messages written to topics (by layer) from now on, and their first and
     last timestamps (the producers' create time)."""
 
-    def __init__(self, bootstrap: str, layers: dict[str, list[str]]) -> None:
+    def __init__(self, connection: Mapping[str, Any], layers: dict[str, list[str]]) -> None:
         super().__init__(daemon=True, name="output-watch")
         # Fetches wait to fill up: a fetch per produced batch loaded the measured broker.
-        self.consumer = Consumer({"bootstrap.servers": bootstrap,
+        self.consumer = Consumer({**connection,
                                   "group.id": "govbus-bench-e2e-watch",
                                   "enable.auto.commit": False,
                                   "fetch.min.bytes": 1024 * 1024, "fetch.wait.max.ms": 100})
@@ -400,7 +402,7 @@ def fixed_rate(pipeline: str, rate: float, duration_s: float, say: Say,
         processes.start("worker", worker_argv(pipeline))
         if not _wait(lambda: endpoint_url(settings) is not None, STARTUP_TIMEOUT_S, processes):
             raise RuntimeError("the sink announced no query endpoint in time")
-        progress = Progress(settings.kafka_bootstrap,
+        progress = Progress(kafka_config(settings),
                             [*pipeline_watches(pipeline, settings), sink_watch(settings)])
         try:
             say(f"{pipeline} @ {rate:,.0f}/s: warming up with {len(snapshot)} snapshot events")
@@ -433,7 +435,7 @@ def _measure(pipeline: str, rate: float, duration_s: float, changes: list[Simula
              progress: Progress, say: Say) -> RunResult:
     n_pipeline = len(pipeline_watches(pipeline, settings))
     themes = [t.name for t in by_layer(Layer.THEME)]
-    watch = OutputWatch(settings.kafka_bootstrap, {"theme": themes})
+    watch = OutputWatch(kafka_config(settings), {"theme": themes})
     start_positions = progress.positions()
     since_ms = time.time_ns() // 1_000_000
     log = latency_log(settings)
@@ -520,7 +522,7 @@ def stage(events: int, report: Report, say: Say) -> Staged:
         try:
             say(f"max sustained: staging {events:,} simulated events")
             prefill_raw(settings, events + WARM_MESSAGES)
-            messages = read_raw(settings.kafka_bootstrap, [t.name for t in by_layer(Layer.RAW)])
+            messages = read_raw(kafka_config(settings), [t.name for t in by_layer(Layer.RAW)])
             values = [m for m in messages if m.value is not None]
             schemas = registry(settings)
             rate, _facts = bare_raw_to_theme_rate(
@@ -536,7 +538,7 @@ def stage(events: int, report: Report, say: Say) -> Staged:
 
 
 def _replay(settings: Settings, staged: Staged, messages: list[InputMessage]) -> None:
-    producer = Producer(producer_config(settings.kafka_bootstrap))
+    producer = Producer(producer_config(kafka_config(settings)))
     namespace = settings.topic_namespace
     failed: list[str] = []
 
@@ -562,13 +564,13 @@ def max_sustained(pipeline: str, staged: Staged, say: Say) -> RunResult:
     at once (pre-encoded, ~0.1 s). Events/s from that write to the last theme record."""
     events = sum(1 for m in staged.measured if m.value is not None)
     with isolated_run(f"bench-e2e-{pipeline[:4]}-", say) as (settings, processes):
-        progress = Progress(settings.kafka_bootstrap, pipeline_watches(pipeline, settings))
+        progress = Progress(kafka_config(settings), pipeline_watches(pipeline, settings))
         try:
             processes.start("worker", worker_argv(pipeline))
             _replay(settings, staged, staged.warm)
             if not _wait(lambda: progress.lag() == 0, STARTUP_TIMEOUT_S, processes):
                 raise RuntimeError("the pipeline did not process the warm-up in time")
-            watch = OutputWatch(settings.kafka_bootstrap,
+            watch = OutputWatch(kafka_config(settings),
                                 {"theme": [t.name for t in by_layer(Layer.THEME)]})
             watch.start()
             try:

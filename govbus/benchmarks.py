@@ -19,7 +19,8 @@ from confluent_kafka import Consumer
 from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.keys import pseudonymizer
-from govbus.wiring import publishers, registry, topic_admin
+from govbus.wiring import admin_settings, publishers, registry, topic_admin
+from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 from streams.bench import (
     StageBenchResult,
@@ -32,6 +33,7 @@ from streams.bench import (
 )
 from streams.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
+from topics.principals import principals
 from topics.schemas import source_names
 
 
@@ -43,15 +45,17 @@ def fresh_namespace(prefix: str) -> Iterator[Settings]:
     os.environ["GOVBUS_TOPIC_NAMESPACE"] = f"{prefix}{uuid.uuid4().hex[:8]}."
     get_settings.cache_clear()
     try:
-        settings = get_settings()
+        settings = admin_settings(get_settings())
         admin = topic_admin(settings)
         admin.apply(catalog())
         try:
             yield settings
         finally:
             # A benchmark's topics are of no use afterwards; thousands of partitions left
-            # behind would slow the broker down for every later run.
+            # behind would slow the broker down for every later run. Nor are its ACLs.
             admin.delete(t.name for t in catalog())
+            if admin.access is not None:
+                admin.access.revoke_declared(principals())
     finally:
         if previous is None:
             os.environ.pop("GOVBUS_TOPIC_NAMESPACE", None)
@@ -86,7 +90,7 @@ def standardize(events: int) -> StageBenchResult:
     with fresh_namespace("bench-std-") as settings:
         prefill_raw(settings, events)
         raw_names = [t.name for t in by_layer(Layer.RAW)]
-        messages = [m for m in read_raw(settings.kafka_bootstrap, raw_names)
+        messages = [m for m in read_raw(kafka_config(settings), raw_names)
                     if m.value is not None]
         schemas = registry(settings)
         bare = bare_rate(messages, schemas.schema_by_id,
@@ -94,7 +98,7 @@ def standardize(events: int) -> StageBenchResult:
                          pseudonymizer(settings), settings.batch_size)
         outputs = [*(std_topic(s).name for s in source_names()), dlq_topic("standardize").name]
         with worker_process(settings.state_dir / "run" / "bench-worker.log", "raw") as worker:
-            stage = drain_rate(settings.kafka_bootstrap, outputs, len(messages),
+            stage = drain_rate(kafka_config(settings), outputs, len(messages),
                                alive=lambda: worker.poll() is None)
         return StageBenchResult(len(messages), bare, stage)
 
@@ -103,7 +107,7 @@ def raw_to_theme(events: int) -> StageBenchResult:
     """One `worker --role all` process: raw events in, profiles out, next to the bare loop."""
     with fresh_namespace("bench-theme-") as settings:
         prefill_raw(settings, events)
-        messages = [m for m in read_raw(settings.kafka_bootstrap,
+        messages = [m for m in read_raw(kafka_config(settings),
                                         [t.name for t in by_layer(Layer.RAW)])
                     if m.value is not None]
         schemas = registry(settings)
@@ -112,12 +116,12 @@ def raw_to_theme(events: int) -> StageBenchResult:
             lambda subject, schema: schemas.register(subject, schema),
             pseudonymizer(settings), settings.batch_size)
         fact_names = [t.name for t in by_layer(Layer.FACT)]
-        watch = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+        watch = Consumer({**kafka_config(settings),
                           "group.id": theme_app_id(settings), "enable.auto.commit": False})
         outputs = [std_topic(s).name for s in source_names()]
         try:
             with worker_process(settings.state_dir / "run" / "bench-theme.log", "all") as worker:
-                started = first_output(settings.kafka_bootstrap, outputs,
+                started = first_output(kafka_config(settings), outputs,
                                        alive=lambda: worker.poll() is None)
                 while committed_total(watch, fact_names) < facts:
                     if worker.poll() is not None:

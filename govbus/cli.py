@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from govbus.cli_status import status
+from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(bench_app, name="bench")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter queues: rejections and replay.")
 app.add_typer(dlq_app, name="dlq")
+users_app = typer.Typer(no_args_is_help=True, help="SCRAM users of the broker's principals.")
+app.add_typer(users_app, name="users")
 
 # Piped output (CI logs, `| less`) gets wide lines rather than 80-column wrapping.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -43,16 +46,28 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def operator_settings() -> Settings:
+    """The operator's tools (tail, dlq, status, benchmarks' drivers) connect as the admin."""
+    from govbus.wiring import connect
+    from topics.principals import ADMIN
+
+    return connect(get_settings(), ADMIN)
+
+
 # ---------------------------------------------------------------- stack
 
 
 @stack_app.command("up")
 def stack_up() -> None:
     """Start the local broker and registry (harmless when already up)."""
+    from govbus.demo import start_audit_shipper
     from ops.stack.manager import LocalStack
 
-    for line in LocalStack(get_settings()).up():
+    settings = get_settings()
+    stack = LocalStack(settings)
+    for line in stack.up():
         out.print(line)
+    start_audit_shipper(settings, stack, out.print)
 
 
 @stack_app.command("down")
@@ -84,14 +99,18 @@ def stack_status() -> None:
 
 @topics_app.command("apply")
 def topics_apply() -> None:
-    """Create or update every catalog topic and register its schemas."""
-    from govbus.wiring import topic_admin
+    """Create or update every catalog topic, register its schemas and, with security on,
+    create the principals' users and apply their ACLs."""
+    from govbus.wiring import audit_changes, topic_admin
     from topics.catalog import catalog
 
-    table = Table("topic", "action", "detail")
-    for change in topic_admin(get_settings()).apply(catalog()):
+    settings = operator_settings()
+    table = Table("topic / principal", "action", "detail")
+    admin = topic_admin(settings)
+    for change in admin.apply(catalog()):
         table.add_row(change.topic, change.action, change.detail)
     out.print(table)
+    audit_changes(settings, admin.access_changes)
 
 
 @topics_app.command("list")
@@ -118,6 +137,114 @@ def topics_list() -> None:
     out.print(table)
 
 
+# ---------------------------------------------------------------- users
+
+PrincipalName = Annotated[str, typer.Argument(help="Principal, as `govbus users list` shows")]
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """The declared principals, their roles, and whether the broker has their user."""
+    from govbus.wiring import access_admin
+    from topics.principals import principals
+
+    existing = access_admin(operator_settings()).users()
+    table = Table("principal", "role", "grants", "user on broker")
+    for principal in principals():
+        table.add_row(principal.name, principal.role, str(len(principal.grants)),
+                      "yes" if principal.name in existing else "no")
+    out.print(table)
+
+
+@users_app.command("add")
+def users_add(name: PrincipalName) -> None:
+    """Create a declared principal's SCRAM user; its password goes to the access folder."""
+    _change_user("add", name)
+
+
+@users_app.command("rotate")
+def users_rotate(name: PrincipalName) -> None:
+    """Give a principal a new password (its processes pick it up on their next start)."""
+    _change_user("rotate", name)
+
+
+@users_app.command("remove")
+def users_remove(name: PrincipalName) -> None:
+    """Delete a principal's SCRAM user and its password file; its ACLs stay declared."""
+    _change_user("remove", name)
+
+
+def _change_user(action: str, name: str) -> None:
+    from govbus.wiring import access_admin, audit_changes
+    from topics.principals import principal
+
+    try:
+        principal(name)
+    except KeyError as exc:
+        raise fail(str(exc.args[0]), 2) from None
+    settings = operator_settings()
+    admin = access_admin(settings)
+    change = getattr(admin, action)(name)
+    audit_changes(settings, [change])
+    where = "" if action == "remove" else f"; password in {admin.access.password_file(name)}"
+    out.print(f"{change.kind}: {name}{where}")
+
+
+# ---------------------------------------------------------------- audit
+
+audit_app = typer.Typer(invoke_without_command=True,
+                        help="The audit trail: denials, user and ACL changes, queries.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.callback()
+def audit_list(
+    ctx: typer.Context,
+    last: Annotated[int, typer.Option(min=1, help="How many recent events")] = 30,
+    kind: Annotated[str | None, typer.Option(help="Only this kind, e.g. broker.denied")] = None,
+) -> None:
+    """List recent audit events (broker denials are shipped first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from govbus.wiring import registry, ship_denials
+    from topics.catalog import audit_topic
+    from topics.reader import TopicReader
+
+    settings = operator_settings()
+    if settings.manage_stack:
+        ship_denials(settings)
+    reader = TopicReader(kafka_config(settings), registry(settings), audit_topic().name)
+    events = [m.value for m in reader.messages(idle_timeout_s=2.0)
+              if m.value is not None and (kind is None or m.value["kind"] == kind)]
+    events.sort(key=lambda e: e["source_ts_ms"])
+    table = Table("time (UTC)", "kind", "principal", "action", "resource", "outcome", "detail",
+                  title=f"audit: {min(last, len(events))} of {len(events)} events")
+    for event in events[-last:]:
+        when = datetime.fromtimestamp(event["source_ts_ms"] / 1000, UTC)
+        table.add_row(when.strftime("%Y-%m-%d %H:%M:%S"), event["kind"], event["principal"],
+                      event["action"][:80], event["resource"], event["outcome"],
+                      event["detail"][:60])
+    out.print(table)
+
+
+@audit_app.command("ship")
+def audit_ship(
+    follow: Annotated[bool, typer.Option(help="Keep shipping until stopped")] = False,
+) -> None:
+    """Ship the local broker's authorization denials to the audit topic."""
+    import signal
+    import threading
+
+    from govbus.wiring import ship_denials
+
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    shipped = ship_denials(operator_settings(), follow, stopped.is_set)
+    out.print(f"shipped {shipped} broker denials")
+
+
 # ---------------------------------------------------------------- publish / tail
 
 
@@ -136,12 +263,15 @@ def publish(
 ) -> None:
     """Publish change events from a JSON Lines file; bad lines are reported and not sent."""
     from connectors.jsonl import publish_lines
-    from govbus.wiring import publishers
-    from topics.schemas import source_names
+    from govbus.wiring import connect, publishers
+    from topics.principals import publisher as publisher_of
+    from topics.schemas import row_spec, source_names
 
     if source not in source_names():
         raise fail(f"unknown source {source!r}; known: {', '.join(source_names())}", 2)
-    publisher = publishers(get_settings(), [source])[source]
+    settings = get_settings()
+    connect(settings, publisher_of(row_spec(source).dept))
+    publisher = publishers(settings, [source])[source]
     with file.open(encoding="utf-8") as lines:
         report = publish_lines(publisher, lines)
     delivery = publisher.flush()
@@ -174,8 +304,8 @@ def tail(
         name = by_name(topic).name
     except KeyError as exc:
         raise fail(str(exc.args[0]), 2) from None
-    settings = get_settings()
-    reader = TopicReader(settings.kafka_bootstrap, registry(settings), name, not from_end)
+    settings = operator_settings()
+    reader = TopicReader(kafka_config(settings), registry(settings), name, not from_end)
     for message in reader.messages(max_messages, idle):
         record: dict[str, object] = {
             "partition": message.partition,
@@ -206,11 +336,15 @@ def simulate(
 
     from connectors.simulate import run_simulation
     from connectors.simulator import DepartmentSimulator
-    from govbus.wiring import publishers
-    from topics.schemas import source_names
+    from govbus.wiring import connect, publishers
+    from topics.principals import publisher
+    from topics.schemas import row_spec, source_names
 
     simulator = DepartmentSimulator(seed=seed, defect_rate=defect_rate, population=population)
-    targets = publishers(get_settings(), list(source_names()))
+    settings = get_settings()
+    for dept in sorted({row_spec(s).dept for s in source_names()}):
+        connect(settings, publisher(dept))
+    targets = publishers(settings, list(source_names()))
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -248,7 +382,7 @@ def bench_publisher(
     from topics.catalog import Layer, by_layer
     from topics.schemas import source_names
 
-    settings = get_settings()
+    settings = operator_settings()
     topic_admin(settings).apply(by_layer(Layer.RAW))
     result = run(publishers(settings, list(source_names())), events)
     out.print(f"events:                 {result.events}")
@@ -278,26 +412,33 @@ def worker(
     from govbus.keys import pseudonymizer
 
     keyed = pseudonymizer(settings) if role != "theme" else None  # before any connection
-    _require_topics(settings)
+    for principal in WORKER_PRINCIPALS[role]:
+        _require_topics(settings, principal)
     code = run_worker(settings, role, keyed)
     if code:
         raise typer.Exit(code)
 
 
 LOG_LEVELS = {"crit": 50, "error": 40, "warn": 30, "info": 20, "debug": 10}
+WORKER_PRINCIPALS = {"raw": ("raw-worker",), "theme": ("theme-worker",),
+                     "all": ("raw-worker", "theme-worker")}
 
 
-def _require_topics(settings: Settings) -> None:
-    """A worker needs its topics: say so at once, not as a loop failing on a partition."""
+def _require_topics(settings: Settings, principal: str) -> None:
+    """A worker needs its principal's access and its topics: say so at once, not as a loop
+    failing on a partition or a client logging refused handshakes."""
     from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
 
-    from govbus.wiring import topic_admin
-    from topics.catalog import catalog
+    from govbus.wiring import connect
+    from topics.principals import principal_topics
 
+    chosen = connect(settings, principal)
     try:
-        missing = topic_admin(settings).missing(catalog())
+        listed = AdminClient({**kafka_config(chosen), "log_level": 0}).list_topics(timeout=10)
     except KafkaException as exc:
         raise fail(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    missing = [t for t in principal_topics(principal) if t not in listed.topics]
     if missing:
         raise fail(f"{len(missing)} catalog topics do not exist, {missing[0]} among them: "
                    "run `govbus topics apply` first")
@@ -344,7 +485,7 @@ def demo(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from govbus import demo as run
-    from govbus.wiring import registry
+    from govbus.wiring import admin_settings, registry
     from streams.dlq import DeadLetterView, summarize
     from topics.catalog import dlq_topic
     from topics.reader import TopicReader
@@ -375,7 +516,8 @@ def demo(
         for line in run.kanon_summary(settings):
             out.print(line, highlight=False)
         letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
-            settings.kafka_bootstrap, registry(settings), dlq_topic("standardize").name
+            kafka_config(admin_settings(settings)), registry(settings),
+            dlq_topic("standardize").name
         ).messages(idle_timeout_s=2.0)]
         dlq = Table("reason", "dept", "events", title=f"DLQ: {len(letters)} rejected events")
         for (reason, dept), count in sorted(summarize(letters).items(), key=lambda i: -i[1]):
@@ -469,8 +611,8 @@ def _dead_letters(stage: str) -> list:  # type: ignore[type-arg]
 
     if stage not in STAGES:
         raise fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}", 2)
-    settings = get_settings()
-    reader = TopicReader(settings.kafka_bootstrap, registry(settings), dlq_topic(stage).name)
+    settings = operator_settings()
+    reader = TopicReader(kafka_config(settings), registry(settings), dlq_topic(stage).name)
     return [DeadLetterView(m.raw_key, m.raw_value, m.headers)
             for m in reader.messages(idle_timeout_s=2.0)]
 
@@ -512,8 +654,8 @@ def dlq_replay(
     if dry_run:
         out.print(f"would replay {len(chosen)} events")
         return
-    settings = get_settings()
-    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, "govbus-dlq-replay")))
+    settings = operator_settings()
+    output = KafkaOutput(Producer(output_config(kafka_config(settings), "govbus-dlq-replay")))
     now_ms = int(time.time() * 1000)
     for letter in chosen:
         output.produce(letter.origin_topic, letter.key, letter.value,

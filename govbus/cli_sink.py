@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.kafka_client import kafka_config
 from ops.settings import get_settings
 
 sink_app = typer.Typer(
@@ -78,19 +79,23 @@ def sink_run(
         help="Append each profile-table insert's row latencies to this file (benchmarks)")] = None,
 ) -> None:
     """Sink theme, fact and quality topics into ClickHouse until SIGTERM or Ctrl-C."""
-    from govbus.wiring import registry
+    from govbus.wiring import connect, query_auditor, registry
     from ops.http import start_metrics_server
     from sinks.instrumentation import MetricsObserver, Observers
     from sinks.latency import LatencyLog
+    from sinks.query_access import query_access
     from sinks.service import SinkService, group_id
+    from topics.principals import SINK
 
     _logging(loglevel)
-    settings = get_settings()
+    settings = connect(get_settings(), SINK)
     stop = _stop_on_signals()
     observer = (MetricsObserver() if latency_log is None
                 else Observers(MetricsObserver(), LatencyLog(latency_log)))
     service = SinkService(
-        settings, registry(settings).schema_by_id, observer=observer, serve_queries=serve
+        settings, registry(settings).schema_by_id, observer=observer, serve_queries=serve,
+        query_access=query_access(
+            settings, query_auditor(settings) if settings.secure else None),
     )
     metrics_server = start_metrics_server(settings, "sink")
 
@@ -202,13 +207,13 @@ def bench_sink(
             schemas = registry(settings)
             topic = theme_topic(Category.INDIVIDUAL)
             result = bench_from_topic(
-                backend, spec, settings.kafka_bootstrap, schemas, topic, rows, batch_rows,
+                backend, spec, kafka_config(settings), schemas, topic, rows, batch_rows,
                 settings.sink_batch_seconds,
             )
             for line in result.lines():
                 out.print(line, highlight=False)
             latency = sink_latency(
-                backend, spec, settings.kafka_bootstrap, schemas, topic, rate, duration,
+                backend, spec, kafka_config(settings), schemas, topic, rate, duration,
                 batch_rows, settings.sink_batch_seconds,
             )
             for line in latency.lines("sink latency (theme topic -> queryable row)"):

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ops.http import Target, targets
+from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 from ops.stack.manager import LocalStack, ServiceStatus
 
@@ -129,7 +130,7 @@ def kafka_facts(settings: Settings, topic_names: Sequence[str], dlq_topics: Sequ
 
     facts = KafkaFacts()
     wanted = set(topic_names)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+    consumer = Consumer({**kafka_config(settings),
                          "group.id": "govbus-status", "enable.auto.commit": False})
     try:
         watermarks: dict[tuple[str, int], tuple[int, int]] = {}
@@ -148,7 +149,7 @@ def kafka_facts(settings: Settings, topic_names: Sequence[str], dlq_topics: Sequ
                 facts.topic_messages[name] = sum(
                     high - low for low, high in (marks(name, p) for p in topic.partitions))
         if lag_wanted:
-            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+            admin = AdminClient({**kafka_config(settings)})
             listing = admin.list_consumer_groups(request_timeout=KAFKA_TIMEOUT_S).result()
             groups = [g.group_id for g in listing.valid if g.group_id != "govbus-status"]
             for group in groups:
@@ -337,7 +338,9 @@ def status(
         min=0.2, help="Seconds between the scrapes that rates are computed over.")] = 2.0,
 ) -> None:
     """One view of the running bus: stack, stages, lag, dead letters, sink, quality."""
-    settings = get_settings()
+    from govbus.wiring import admin_settings
+
+    settings = admin_settings(get_settings())
     console = Console()
     if not watch:
         first = scrape(targets(settings.state_dir))

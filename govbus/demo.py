@@ -17,7 +17,7 @@ import httpx
 
 from connectors.simulate import SimulationReport, run_simulation
 from connectors.simulator import DepartmentSimulator
-from govbus.wiring import publishers, topic_admin
+from govbus.wiring import admin_settings, publishers, topic_admin
 from ops.http import targets
 from ops.settings import Settings
 from ops.stack.manager import LocalStack
@@ -42,7 +42,8 @@ def start(settings: Settings, say: Callable[[str], None]) -> None:
     stack = LocalStack(settings)
     for line in stack.up():
         say(line)
-    topic_admin(settings).apply(catalog())
+    start_audit_shipper(settings, stack, say)
+    topic_admin(admin_settings(settings)).apply(catalog())
     say(f"topics: {len(catalog())} applied")
     for name, argv, ready in (
         ("worker", [*GOVBUS, "worker", "--role", "all"], lambda: _worker_ready(settings)),
@@ -53,6 +54,15 @@ def start(settings: Settings, say: Callable[[str], None]) -> None:
         _wait(ready, 120.0, f"the {name} to be ready (log: {process.log_file})")
         say(f"{name}: running (pid {pid})")
     say("tables and views: migrated by the sink at its start")
+
+
+def start_audit_shipper(settings: Settings, stack: LocalStack, say: Callable[[str], None]
+                        ) -> None:
+    """The broker's denials to the audit topic, in the background until `stack down`."""
+    if settings.secure and settings.manage_stack:
+        pid = stack.pipeline["audit"].start([*GOVBUS, "audit", "ship", "--follow"], None,
+                                            timeout_s=5.0)
+        say(f"audit: shipping broker denials to the audit topic (pid {pid})")
 
 
 def simulate(

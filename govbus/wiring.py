@@ -1,30 +1,137 @@
-"""Builds the bus's clients from the settings; the one place that knows how they connect."""
+"""Builds the bus's clients from the settings; the one place that knows how they connect.
+
+Each client connects as the principal of its role (topics/principals.py): the admin for
+topics, users and the operator's tools, a department's publisher for its own raw topics.
+"""
 
 from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import Producer
 
 from connectors.publisher import ChangeEventPublisher, producer_config
+from ops.access import AccessFolder
+from ops.kafka_client import as_principal, check_connection, kafka_config, registry_config
 from ops.settings import Settings
+from ops.stack.kafka import KafkaBroker
+from sinks.clickhouse.query_server import QueryRecord
+from topics.access_admin import AccessAdmin, AccessChange
 from topics.admin import TopicAdmin
+from topics.audit import AuditEvent, AuditTrail, broker_denials
+from topics.principals import ADMIN, SINK, publisher
 from topics.registry import SchemaRegistry
+from topics.schemas import row_spec
+
+
+def connect(settings: Settings, principal: str) -> Settings:
+    """The settings as ``principal``, after one quiet connection attempt: a refusal (wrong
+    password, untrusted certificate, no broker) is one clear KafkaAccessError."""
+    chosen = as_principal(settings, principal)
+    check_connection(chosen)
+    return chosen
+
+
+def admin_settings(settings: Settings) -> Settings:
+    return as_principal(settings, ADMIN)
 
 
 def registry(settings: Settings) -> SchemaRegistry:
-    return SchemaRegistry(settings.registry_url)
+    return SchemaRegistry(registry_config(settings))
+
+
+def access_admin(settings: Settings) -> AccessAdmin:
+    return AccessAdmin(kafka_config(admin_settings(settings)), AccessFolder(settings))
 
 
 def topic_admin(settings: Settings) -> TopicAdmin:
-    return TopicAdmin(settings.kafka_bootstrap, registry(settings), settings.default_compatibility)
+    """Topics, schemas and, with security on, the principals' users and ACLs: as the admin."""
+    return TopicAdmin(
+        kafka_config(admin_settings(settings)),
+        registry(settings),
+        settings.default_compatibility,
+        access_admin(settings) if settings.secure else None,
+    )
 
 
 def publishers(settings: Settings, sources: list[str]) -> dict[str, ChangeEventPublisher]:
-    """One publisher per source table, sharing one producer (one connection, one queue)."""
-    producer = Producer(producer_config(settings.kafka_bootstrap))
-    schema_registry = registry(settings)
-    return {
-        source: ChangeEventPublisher(
-            source, producer, schema_registry, settings.default_compatibility
-        )
-        for source in sources
-    }
+    """One publisher per source table; the tables of one department share one producer (one
+    connection, one queue), connected as that department's publisher principal."""
+    by_dept: dict[str, list[str]] = defaultdict(list)
+    for source in sources:
+        by_dept[row_spec(source).dept].append(source)
+    result = {}
+    for dept, dept_sources in by_dept.items():
+        principal = as_principal(settings, publisher(dept))
+        producer = Producer(producer_config(kafka_config(principal)))
+        schema_registry = registry(principal)
+        for source in dept_sources:
+            result[source] = ChangeEventPublisher(
+                source, producer, schema_registry, settings.default_compatibility
+            )
+    return result
+
+
+def audit_trail(settings: Settings) -> AuditTrail:
+    """The audit topic's producer, connected as the settings' principal."""
+    return AuditTrail(kafka_config(settings), registry(settings))
+
+
+def audit_changes(settings: Settings, changes: Iterable[AccessChange]) -> int:
+    """User and ACL changes the admin made, as audit events; returns how many."""
+    events = [
+        AuditEvent(kind=c.kind, principal=ADMIN, action=c.action,
+                   resource=f"{c.principal} {c.resource}".strip())
+        for c in changes
+    ]
+    if not events:
+        return 0
+    trail = audit_trail(admin_settings(settings))
+    trail.record(events)
+    trail.flush()
+    return len(events)
+
+
+def query_auditor(settings: Settings) -> Callable[[QueryRecord], None]:
+    """Every query of the endpoint as an audit event, produced as the sink principal."""
+    trail = audit_trail(as_principal(settings, SINK))
+
+    def audit(record: QueryRecord) -> None:
+        trail.record([AuditEvent(
+            kind="query", principal=record.user, action=" ".join(record.sql.split())[:2000],
+            resource="query endpoint",
+            outcome="done" if record.status == 200 else f"refused {record.status}",
+            detail=f"{record.seconds * 1000:.0f} ms, {record.rows} rows"
+                   + (f"; {record.detail}" if record.detail else ""),
+        )])
+
+    return audit
+
+
+def ship_denials(settings: Settings, follow: bool = False,
+                 stop: Callable[[], bool] = lambda: False) -> int:
+    """Broker authorization denials from the local broker's authorizer log to the audit
+    topic, from where the last call stopped; with ``follow``, until ``stop``."""
+    log_file = KafkaBroker(settings).authorizer_log
+    position_file = settings.state_dir / "run" / "audit-denials.pos"
+    trail = audit_trail(admin_settings(settings))
+    shipped = 0
+    while True:
+        position = int(position_file.read_text()) if position_file.exists() else 0
+        if log_file.exists():
+            if log_file.stat().st_size < position:
+                position = 0  # the log was started afresh
+            with log_file.open("rb") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            lines = complete.decode("utf-8", errors="replace").splitlines()
+            shipped += trail.record(broker_denials(lines))
+            if trail.flush() == 0 and complete:
+                position_file.parent.mkdir(parents=True, exist_ok=True)
+                position_file.write_text(str(position + len(complete)))
+        if not follow or stop():
+            return shipped
+        time.sleep(1.0)

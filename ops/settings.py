@@ -24,6 +24,29 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers.")
     kafka_controller_port: int = Field(default=19093, ge=1, le=65535)
     kafka_heap: str = Field(default="768m", description="Broker heap (-Xmx) for a small machine.")
+    kafka_security: Literal["sasl_ssl", "plaintext"] = Field(
+        default="sasl_ssl",
+        description="sasl_ssl: SCRAM-SHA-512 over TLS, ACLs enforced. plaintext is an explicit "
+        "opt-in for the security-cost benchmark and tests that say so: anonymous, no ACLs.",
+    )
+    kafka_user: str | None = Field(
+        default=None,
+        description="Principal of library clients that no command chose one for (tests). "
+        "Each govbus command connects as its own role's principal regardless.",
+    )
+    kafka_password: SecretStr | None = Field(
+        default=None,
+        description="Password of kafka_user; unset: read from <access_dir>/users/<user>.password.",
+    )
+    kafka_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) clients trust; unset: the local stack's CA.",
+    )
+    access_dir: Path | None = Field(
+        default=None,
+        description="Folder of the local CA, certificates and principals' password files "
+        "(owner-only); unset: <state_dir>/access.",
+    )
     registry_url: str = Field(
         default="http://127.0.0.1:18081/apis/ccompat/v7",
         description="Schema registry base URL speaking the Confluent REST API.",
@@ -83,6 +106,19 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the sink's read-only query endpoint on 127.0.0.1; 0 picks one.",
     )
+    query_user: str = Field(
+        default="analyst",
+        min_length=1,
+        description="Who `govbus query` asks the endpoint as (its password: query_password or "
+        "<access_dir>/query-users/<user>.password).",
+    )
+    query_password: SecretStr | None = None
+    query_max_execution_s: int = Field(
+        default=30, ge=1, description="The engine stops an endpoint query after this long."
+    )
+    query_max_result_rows: int = Field(
+        default=100_000, ge=1, description="The engine refuses an endpoint result this long."
+    )
 
     privacy_k: int = Field(
         default=5,
@@ -117,6 +153,14 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def access_folder(self) -> Path:
+        return self.access_dir or self.state_dir / "access"
+
+    @property
+    def secure(self) -> bool:
+        return self.kafka_security == "sasl_ssl"
 
 
 @lru_cache(maxsize=1)

@@ -36,7 +36,7 @@ class SinkConsumer:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        connection: Mapping[str, Any],
         group_id: str,
         routes: Mapping[str, ClickHouseWriter],
         fetch_schema: Callable[[int], str],
@@ -64,7 +64,7 @@ class SinkConsumer:
         self.committed: dict[TopicPartition, int] = {}
         self._warned: dict[int, float] = {}
         config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
+            **connection,
             "group.id": group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",

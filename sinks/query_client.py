@@ -11,6 +11,7 @@ DESCRIBE, EXPLAIN, WITH or EXISTS; anything else is refused with a one-line reas
 
 from __future__ import annotations
 
+import base64
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,6 +22,7 @@ from sinks.clickhouse.backend import BackendError
 from sinks.clickhouse.backend_factory import chdb_folder, open_backend
 from sinks.clickhouse.query_server import FORMATS
 from sinks.clickhouse.statement_guard import RefusedStatementError, check_read_only
+from sinks.query_access import client_credentials, client_tls
 
 URL_FILE = "sink-query.url"
 
@@ -58,26 +60,40 @@ def run_query(settings: Settings, sql: str, fmt: str = "json", timeout_s: float 
     if not settings.clickhouse_url:
         url = endpoint_url(settings)
         if url is not None:
-            answer = _via_endpoint(url, statement, fmt, timeout_s)
+            answer = _via_endpoint(settings, url, statement, fmt, timeout_s)
             if answer is not None:
                 return answer
     return _direct(settings, statement, fmt)
 
 
-def _via_endpoint(url: str, statement: str, fmt: str, timeout_s: float) -> bytes | None:
+def _via_endpoint(settings: Settings, url: str, statement: str, fmt: str, timeout_s: float
+                  ) -> bytes | None:
     """The endpoint's answer, or None when nothing listens there any more (a stale file)."""
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
+    # Credentials travel over TLS only; a plain endpoint (security off) asks for none.
+    secure = url.startswith("https:")
+    credentials = client_credentials(settings) if secure else None
+    if credentials is not None:
+        user, password = credentials
+        token = base64.b64encode(f"{user}:{password.get_secret_value()}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     request = urllib.request.Request(
         f"{url.rstrip('/')}/?{urllib.parse.urlencode({'format': fmt})}",
         data=statement.encode("utf-8"),
         method="POST",
-        headers={"Content-Type": "text/plain; charset=utf-8"},
+        headers=headers,
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s,
+                                    context=client_tls(settings) if secure else None
+                                    ) as response:
             return bytes(response.read())
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", errors="replace").strip()
         first = detail.splitlines()[0] if detail else exc.reason
+        if exc.code == 401:
+            raise QueryError(f"the query endpoint refused the credentials of "
+                             f"{settings.query_user!r}", refused=True) from None
         refused = exc.code == 403
         raise QueryError(f"refused: {first}" if refused else first, refused) from None
     except (urllib.error.URLError, ConnectionError):

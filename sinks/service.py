@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from sinks.clickhouse.backend import BackendError, ClickHouseBackend, SerializedBackend
 from sinks.clickhouse.backend_factory import open_backend
@@ -28,6 +29,7 @@ from sinks.collector import scheduled_collection
 from sinks.consumer import SinkConsumer
 from sinks.instrumentation import report_lag
 from sinks.privacy_monitor import KAnonymityMonitor
+from sinks.query_access import QueryAccess
 from sinks.query_client import endpoint_file
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,10 @@ class SinkService:
         observer: InsertObserver | None = None,
         serve_queries: bool = True,
         tables: tuple[SinkTable, ...] | None = None,
+        query_access: QueryAccess | None = None,
     ) -> None:
         self.settings = settings
+        self.query_access = query_access or QueryAccess()
         self.tables = tables or sink_tables(settings.clickhouse_database)
         # The writers insert from threads of their own, one call into the engine at a time.
         self.backend: ClickHouseBackend = SerializedBackend(_open_owned(settings))
@@ -83,7 +87,7 @@ class SinkService:
         }
         routes = {topic: self.writers[t.spec.name] for t in self.tables for topic in t.topics}
         self.consumer = SinkConsumer(
-            bootstrap=settings.kafka_bootstrap,
+            connection=kafka_config(settings),
             group_id=group_id(settings),
             routes=routes,
             fetch_schema=fetch_schema,
@@ -142,7 +146,8 @@ class SinkService:
             yield None
             return
         self._query_backend = open_backend(self.settings, read_only=True)
-        server = QueryServer(self._query_backend, QUERY_HOST, self.settings.sink_query_port)
+        server = QueryServer(self._query_backend, QUERY_HOST, self.settings.sink_query_port,
+                             **self.query_access.server_options())
         server.start()
         self.query_server = server
         announced = announce(endpoint_file(self.settings), server.url)

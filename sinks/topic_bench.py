@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -116,7 +116,10 @@ def profiles(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
 
 
 def prefill(
-    bootstrap: str, registry: SchemaRegistry, topic: Topic, records: Iterator[dict[str, Any]]
+    connection: Mapping[str, Any],
+    registry: SchemaRegistry,
+    topic: Topic,
+    records: Iterator[dict[str, Any]],
 ) -> int:
     """Publish profiles keyed by their entity key; returns how many."""
     assert topic.key_schema is not None and topic.value_schema is not None
@@ -124,7 +127,7 @@ def prefill(
     encode_key = AvroEncoder(key_schema, registry.register(topic.key_subject, key_schema))
     encode_value = AvroEncoder(value_schema, registry.register(topic.value_subject, value_schema))
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 50, "enable.idempotence": True,
+        {**connection, "linger.ms": 50, "enable.idempotence": True,
          "compression.type": "lz4", "queue.buffering.max.messages": 500_000}
     )
     key_field = entity_key_field(value_schema)
@@ -148,10 +151,10 @@ def prefill(
 Fetched = dict[int, list[tuple[int, bytes | None, bytes | None]]]
 
 
-def read_back(bootstrap: str, topic: str, partitions: int) -> Fetched:
+def read_back(connection: Mapping[str, Any], topic: str, partitions: int) -> Fetched:
     """Every message of the topic as bytes, by partition, in offset order."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"bench-reader-{uuid.uuid4().hex[:8]}",
+        {**connection, "group.id": f"bench-reader-{uuid.uuid4().hex[:8]}",
          "enable.auto.commit": False}
     )
     try:
@@ -225,7 +228,7 @@ def bare_loop(
 def sink_run(
     backend: ClickHouseBackend,
     spec: TableSpec,
-    bootstrap: str,
+    connection: Mapping[str, Any],
     topic: str,
     rows: int,
     fetch_schema: Callable[[int], str],
@@ -240,7 +243,7 @@ def sink_run(
         background=True,
     )
     consumer = SinkConsumer(
-        bootstrap=bootstrap,
+        connection=connection,
         group_id=f"bench-sink-{uuid.uuid4().hex[:8]}",
         routes={topic: writer},
         fetch_schema=fetch_schema,
@@ -283,7 +286,7 @@ def _wait_for_merges(backend: ClickHouseBackend, timeout_s: float = 60.0) -> Non
 def bench_from_topic(
     backend: ClickHouseBackend,
     spec: TableSpec,
-    bootstrap: str,
+    connection: Mapping[str, Any],
     registry: SchemaRegistry,
     topic: Topic,
     rows: int,
@@ -291,8 +294,8 @@ def bench_from_topic(
     batch_seconds: float = 0.5,
 ) -> ThroughputResult:
     """Pre-fill ``topic`` with ``rows`` individual profiles; bare loop, then the sink."""
-    prefill(bootstrap, registry, topic, profiles(rows))
-    fetched = read_back(bootstrap, topic.name, topic.partitions)
+    prefill(connection, registry, topic, profiles(rows))
+    fetched = read_back(connection, topic.name, topic.partitions)
     bare_spec = replace(spec, name=f"{spec.name}_bare")
     sink_spec = replace(spec, name=f"{spec.name}_sink")
     manager = SchemaManager(backend)
@@ -308,7 +311,7 @@ def bench_from_topic(
         backend.execute(f"DROP TABLE IF EXISTS {bare_spec.qualified_name}")
         _wait_for_merges(backend)
         sink = sink_run(
-            backend, sink_spec, bootstrap, topic.name, rows, registry.schema_by_id,
+            backend, sink_spec, connection, topic.name, rows, registry.schema_by_id,
             batch_rows, batch_seconds,
         )
         sink_rows = _count(backend, sink_spec, final=True)
@@ -326,7 +329,7 @@ def bench_from_topic(
 def sink_latency(
     backend: ClickHouseBackend,
     spec: TableSpec,
-    bootstrap: str,
+    connection: Mapping[str, Any],
     registry: SchemaRegistry,
     topic: Topic,
     rate: float = 1000.0,
@@ -350,16 +353,16 @@ def sink_latency(
         observer=recorder, background=True,
     )
     group = f"bench-latency-{uuid.uuid4().hex[:8]}"
-    _start_at_end(bootstrap, group, topic)
+    _start_at_end(connection, group, topic)
     consumer = SinkConsumer(
-        bootstrap=bootstrap,
+        connection=connection,
         group_id=group,
         routes={topic.name: writer},
         fetch_schema=registry.schema_by_id,
         poll_seconds=0.05,
         extra_config={"fetch.wait.max.ms": 20},
     )
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+    producer = Producer({**connection, "linger.ms": 5,
                          "enable.idempotence": True})
     rng = random.Random(11)
     published = [0]
@@ -397,10 +400,10 @@ def sink_latency(
     return summarize(recorder.latencies_s, rate, published[0])
 
 
-def _start_at_end(bootstrap: str, group: str, topic: Topic) -> None:
+def _start_at_end(connection: Mapping[str, Any], group: str, topic: Topic) -> None:
     """Commit the partitions' current ends for a new group: it reads what comes next only
     (``auto.offset.reset=latest`` would resolve "latest" late and skip the first events)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+    consumer = Consumer({**connection, "group.id": group,
                          "enable.auto.commit": False})
     try:
         ends = []

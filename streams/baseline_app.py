@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import sys
 import weakref
 from collections.abc import AsyncIterable
@@ -26,6 +27,8 @@ from typing import Any
 import faust
 from faust.streams import _current_event
 
+from ops.access import ADMIN_PRINCIPAL
+from ops.kafka_client import as_principal, kafka_config, registry_config
 from ops.keys import pseudonym_key
 from ops.settings import Settings, get_settings
 from streams.enrich.profile import ProfileState
@@ -69,6 +72,19 @@ class FaustTableStore:
             _current_event.reset(reset)
 
 
+def _credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The baseline connects as the admin: it creates its own internal topics."""
+    if not settings.secure:
+        return None
+    config = kafka_config(as_principal(settings, ADMIN_PRINCIPAL))
+    return faust.SASLCredentials(
+        username=config["sasl.username"],
+        password=config["sasl.password"],
+        mechanism=config["sasl.mechanisms"],
+        ssl_context=ssl.create_default_context(cafile=config["ssl.ca.location"]),
+    )
+
+
 def faust_app(settings: Settings, name: str, **tuning: Any) -> faust.App:
     """A faust app on the settings' cluster, its data folder in the state folder."""
     datadir = settings.state_dir / "streams" / name
@@ -76,6 +92,7 @@ def faust_app(settings: Settings, name: str, **tuning: Any) -> faust.App:
     return faust.App(
         name,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=_credentials(settings),
         store=settings.theme_store,
         datadir=str(datadir),
         topic_partitions=4,
@@ -132,7 +149,7 @@ def input_message(event: Any) -> InputMessage:
 def create_baseline_app(settings: Settings) -> faust.App:
     """Two per-event agents: raw -> std and facts; facts -> profiles and theme records."""
     app = faust_app(settings, app_id(settings))
-    registry = SchemaRegistry(settings.registry_url)
+    registry = SchemaRegistry(registry_config(as_principal(settings, ADMIN_PRINCIPAL)))
 
     def schema_ids(subject: str, schema: dict[str, Any]) -> int:
         return registry.register(subject, schema)

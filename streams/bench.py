@@ -9,7 +9,7 @@ rebalance are not in it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +40,9 @@ class _Discard:
         pass
 
 
-def read_raw(bootstrap: str, topics: list[str]) -> list[InputMessage]:
+def read_raw(connection: Mapping[str, Any], topics: list[str]) -> list[InputMessage]:
     """Every message of the topics, as bytes, from the beginning."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "govbus-bench-reader",
+    consumer = Consumer({**connection, "group.id": "govbus-bench-reader",
                          "enable.auto.commit": False})
     assignment = [TopicPartition(t, p, 0) for t in topics
                   for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
@@ -83,10 +83,10 @@ def output_count(consumer: Consumer, topics: list[str]) -> int:
     return total
 
 
-def first_output(bootstrap: str, topics: list[str], alive: Callable[[], bool],
+def first_output(connection: Mapping[str, Any], topics: list[str], alive: Callable[[], bool],
                  timeout_s: float = 120.0) -> float:
     """The monotonic time at which the topics got their first message."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "govbus-bench-watch"})
+    consumer = Consumer({**connection, "group.id": "govbus-bench-watch"})
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and alive():
@@ -98,10 +98,10 @@ def first_output(bootstrap: str, topics: list[str], alive: Callable[[], bool],
         consumer.close()
 
 
-def drain_rate(bootstrap: str, output_topics: list[str], expected: int,
+def drain_rate(connection: Mapping[str, Any], output_topics: list[str], expected: int,
                timeout_s: float = 600.0, alive: Callable[[], bool] = lambda: True) -> float:
     """Outputs/s from the first output to the last, counted by the topics' end offsets."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "govbus-bench-watch"})
+    consumer = Consumer({**connection, "group.id": "govbus-bench-watch"})
     try:
         deadline = time.monotonic() + timeout_s
         first_at = None

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -50,9 +51,9 @@ class BatchStage(Protocol):
     def revoked(self, partitions: list[TopicPartition]) -> None: ...
 
 
-def consumer_config(bootstrap: str, group_id: str) -> dict[str, Any]:
+def consumer_config(connection: Mapping[str, Any], group_id: str) -> dict[str, Any]:
     return {
-        "bootstrap.servers": bootstrap,
+        **connection,
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",

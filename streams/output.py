@@ -9,7 +9,7 @@ every batch: the next batch is processed while the broker acknowledges the last.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -19,9 +19,9 @@ class OutputError(RuntimeError):
     """Outputs were not acknowledged; the batch's input must not be committed."""
 
 
-def output_config(bootstrap: str, client_id: str) -> dict[str, Any]:
+def output_config(connection: Mapping[str, Any], client_id: str) -> dict[str, Any]:
     return {
-        "bootstrap.servers": bootstrap,
+        **connection,
         "client.id": client_id,
         "enable.idempotence": True,
         "acks": "all",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from ops.kafka_client import kafka_config, registry_config
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop, consumer_config
 from streams.masking.pseudonym import Pseudonymizer
@@ -48,15 +49,15 @@ class RawStage:
 
 
 def build_raw_loop(settings: Settings, pseudonymizer: Pseudonymizer) -> BatchConsumerLoop:
-    registry = SchemaRegistry(settings.registry_url)
+    registry = SchemaRegistry(registry_config(settings))
     group = group_id(settings, pseudonymizer.key_id)
-    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, group)))
+    output = KafkaOutput(Producer(output_config(kafka_config(settings), group)))
     processor = RawLayerProcessor(
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
         pseudonymizer,
         output,
     )
-    consumer = Consumer(consumer_config(settings.kafka_bootstrap, group))
+    consumer = Consumer(consumer_config(kafka_config(settings), group))
     return BatchConsumerLoop(consumer, RawStage(processor), output, settings.batch_size,
                              settings.batch_seconds, group)

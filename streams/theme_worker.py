@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from ops.kafka_client import kafka_config, registry_config
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop, consumer_config
 from streams.enrich.profile import ProfileState
@@ -48,9 +49,9 @@ class ThemeStage:
 
 
 def build_theme_loop(settings: Settings) -> BatchConsumerLoop:
-    registry = SchemaRegistry(settings.registry_url)
+    registry = SchemaRegistry(registry_config(settings))
     group = group_id(settings)
-    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, group)))
+    output = KafkaOutput(Producer(output_config(kafka_config(settings), group)))
     processor = ThemeProcessor(
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
@@ -60,12 +61,12 @@ def build_theme_loop(settings: Settings) -> BatchConsumerLoop:
         state_topic("theme.profiles").name,
         output,
         backend_for(settings.theme_store, settings.state_dir / "streams" / group),
-        lambda: Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+        lambda: Consumer({**kafka_config(settings),
                           "group.id": f"{group}-restore", "enable.auto.commit": False,
                           "enable.partition.eof": True}),
         ProfileState.to_bytes,
         ProfileState.from_bytes,
     )
-    consumer = Consumer(consumer_config(settings.kafka_bootstrap, group))
+    consumer = Consumer(consumer_config(kafka_config(settings), group))
     return BatchConsumerLoop(consumer, ThemeStage(processor, store), output,
                              settings.batch_size, settings.batch_seconds, group)

@@ -14,6 +14,7 @@ import threading
 from types import FrameType
 
 from ops.http import start_metrics_server
+from ops.kafka_client import as_principal
 from ops.settings import Settings
 from streams.consumer_loop import BatchConsumerLoop
 from streams.masking.pseudonym import Pseudonymizer
@@ -21,6 +22,7 @@ from streams.output import OutputError
 from streams.raw_worker import build_raw_loop
 from streams.runtime import tune_gc
 from streams.theme_worker import build_theme_loop
+from topics.principals import RAW_WORKER, THEME_WORKER
 
 log = logging.getLogger("govbus.streams.worker")
 
@@ -33,12 +35,13 @@ def run_worker(settings: Settings, role: str, pseudonymizer: Pseudonymizer | Non
     """Run the role's loops until SIGINT/SIGTERM; returns the exit code. The raw layer's
     pseudonym key comes from the caller (the command line)."""
     loops: list[BatchConsumerLoop] = []
+    # Each layer connects as its own principal, also when both run in one process.
     if role in ("raw", "all"):
         if pseudonymizer is None:
             raise ValueError(f"role {role!r} needs a pseudonymizer")
-        loops.append(build_raw_loop(settings, pseudonymizer))
+        loops.append(build_raw_loop(as_principal(settings, RAW_WORKER), pseudonymizer))
     if role in ("theme", "all"):
-        loops.append(build_theme_loop(settings))
+        loops.append(build_theme_loop(as_principal(settings, THEME_WORKER)))
     failures: list[BaseException] = []
     tune_gc()
 

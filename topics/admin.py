@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
@@ -15,7 +16,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
+from topics.access_admin import AccessAdmin, AccessChange
 from topics.catalog import Topic
+from topics.principals import principals
 from topics.registry import SchemaRegistry
 
 
@@ -24,19 +27,29 @@ class Change:
     """One thing `apply` did (or found already in place)."""
 
     topic: str
-    action: str  # created | updated | unchanged | registered
+    action: str  # created | updated | unchanged | registered | user.* | acl.*
     detail: str = ""
 
 
 class TopicAdmin:
     """Creates or updates topics and registers their key and value schemas."""
 
-    def __init__(self, bootstrap: str, registry: SchemaRegistry, compatibility: str) -> None:
+    def __init__(
+        self,
+        connection: Mapping[str, Any],
+        registry: SchemaRegistry,
+        compatibility: str,
+        access: AccessAdmin | None = None,
+    ) -> None:
         # Quiet: every failure reaches the caller as an exception; the client's own log
         # repeated an unreachable broker many times a second on stderr.
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        self.admin = AdminClient({**connection, "log_level": 0})
         self.registry = registry
         self.compatibility = compatibility
+        # With security on, the principals' users and ACLs are applied with the topics.
+        self.access = access
+        # The last apply's user and ACL changes, for the audit trail.
+        self.access_changes: list[AccessChange] = []
 
     def apply(self, topics: Iterable[Topic], timeout_s: float = 30.0) -> list[Change]:
         wanted = list(topics)
@@ -58,6 +71,12 @@ class TopicAdmin:
             if topic.name in existing:
                 changes.append(self._reconcile(topic, len(existing[topic.name].partitions)))
             changes.extend(self._register(topic))
+        if self.access is not None:
+            declared = principals()
+            done = [*self.access.ensure_users(declared), *self.access.apply_acls(declared)]
+            self.access_changes = done
+            changes.extend(Change(c.principal, c.kind, f"{c.action} {c.resource}".strip())
+                           for c in done)
         return changes
 
     def missing(self, topics: Iterable[Topic], timeout_s: float = 10.0) -> list[str]:

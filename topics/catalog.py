@@ -37,6 +37,7 @@ class Layer(StrEnum):
     DLQ = "dlq"
     QUALITY = "quality"
     STATE = "state"
+    AUDIT = "audit"
 
 
 class Cleanup(StrEnum):
@@ -145,6 +146,20 @@ def _quality_topic(namespace: str) -> Topic:
 
 
 STAGES = ("standardize", "theme")
+# China's Cybersecurity Law (art. 21) keeps network logs at least six months.
+AUDIT_RETENTION_DAYS = 190
+
+
+def _audit_topic(namespace: str) -> Topic:
+    return Topic(
+        name=f"{namespace}audit.events",
+        layer=Layer.AUDIT,
+        description="Authorization denials, user and grant changes, queries: who, what, when.",
+        partitions=1,
+        retention_ms=AUDIT_RETENTION_DAYS * DAY_MS,
+        key_schema=lambda: load_avsc("keys/string_key.avsc"),
+        value_schema=lambda: load_avsc("audit/event.avsc"),
+    )
 
 
 def _state_topic(namespace: str, table: str) -> Topic:
@@ -199,6 +214,7 @@ def _catalog(namespace: str) -> tuple[Topic, ...]:
         *(_dlq_topic(namespace, stage) for stage in STAGES),
         _quality_topic(namespace),
         _state_topic(namespace, "theme.profiles"),
+        _audit_topic(namespace),
     )
 
 
@@ -245,6 +261,10 @@ def state_topic(table: str) -> Topic:
 
 def quality_topic() -> Topic:
     return by_layer(Layer.QUALITY)[0]
+
+
+def audit_topic() -> Topic:
+    return by_layer(Layer.AUDIT)[0]
 
 
 def raw_topic(source: str) -> Topic:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +31,16 @@ class TopicReader:
     """Assigns every partition of one topic (no consumer group, nothing committed)."""
 
     def __init__(
-        self, bootstrap: str, registry: SchemaRegistry, topic: str, from_beginning: bool = True
+        self,
+        connection: Mapping[str, Any],
+        registry: SchemaRegistry,
+        topic: str,
+        from_beginning: bool = True,
     ) -> None:
         self.topic = topic
         self.consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                **connection,
                 "group.id": "govbus-reader",  # required by librdkafka; never committed
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,

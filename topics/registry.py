@@ -7,6 +7,8 @@ what any standard client (Kafka Connect, Debezium, confluent-kafka) reads.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import authlib.deprecate  # noqa: F401 — imported first: it installs an "always" filter we override
 
@@ -26,9 +28,10 @@ class IncompatibleSchemaError(RuntimeError):
 class SchemaRegistry:
     """Registers and looks up schemas by subject and id."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.client = SchemaRegistryClient({"url": url})
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        """``config``: the client's configuration (url, credentials, CA), from the settings."""
+        self.url = str(config["url"])
+        self.client = SchemaRegistryClient(dict(config))
 
     def register(self, subject: str, schema: Schema, compatibility: str | None = None) -> int:
         """Register (idempotently) and return the schema id.
@@ -36,7 +39,9 @@ class SchemaRegistry:
         The compatibility level is set before registering, so the very first version is
         already held to it when the next one arrives.
         """
-        if compatibility is not None:
+        # Set only when it differs: changing it is the admin's alone behind the registry's
+        # door, while every principal registers (looks up) its schemas at start.
+        if compatibility is not None and self.compatibility(subject) != compatibility:
             self.set_compatibility(subject, compatibility)
         try:
             return int(

@@ -13,7 +13,9 @@ from ops.stack.kafka import KafkaBroker
 from ops.stack.process import ServiceProcess
 from ops.stack.registry import SchemaRegistryService
 
-PIPELINE = ("worker", "sink")
+# Background processes of govbus itself, stopped first on down: the demo's pipeline and the
+# audit shipper that `govbus stack up` starts.
+PIPELINE = ("worker", "sink", "audit")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class LocalStack:
         return [
             _status("kafka", managed, kafka_pid, self.kafka.ready, self.settings.kafka_bootstrap),
             _status(
-                "registry", managed, registry_pid, self.registry.ready, self.settings.registry_url
+                "registry", managed, registry_pid, self.registry.serving, self.settings.registry_url
             ),
         ]
 

@@ -7,13 +7,16 @@ file database under the state folder so subjects and ids survive restarts.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
+from ops.access import AccessFolder
 from ops.settings import Settings
 from ops.stack.process import ServiceProcess, StackError
+from ops.stack.registry_proxy import internal_port
 from ops.stack.tooling import STACK_DIR, maven_command, maven_failure, require_tool
 
 REGISTRY_POM = STACK_DIR / "registry-pom.xml"
@@ -22,16 +25,24 @@ RUNNER = "apicurio-registry-runner.jar"
 
 
 class SchemaRegistryService:
-    """Builds (once), starts and stops the local registry."""
+    """Builds (once), starts and stops the local registry; with security on, the registry
+    listens on a loopback port of its own behind the authenticating proxy, which takes the
+    registry URL's port (see registry_proxy.py)."""
 
     def __init__(self, settings: Settings) -> None:
         url = urlsplit(settings.registry_url)
         self.host = url.hostname or "127.0.0.1"
-        self.port = url.port or 8081
-        self.base = f"{url.scheme}://{self.host}:{self.port}"
+        self.public_port = url.port or 8081
+        self.secure = settings.secure
+        self.port = internal_port(self.public_port) if self.secure else self.public_port
+        self.base = f"http://{self.host}:{self.port}"
+        self.public_base = f"{url.scheme}://{self.host}:{self.public_port}"
+        self.ca_file = AccessFolder(settings).ca_file
         self.heap = settings.registry_heap
         self.home = settings.state_dir / "registry"
-        self.process = ServiceProcess("registry", settings.state_dir / "run", self.ready)
+        run_dir = settings.state_dir / "run"
+        self.process = ServiceProcess("registry", run_dir, self.ready)
+        self.proxy = ServiceProcess("registry-proxy", run_dir, self.proxy_ready)
 
     @property
     def build_dir(self) -> Path:
@@ -59,10 +70,27 @@ class SchemaRegistryService:
             "-jar",
             str(runner),
         ]
-        return self.process.start(argv, None, timeout_s, ports=[(self.host, self.port)])
+        pid = self.process.start(argv, None, timeout_s, ports=[(self.host, self.port)])
+        if self.secure:
+            self.proxy.start([sys.executable, "-m", "ops.stack.registry_proxy"], None, 30.0,
+                             ports=[(self.host, self.public_port)])
+        return pid
 
     def stop(self) -> bool:
+        self.proxy.stop()
         return self.process.stop()
+
+    def serving(self) -> bool:
+        """Ready for clients: the registry, and its door when there is one."""
+        return self.ready() and (not self.secure or self.proxy_ready())
+
+    def proxy_ready(self) -> bool:
+        try:
+            verify: str | bool = str(self.ca_file) if self.public_base.startswith("https") else True
+            response = httpx.get(f"{self.public_base}/health/ready", timeout=2, verify=verify)
+            return response.status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def ready(self) -> bool:
         try:

@@ -15,12 +15,22 @@ def chdb_folder(settings: Settings) -> Path:
     return settings.state_dir / CHDB_FOLDER
 
 
+def query_limits(settings: Settings) -> dict[str, int]:
+    """The engine's own limits on a read-only connection: with readonly=1 no query may
+    change them (the engine refuses any SETTINGS clause or SET)."""
+    return {
+        "max_execution_time": settings.query_max_execution_s,
+        "max_result_rows": settings.query_max_result_rows,
+    }
+
+
 def open_backend(settings: Settings, read_only: bool = False) -> ClickHouseBackend:
     # Imported here so a process using one engine never loads the other's library.
+    limits = query_limits(settings) if read_only else {}
     if settings.clickhouse_url:
         from sinks.clickhouse.server_backend import ServerBackend
 
-        return ServerBackend(settings.clickhouse_url, read_only=read_only)
+        return ServerBackend(settings.clickhouse_url, read_only=read_only, limits=limits)
     from sinks.clickhouse.chdb_backend import ChdbBackend
 
-    return ChdbBackend(chdb_folder(settings), read_only=read_only)
+    return ChdbBackend(chdb_folder(settings), read_only=read_only, limits=limits)

@@ -13,8 +13,10 @@ the first is closed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import chdb
 import pyarrow as pa
@@ -27,11 +29,15 @@ from sinks.clickhouse.sql import quote_identifier, quote_literal
 class ChdbBackend:
     """A chDB connection; ``read_only`` makes the engine refuse every write and DDL."""
 
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False,
+                 limits: Mapping[str, int] | None = None) -> None:
         self.path = path
         self.read_only = read_only
         path.mkdir(parents=True, exist_ok=True)
-        target = f"{path}?readonly=1" if read_only else str(path)
+        # Session settings of the connection: readonly=1 also locks the limits against any
+        # SETTINGS clause or SET in a query.
+        options = {**(limits or {}), "readonly": 1} if read_only else {}
+        target = f"{path}?{urlencode(options)}" if options else str(path)
         try:
             self._conn: Any = chdb.connect(target)
         except Exception as exc:

@@ -56,6 +56,7 @@ class TableSpec:
     deleted_field: str = "deleted"
     is_deleted_column: str = "is_deleted"
     partition_by: str | None = None
+    ttl: str | None = None  # a TTL expression: rows older than it are removed
     dedup_window: int = DEDUP_WINDOW
     settings: Mapping[str, str | int] = field(default_factory=dict)
     # A long (epoch ms) or DateTime64 column: when the row's change happened at the source
@@ -173,6 +174,8 @@ def create_table_sql(spec: TableSpec) -> str:
     if spec.partition_by:
         lines.append(f"PARTITION BY {spec.partition_by}")
     lines.append(f"ORDER BY ({', '.join(quote_identifier(k) for k in spec.order_by)})")
+    if spec.ttl:
+        lines.append(f"TTL {spec.ttl}")
     settings: dict[str, str | int] = {
         # Without it a plain MergeTree ignores insert_deduplication_token. With it, an
         # insert without a token is deduplicated by its content hash instead.

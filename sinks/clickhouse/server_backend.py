@@ -6,6 +6,7 @@ as a per-insert setting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import clickhouse_connect
@@ -18,9 +19,11 @@ from sinks.clickhouse.backend import BackendError, BackendUnavailableError, Quer
 class ServerBackend:
     """A clickhouse-connect client; ``read_only`` sends ``readonly=1`` with every query."""
 
-    def __init__(self, url: str, read_only: bool = False, **client_options: Any) -> None:
+    def __init__(self, url: str, read_only: bool = False,
+                 limits: Mapping[str, int] | None = None, **client_options: Any) -> None:
         self.read_only = read_only
-        self._settings: dict[str, Any] = {"readonly": 1} if read_only else {}
+        # Limits first: once readonly=1 applies, the server refuses to change a setting.
+        self._settings: dict[str, Any] = {**(limits or {}), "readonly": 1} if read_only else {}
         try:
             self._client: Any = clickhouse_connect.get_client(dsn=url, **client_options)
         except OperationalError as exc:

@@ -19,11 +19,12 @@ from sinks.clickhouse.columns import record_columns
 from sinks.clickhouse.ddl import TableKind, TableSpec
 from sinks.clickhouse.sql import quote_identifier
 from topics.annotations import ENTITY_KEY, Category
-from topics.catalog import Topic, fact_topic, quality_topic, theme_topic
+from topics.catalog import Topic, audit_topic, fact_topic, quality_topic, theme_topic
 
 PROFILE_PREFIX = "theme_"
 FACTS_TABLE = "facts"
 QUALITY_TABLE = "quality_findings"
+AUDIT_TABLE = "audit"
 
 # Contract fields every theme, fact and quality record carries (see their schemas).
 SOURCE_TIME = "source_ts_ms"
@@ -105,11 +106,22 @@ def quality_table(database: str, schema: Mapping[str, Any] | None = None) -> Sin
                         ("dept", "dimension", DETECTED_TIME, "finding_id"), DETECTED_TIME)
 
 
+def audit_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
+    """Audit events, kept as long as their topic keeps them (at least six months)."""
+    topic = audit_topic()
+    keep_days = topic.retention_ms // (24 * 3600 * 1000)
+    return _event_table(AUDIT_TABLE, (topic,), database, schema or _value_schema(topic),
+                        ("kind", SOURCE_TIME, "event_id"), SOURCE_TIME,
+                        ttl=f"{time_expression(schema or _value_schema(topic), SOURCE_TIME)}"
+                            f" + INTERVAL {keep_days} DAY")
+
+
 def _event_table(name: str, topics: tuple[Topic, ...], database: str,
                  schema: Mapping[str, Any], order_by: tuple[str, ...],
-                 month_of: str) -> SinkTable:
+                 month_of: str, ttl: str | None = None) -> SinkTable:
     """An append-only table partitioned by the month of ``month_of``."""
     spec = TableSpec(
+        ttl=ttl,
         name=name,
         schema=schema,
         kind=TableKind.EVENT,
@@ -123,11 +135,12 @@ def _event_table(name: str, topics: tuple[Topic, ...], database: str,
 
 
 def sink_tables(database: str) -> tuple[SinkTable, ...]:
-    """Every table the sink fills, in a stable order: profiles, facts, quality."""
+    """Every table the sink fills, in a stable order: profiles, facts, quality, audit."""
     return (
         *(profile_table(c, database) for c in Category),
         facts_table(database),
         quality_table(database),
+        audit_table(database),
     )
 
 

@@ -11,12 +11,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from ops.access import ADMIN_PRINCIPAL
 from ops.settings import Settings, get_settings
 from ops.stack.manager import LocalStack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
+    # The tests' own clients (setting up topics, reading outputs back) connect as the admin;
+    # the processes they start (`govbus worker`, `govbus sink run`) as their own principals.
+    os.environ.setdefault("GOVBUS_KAFKA_USER", ADMIN_PRINCIPAL)
+    get_settings.cache_clear()
     settings = get_settings()
     local = LocalStack(settings)
     started_here = not local.is_up()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -13,6 +15,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, registry, topic_admin
+from ops.kafka_client import kafka_config, registry_config
 from ops.settings import get_settings
 from topics.catalog import Layer, by_layer, raw_topic
 from topics.registry import IncompatibleSchemaError
@@ -21,9 +24,9 @@ from topics.schemas import change_event_schema, source_names
 EVENTS = 400
 
 
-def _read_all(bootstrap: str, topic: str, expected: int) -> list:
+def _read_all(connection: Mapping[str, Any], topic: str, expected: int) -> list:
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "roundtrip", "enable.auto.commit": False}
+        {**connection, "group.id": "roundtrip", "enable.auto.commit": False}
     )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
@@ -46,7 +49,7 @@ def test_sdk_events_read_back_by_confluent_deserializer(namespace: str) -> None:
     report = publish_all(events, publishers(settings, list(source_names())), 30.0)
     assert report.failed == 0 and report.pending == 0
 
-    client = SchemaRegistryClient({"url": settings.registry_url})
+    client = SchemaRegistryClient(registry_config(settings))
     deserializer = AvroDeserializer(client)
     by_id = {e.event_id: e for e in events}
     seen = 0
@@ -54,7 +57,7 @@ def test_sdk_events_read_back_by_confluent_deserializer(namespace: str) -> None:
         topic = raw_topic(source).name
         expected = sum(1 for e in events if e.source == source)
         tombstones = sum(1 for e in events if e.source == source and e.op == "d")
-        messages = _read_all(settings.kafka_bootstrap, topic, expected + tombstones)
+        messages = _read_all(kafka_config(settings), topic, expected + tombstones)
         assert len(messages) == expected + tombstones
         for message in messages:
             key = deserializer(message.key(), SerializationContext(topic, MessageField.KEY))

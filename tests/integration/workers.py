@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from govbus.wiring import registry
+from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 from topics.reader import ReadMessage, TopicReader
 
@@ -39,7 +40,7 @@ def running_worker(log_path: Path, *extra: str) -> Iterator[subprocess.Popen[byt
 def read_topic(name: str, settings: Settings | None = None, idle_s: float = 3.0
                ) -> list[ReadMessage]:
     settings = settings or get_settings()
-    return list(TopicReader(settings.kafka_bootstrap, registry(settings), name).messages(
+    return list(TopicReader(kafka_config(settings), registry(settings), name).messages(
         idle_timeout_s=idle_s))
 
 

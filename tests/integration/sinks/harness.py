@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from govbus.wiring import registry, topic_admin
+from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from sinks.clickhouse.tables import entity_key_field
 from sinks.query_client import endpoint_file, run_query
@@ -116,7 +117,7 @@ class ThemePublisher:
         self.settings = settings
         self.registry = registry(settings)
         self.producer = Producer(
-            {"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True,
+            {**kafka_config(settings), "enable.idempotence": True,
              "linger.ms": 20}
         )
         self._encoders: dict[str, tuple[AvroEncoder, AvroEncoder]] = {}
@@ -240,7 +241,7 @@ class SinkRun:
 
 
 def committed(settings: Settings, group: str, topics: list[Topic]) -> dict[tuple[str, int], int]:
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    probe = Consumer({**kafka_config(settings), "group.id": group})
     try:
         parts = [KafkaTopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
         return {(tp.topic, tp.partition): max(tp.offset, 0)
@@ -250,7 +251,7 @@ def committed(settings: Settings, group: str, topics: list[Topic]) -> dict[tuple
 
 
 def ends(settings: Settings, topics: list[Topic]) -> dict[tuple[str, int], int]:
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "probe"})
+    probe = Consumer({**kafka_config(settings), "group.id": "probe"})
     try:
         return {
             (t.name, p): probe.get_watermark_offsets(KafkaTopicPartition(t.name, p), timeout=10)[1]

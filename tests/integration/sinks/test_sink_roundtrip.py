@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
+from ops.kafka_client import kafka_config, registry_config
 from ops.settings import Settings
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.ddl import TableKind, TableSpec
@@ -50,7 +51,7 @@ def finding(i: int) -> dict[str, Any]:
 
 
 def publish(settings: Settings, topic_name: str) -> SchemaRegistry:
-    registry = SchemaRegistry(settings.registry_url)
+    registry = SchemaRegistry(registry_config(settings))
     topic = Topic(
         name=topic_name,
         layer=Layer.QUALITY,
@@ -59,11 +60,11 @@ def publish(settings: Settings, topic_name: str) -> SchemaRegistry:
         key_schema=lambda: KEY_SCHEMA,
         value_schema=lambda: load_avsc("quality/finding.avsc"),
     )
-    TopicAdmin(settings.kafka_bootstrap, registry, settings.default_compatibility).apply([topic])
+    TopicAdmin(kafka_config(settings), registry, settings.default_compatibility).apply([topic])
     key = AvroEncoder(KEY_SCHEMA, registry.register(topic.key_subject, KEY_SCHEMA))
     schema = load_avsc("quality/finding.avsc")
     value = AvroEncoder(schema, registry.register(topic.value_subject, schema))
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**kafka_config(settings), "enable.idempotence": True})
     for i in range(ROWS):
         record = finding(i)
         producer.produce(
@@ -90,7 +91,7 @@ def drain(sink: SinkConsumer, settings: Settings, topic: str, group: str) -> Non
 
 
 def committed(settings: Settings, topic: str, group: str) -> int:
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    probe = Consumer({**kafka_config(settings), "group.id": group})
     try:
         parts = [KafkaTopicPartition(topic, p) for p in range(PARTITIONS)]
         return sum(max(tp.offset, 0) for tp in probe.committed(parts, timeout=10))
@@ -110,7 +111,7 @@ def sink_for(
     )
     writer = ClickHouseWriter(engine, spec, max_rows=400, max_seconds=0.3)
     return SinkConsumer(
-        bootstrap=settings.kafka_bootstrap,
+        connection=kafka_config(settings),
         group_id=group,
         routes={topic: writer},
         fetch_schema=registry.schema_by_id,

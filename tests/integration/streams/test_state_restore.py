@@ -10,6 +10,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from govbus.wiring import topic_admin
+from ops.kafka_client import kafka_config
 from ops.settings import get_settings
 from streams.output import KafkaOutput, output_config
 from streams.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, ShardBackend
@@ -20,7 +21,7 @@ def _store(backend: ShardBackend, output: KafkaOutput) -> ChangelogStore[dict[st
     settings = get_settings()
     return ChangelogStore(
         state_topic("theme.profiles").name, output, backend,
-        lambda: Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+        lambda: Consumer({**kafka_config(settings),
                           "group.id": "restore-test", "enable.partition.eof": True}),
         orjson.dumps, orjson.loads)
 
@@ -34,7 +35,7 @@ def test_the_next_owner_restores_the_changelog(namespace: str, tmp_path: Path,
     def backend() -> ShardBackend:
         return MemoryBackend() if backend_name == "memory" else RocksDBBackend(tmp_path)
 
-    output = KafkaOutput(Producer(output_config(settings.kafka_bootstrap, "restore-test")))
+    output = KafkaOutput(Producer(output_config(kafka_config(settings), "restore-test")))
     first = _store(backend(), output)
     first.own([("individual", 1), ("organization", 1)])
     first.put("individual:p1", {"v": 1}, 1)

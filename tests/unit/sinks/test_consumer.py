@@ -119,7 +119,7 @@ def setup(
         return made[0]
 
     consumer = SinkConsumer(
-        bootstrap="unused:9092",
+        connection={"bootstrap.servers": "unused:9092"},
         group_id="sink-test",
         routes={TOPIC: writer},
         fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
@@ -210,7 +210,7 @@ def test_several_topics_into_their_writers(
         return made[-1]
 
     consumer = SinkConsumer(
-        bootstrap="unused:9092",
+        connection={"bootstrap.servers": "unused:9092"},
         group_id="sink-test",
         # Two topics share a table (like the fact topics); a third has its own.
         routes={TOPIC: shared, "quality.more": shared, "quality.other": other},

@@ -76,3 +76,33 @@ def test_bad_sql_and_bad_requests(server: QueryServer) -> None:
 def test_needs_a_read_only_backend(engine: ChdbBackend) -> None:
     with pytest.raises(ValueError, match="read-only"):
         QueryServer(engine)
+
+
+def test_with_users_every_request_needs_credentials_and_is_reported(
+        engine: ChdbBackend) -> None:
+    from pydantic import SecretStr
+
+    from sinks.clickhouse.query_server import QueryRecord
+
+    records: list[QueryRecord] = []
+    reader = ChdbBackend(engine.path, read_only=True,
+                         limits={"max_execution_time": 1, "max_result_rows": 5})
+    served = QueryServer(reader, users={"analyst": SecretStr("pw")}, on_query=records.append)
+    served.start()
+    try:
+        assert httpx.get(served.url, params={"query": "SELECT 1"}).status_code == 401
+        assert httpx.get(served.url, params={"query": "SELECT 1"},
+                         auth=("analyst", "wrong")).status_code == 401
+        ok = httpx.get(served.url, params={"query": "SELECT number FROM numbers(3)"},
+                       auth=("analyst", "pw"))
+        assert ok.status_code == 200
+        # The engine's limits: result rows, time, and no query may lift them.
+        for sql in ("SELECT number FROM numbers(10)", "SELECT count() FROM system.numbers",
+                    "SELECT 1 SETTINGS max_result_rows = 100"):
+            assert httpx.get(served.url, params={"query": sql},
+                             auth=("analyst", "pw")).status_code == 403, sql
+    finally:
+        served.close()
+        reader.close()
+    assert [r.status for r in records] == [401, 401, 200, 403, 403, 403]
+    assert records[2].user == "analyst" and records[2].rows == 3

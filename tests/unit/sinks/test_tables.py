@@ -15,8 +15,10 @@ from sinks.clickhouse.ddl import TableKind, create_table_sql
 from sinks.clickhouse.migration import migrate
 from sinks.clickhouse.sql import quote_identifier
 from sinks.clickhouse.tables import (
+    AUDIT_TABLE,
     FACTS_TABLE,
     QUALITY_TABLE,
+    audit_table,
     entity_key_field,
     epoch_ms_expression,
     facts_table,
@@ -28,7 +30,7 @@ from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.message import SinkMessage
 from tests.unit.sinks.samples import finding
 from topics.annotations import Category
-from topics.catalog import fact_topic, quality_topic, theme_topic
+from topics.catalog import AUDIT_RETENTION_DAYS, fact_topic, quality_topic, theme_topic
 
 ENTITY_KEYS = {
     Category.INDIVIDUAL: "person_key",
@@ -60,7 +62,7 @@ def test_facts_and_quality_are_monthly_append_only_tables() -> None:
     tables = {t.spec.name: t for t in sink_tables("lib")}
     assert list(tables) == [
         "theme_individual", "theme_organization", "theme_thing", "theme_event",
-        FACTS_TABLE, QUALITY_TABLE,
+        FACTS_TABLE, QUALITY_TABLE, AUDIT_TABLE,
     ]
     facts = tables[FACTS_TABLE]
     assert facts.topics == tuple(fact_topic(c).name for c in Category)
@@ -276,3 +278,10 @@ def test_quality_view_counts_each_finding_once(engine: ChdbBackend, database: st
         f"FROM {quote_identifier(database)}.v_quality_by_dept_dimension"
     ).rows
     assert rows == [("household", "validity", 2, 1, 1, 0), ("market", "completeness", 1, 0, 0, 1)]
+
+
+def test_the_audit_table_keeps_rows_at_least_six_months() -> None:
+    spec = audit_table("lib").spec
+    sql = create_table_sql(spec)
+    assert "TTL fromUnixTimestamp64Milli(`source_ts_ms`, 'UTC') + INTERVAL 190 DAY" in sql
+    assert AUDIT_RETENTION_DAYS >= 183

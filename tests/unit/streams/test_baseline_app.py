@@ -46,7 +46,8 @@ def test_headers_become_bytes_for_faust() -> None:
 def test_app_has_one_per_event_agent_per_hop(monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Any) -> None:
     monkeypatch.setattr(baseline_app, "SchemaRegistry", MemoryRegistry)
-    settings = Settings(state_dir=tmp_path, topic_namespace="unit.")
+    # Plaintext: the app is only built here, it never connects (no CA to trust).
+    settings = Settings(state_dir=tmp_path, topic_namespace="unit.", kafka_security="plaintext")
     app = baseline_app.create_baseline_app(settings)
     assert baseline_app.app_id(settings) == "govbus-unit-baseline"
     subscribed = {name.rsplit(".", 1)[-1]: set(agent.channel.topics)

@@ -1,0 +1,64 @@
+"""Who may ask the query endpoint, over what: basic credentials over TLS with security on.
+
+The users are the access folder's query users (``analyst`` is created on first use); the
+certificate is the local CA's service certificate. Every query is logged and, through
+``on_query``, audited.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from ops.access import AccessFolder
+from ops.settings import Settings
+from sinks.clickhouse.query_server import QueryRecord
+
+log = logging.getLogger("govbus.sinks.queries")
+
+
+@dataclass(frozen=True)
+class QueryAccess:
+    users: Mapping[str, SecretStr] | None = None
+    tls: ssl.SSLContext | None = None
+    on_query: Callable[[QueryRecord], None] | None = None
+
+    def server_options(self) -> dict[str, Any]:
+        return {"users": self.users, "tls": self.tls, "on_query": self.on_query}
+
+
+def query_access(settings: Settings,
+                 audit: Callable[[QueryRecord], None] | None = None) -> QueryAccess:
+    def logged(record: QueryRecord) -> None:
+        log.info("query by %s: %d in %.3f s, %d rows: %s", record.user, record.status,
+                 record.seconds, record.rows, " ".join(record.sql.split())[:500])
+        if audit is not None:
+            audit(record)
+
+    if not settings.secure:
+        return QueryAccess(on_query=logged)
+    access = AccessFolder(settings)
+    access.query_password(settings.query_user)  # the default user exists from the start
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(access.tls.server_cert, access.tls.server_key)
+    return QueryAccess(access.query_users(), context, logged)
+
+
+def client_credentials(settings: Settings) -> tuple[str, SecretStr] | None:
+    """The user and password `govbus query` asks as (None with security off)."""
+    if not settings.secure:
+        return None
+    password = settings.query_password or AccessFolder(settings).query_password(
+        settings.query_user)
+    return settings.query_user, password
+
+
+def client_tls(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.secure:
+        return None
+    return ssl.create_default_context(cafile=str(AccessFolder(settings).ca_file))

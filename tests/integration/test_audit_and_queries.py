@@ -1,0 +1,113 @@
+"""Audit and the query endpoint on the real stack, over SASL_SSL and TLS: a broker denial
+lands in the audit table; the endpoint wants credentials, cannot write, and stops a query at
+the engine's time limit."""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from govbus.wiring import ship_denials, topic_admin
+from ops.access import AccessFolder
+from ops.settings import Settings, get_settings
+from sinks.query_client import endpoint_url, run_query
+from tests.integration.test_access import read_error
+from tests.integration.workers import wait_for
+from topics.catalog import catalog, raw_topic
+from topics.principals import SUBSCRIBER
+
+GOVBUS = [sys.executable, "-m", "govbus.cli"]
+
+
+@pytest.fixture
+def sink(namespace: str, tmp_path: Path) -> Iterator[Settings]:
+    """A `govbus sink run` of the test's namespace, with its own chDB folder and a one-second
+    query time limit; the settings to query it with."""
+    settings = get_settings()
+    topic_admin(settings).apply(catalog())
+    state = tmp_path / "state"
+    env = {**os.environ, "GOVBUS_STATE_DIR": str(state), "GOVBUS_SINK_QUERY_PORT": "0",
+           "GOVBUS_METRICS_ENABLED": "false", "GOVBUS_QUERY_MAX_EXECUTION_S": "1",
+           "GOVBUS_ACCESS_DIR": str(settings.access_folder)}
+    local = settings.model_copy(update={"state_dir": state,
+                                        "access_dir": settings.access_folder})
+    log = tmp_path / "sink.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([*GOVBUS, "sink", "run"], stdout=out,
+                                   stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for(lambda: endpoint_url(local) is not None, 120, "the sink's query endpoint",
+                 process, log)
+        yield local
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _post(url: str, sql: str, authorization: str | None, settings: Settings) -> int:
+    headers = {"Authorization": authorization} if authorization else {}
+    request = urllib.request.Request(url, data=sql.encode(), method="POST", headers=headers)
+    context = ssl.create_default_context(cafile=str(AccessFolder(settings).ca_file))
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _basic(settings: Settings) -> str:
+    password = AccessFolder(settings).query_password(settings.query_user).get_secret_value()
+    return "Basic " + base64.b64encode(f"{settings.query_user}:{password}".encode()).decode()
+
+
+def test_a_subscribers_denial_lands_in_the_audit_table(sink: Settings) -> None:
+    raw = raw_topic("household.resident").name
+    assert read_error(sink, SUBSCRIBER, raw, f"{sink.topic_namespace}subscriber-x") is not None
+    ship_denials(get_settings())
+    db = sink.clickhouse_database
+
+    def landed() -> bool:
+        body = run_query(sink, f"SELECT count() FROM {db}.audit WHERE kind = 'broker.denied' "
+                               f"AND principal = 'subscriber' AND resource LIKE '%{raw}'", "csv")
+        return int(body.split()[-1]) > 0
+
+    wait_for(landed, 60, "the denial in the audit table")
+
+
+def test_the_query_endpoint_wants_credentials_and_cannot_write(sink: Settings) -> None:
+    url = endpoint_url(sink)
+    assert url is not None and url.startswith("https://")
+    assert _post(url, "SELECT 1", None, sink) == 401
+    assert _post(url, "SELECT 1", "Basic " + base64.b64encode(b"analyst:wrong").decode(),
+                 sink) == 401
+    auth = _basic(sink)
+    assert _post(url, "SELECT 1", auth, sink) == 200
+    db = sink.clickhouse_database
+    assert _post(url, f"INSERT INTO {db}.audit (event_id) VALUES ('x')", auth, sink) == 403
+    # Past the statement check, the engine itself refuses to lift its read-only mode ...
+    assert _post(url, "SELECT 1 SETTINGS readonly = 0", auth, sink) == 403
+    # ... or its time limit, and stops a query that runs past it.
+    assert _post(url, "SELECT 1 SETTINGS max_execution_time = 100", auth, sink) == 403
+    assert _post(url, "SELECT count() FROM system.numbers", auth, sink) == 403
+
+
+def test_every_query_is_audited(sink: Settings) -> None:
+    run_query(sink, "SELECT 42 AS answer")
+    db = sink.clickhouse_database
+
+    def audited() -> bool:
+        body = run_query(sink, f"SELECT count() FROM {db}.audit WHERE kind = 'query' "
+                               "AND action = 'SELECT 42 AS answer' AND principal = 'analyst'",
+                         "csv")
+        return int(body.split()[-1]) > 0
+
+    wait_for(audited, 60, "the query in the audit table")

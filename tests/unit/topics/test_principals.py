@@ -1,0 +1,57 @@
+"""The principals' grants: least privilege, derived from the catalog."""
+
+from __future__ import annotations
+
+from topics.catalog import Layer, by_layer
+from topics.principals import (
+    ADMIN,
+    RAW_WORKER,
+    SINK,
+    SUBSCRIBER,
+    THEME_WORKER,
+    Operation,
+    principal,
+    principal_topics,
+    principals,
+    publisher,
+)
+
+
+def _topics(name: str, operation: Operation) -> set[str]:
+    return {g.resource for g in principal(name).grants if g.operation is operation
+            and g.kind == "TOPIC"}
+
+
+def test_every_principal_is_declared_once() -> None:
+    names = [p.name for p in principals()]
+    assert len(names) == len(set(names))
+    assert {ADMIN, RAW_WORKER, THEME_WORKER, SINK, SUBSCRIBER} <= set(names)
+
+
+def test_a_publisher_writes_its_own_departments_raw_topics_only() -> None:
+    raw = by_layer(Layer.RAW)
+    for dept in {t.dept for t in raw}:
+        assert _topics(publisher(dept), Operation.WRITE) == {t.name for t in raw if t.dept == dept}
+        assert not _topics(publisher(dept), Operation.READ)
+
+
+def test_raw_is_read_by_the_raw_worker_alone() -> None:
+    raw = {t.name for t in by_layer(Layer.RAW)}
+    readers = {p.name for p in principals() if raw & _topics(p.name, Operation.READ)}
+    assert readers == {RAW_WORKER}
+
+
+def test_the_workers_write_only_their_layers() -> None:
+    raw_writes = {t.split(".")[0] for t in _topics(RAW_WORKER, Operation.WRITE)}
+    assert raw_writes == {"std", "fact", "dlq", "quality"}
+    theme_writes = {t.split(".")[0] for t in _topics(THEME_WORKER, Operation.WRITE)}
+    assert theme_writes == {"theme", "state", "dlq", "quality"}
+
+
+def test_the_sink_reads_theme_fact_quality_and_audit() -> None:
+    layers = {t.split(".")[0] for t in _topics(SINK, Operation.READ)}
+    assert layers == {"theme", "fact", "quality", "audit"}
+
+
+def test_the_admin_has_no_acls_of_its_own() -> None:
+    assert principal_topics(ADMIN) == []

@@ -1,0 +1,166 @@
+"""Who may do what on the broker: one principal per role, least privilege, declared once.
+
+Grants derive from the topic catalog (layers, departments), so a new topic or department is
+covered without a line here. `govbus topics apply` turns these into ACLs and SCRAM users;
+nothing else grants access. The admin is a super user of the broker (it creates topics,
+users and the ACLs themselves); every other principal gets exactly the grants below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+from ops.access import ADMIN_PRINCIPAL
+from ops.settings import get_settings
+from topics.catalog import Layer, Topic, by_layer, dlq_topic, quality_topic
+
+
+class Operation(StrEnum):
+    READ = "READ"
+    WRITE = "WRITE"
+    DESCRIBE = "DESCRIBE"
+
+
+class ResourceKind(StrEnum):
+    TOPIC = "TOPIC"
+    GROUP = "GROUP"
+
+
+class Match(StrEnum):
+    LITERAL = "LITERAL"
+    PREFIXED = "PREFIXED"
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """One ALLOW ACL: this principal may do this operation on this resource (from any host)."""
+
+    kind: ResourceKind
+    match: Match
+    resource: str
+    operation: Operation
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+    grants: frozenset[Grant]
+
+    @property
+    def kafka_principal(self) -> str:
+        return f"User:{self.name}"
+
+
+def _reads(topics: Iterable[Topic]) -> set[Grant]:
+    return {
+        Grant(ResourceKind.TOPIC, Match.LITERAL, t.name, op)
+        for t in topics
+        for op in (Operation.READ, Operation.DESCRIBE)
+    }
+
+
+def _writes(topics: Iterable[Topic]) -> set[Grant]:
+    return {
+        Grant(ResourceKind.TOPIC, Match.LITERAL, t.name, op)
+        for t in topics
+        for op in (Operation.WRITE, Operation.DESCRIBE)
+    }
+
+
+def _group(prefix: str) -> set[Grant]:
+    """A consumer group family: the role's group and the helpers named after it."""
+    return {Grant(ResourceKind.GROUP, Match.PREFIXED, prefix, Operation.READ)}
+
+
+def worker_group(namespace: str, layer: str) -> str:
+    """A worker layer's consumer group in the namespace (dots are not for group ids)."""
+    return f"govbus-{namespace}{layer}".replace(".", "-")
+
+
+def publisher(dept: str) -> str:
+    return f"publisher-{dept}"
+
+
+RAW_WORKER = "raw-worker"
+THEME_WORKER = "theme-worker"
+SINK = "sink"
+SUBSCRIBER = "subscriber"
+ADMIN = ADMIN_PRINCIPAL
+
+
+def principals() -> tuple[Principal, ...]:
+    """Every principal of the bus, its grants named in the configured namespace."""
+    settings = get_settings()
+    return _principals(settings.topic_namespace, settings.sink_group_id)
+
+
+@cache
+def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
+    # The catalog's topics are named in the same settings' namespace.
+    raw = by_layer(Layer.RAW)
+    departments = sorted({t.dept for t in raw})
+    facts, themes = by_layer(Layer.FACT), by_layer(Layer.THEME)
+    quality = quality_topic()
+    audit = by_layer(Layer.AUDIT)
+    return (
+        Principal(ADMIN, "topics, schemas, users and ACLs (a broker super user)", frozenset()),
+        *(
+            Principal(
+                publisher(dept),
+                f"publishes {dept}'s change events to its own raw topics",
+                frozenset(_writes(t for t in raw if t.dept == dept)),
+            )
+            for dept in departments
+        ),
+        Principal(
+            RAW_WORKER,
+            "standardizes raw into std, fact, dlq and quality",
+            frozenset(
+                _reads(raw)
+                | _writes([*by_layer(Layer.STD), *facts, dlq_topic("standardize"), quality])
+                | _group(worker_group(namespace, "raw"))
+            ),
+        ),
+        Principal(
+            THEME_WORKER,
+            "merges facts into theme profiles and their state changelog",
+            frozenset(
+                _reads([*facts, *by_layer(Layer.STATE)])
+                | _writes([*themes, *by_layer(Layer.STATE), dlq_topic("theme"), quality])
+                | _group(worker_group(namespace, "theme"))
+            ),
+        ),
+        Principal(
+            SINK,
+            "lands theme, fact, quality and audit in ClickHouse; audits its queries",
+            frozenset(
+                _reads([*themes, *facts, quality, *audit])
+                | _writes(audit)
+                | _group(f"{namespace}{sink_group}")
+            ),
+        ),
+        Principal(
+            SUBSCRIBER,
+            "a consuming department: the theme libraries only, until the resource catalog "
+            "grants more",
+            frozenset(_reads(themes) | _group(f"{namespace}subscriber")),
+        ),
+    )
+
+
+def principal_topics(name: str) -> list[str]:
+    """The topics a principal has any grant on, in the configured namespace."""
+    grants = principal(name).grants
+    return sorted({g.resource for g in grants if g.kind is ResourceKind.TOPIC})
+
+
+def principal(name: str) -> Principal:
+    for candidate in principals():
+        if candidate.name == name:
+            return candidate
+    known = ", ".join(p.name for p in principals())
+    raise KeyError(f"no principal {name!r}; known principals: {known}")
