@@ -54,7 +54,7 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture(params=["chdb", "server"])
 def engine_settings(
-    request: pytest.FixtureRequest, namespace: str, tmp_path: Path
+    request: pytest.FixtureRequest, stack: Settings, namespace: str, tmp_path: Path
 ) -> Iterator[Settings]:
     """Settings for one test's sink: its own state folder (chDB data, query URL), database,
     consumer group and small batches, in the test's topic namespace."""
@@ -62,15 +62,18 @@ def engine_settings(
     suffix = uuid.uuid4().hex[:8]
     if request.param == "server":
         url = request.getfixturevalue("server_url")
-    settings = make_settings(tmp_path / "a", url, suffix)
+    settings = make_settings(tmp_path / "a", url, suffix, access_dir=stack.access_folder)
     yield settings
     if url is not None:
         drop_database(settings)
 
 
-def make_settings(state_dir: Path, url: str | None, suffix: str, group: str = "sink") -> Settings:
+def make_settings(state_dir: Path, url: str | None, suffix: str, group: str = "sink",
+                  *, access_dir: Path) -> Settings:
+    """A sink's own state folder, with the local stack's credentials and CA (access_dir)."""
     return Settings(
         state_dir=state_dir,
+        access_dir=access_dir,
         clickhouse_url=url,
         clickhouse_database=f"it_{suffix}" if url else "govbus",
         sink_group_id=f"{group}-{suffix}",
