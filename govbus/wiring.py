@@ -21,7 +21,7 @@ from sinks.clickhouse.query_server import QueryRecord
 from topics.access_admin import AccessAdmin, AccessChange
 from topics.admin import TopicAdmin
 from topics.audit import AuditEvent, AuditTrail, broker_denials
-from topics.principals import ADMIN, SINK, publisher
+from topics.principals import ADMIN, SINK, principals, publisher
 from topics.registry import SchemaRegistry
 from topics.schemas import row_spec
 
@@ -53,6 +53,7 @@ def topic_admin(settings: Settings) -> TopicAdmin:
         registry(settings),
         settings.default_compatibility,
         access_admin(settings) if settings.secure else None,
+        lambda: principals(settings),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from topics.access_admin import AccessAdmin, AccessChange
 from topics.catalog import Topic
-from topics.principals import principals
+from topics.principals import Principal, principals
 from topics.registry import SchemaRegistry
 
 
@@ -40,6 +40,7 @@ class TopicAdmin:
         registry: SchemaRegistry,
         compatibility: str,
         access: AccessAdmin | None = None,
+        declared: Callable[[], Iterable[Principal]] = principals,
     ) -> None:
         # Quiet: every failure reaches the caller as an exception; the client's own log
         # repeated an unreachable broker many times a second on stderr.
@@ -48,6 +49,7 @@ class TopicAdmin:
         self.compatibility = compatibility
         # With security on, the principals' users and ACLs are applied with the topics.
         self.access = access
+        self.declared = declared
         # The last apply's user and ACL changes, for the audit trail.
         self.access_changes: list[AccessChange] = []
 
@@ -72,7 +74,7 @@ class TopicAdmin:
                 changes.append(self._reconcile(topic, len(existing[topic.name].partitions)))
             changes.extend(self._register(topic))
         if self.access is not None:
-            declared = principals()
+            declared = list(self.declared())
             done = [*self.access.ensure_users(declared), *self.access.apply_acls(declared)]
             self.access_changes = done
             changes.extend(Change(c.principal, c.kind, f"{c.action} {c.resource}".strip())

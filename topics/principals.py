@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import cache
 
 from ops.access import ADMIN_PRINCIPAL
-from ops.settings import get_settings
+from ops.settings import Settings, get_settings
 from topics.catalog import Layer, Topic, by_layer, dlq_topic, quality_topic
 
 
@@ -92,9 +92,10 @@ SUBSCRIBER = "subscriber"
 ADMIN = ADMIN_PRINCIPAL
 
 
-def principals() -> tuple[Principal, ...]:
-    """Every principal of the bus, its grants named in the configured namespace."""
-    settings = get_settings()
+def principals(settings: Settings | None = None) -> tuple[Principal, ...]:
+    """Every principal of the bus, its grants named in the configured namespace (and for
+    the settings' sink group)."""
+    settings = settings or get_settings()
     return _principals(settings.topic_namespace, settings.sink_group_id)
 
 

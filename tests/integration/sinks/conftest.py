@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.settings import Settings
+from ops.settings import Settings, get_settings
 
 SERVER_URL_ENV = "GOVBUS_CLICKHOUSE_URL"
 
@@ -71,6 +71,8 @@ def engine_settings(
 def make_settings(state_dir: Path, url: str | None, suffix: str, group: str = "sink") -> Settings:
     return Settings(
         state_dir=state_dir,
+        # The stack's CA and principals' passwords, not the test's fresh state folder.
+        access_dir=get_settings().access_folder,
         clickhouse_url=url,
         clickhouse_database=f"it_{suffix}" if url else "govbus",
         sink_group_id=f"{group}-{suffix}",

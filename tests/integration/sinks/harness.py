@@ -157,7 +157,8 @@ def sink_topics() -> list[Topic]:
 
 
 def apply_sink_topics(settings: Settings) -> None:
-    wanted = [*by_layer(Layer.THEME), *by_layer(Layer.FACT), *by_layer(Layer.QUALITY)]
+    wanted = [*by_layer(Layer.THEME), *by_layer(Layer.FACT), *by_layer(Layer.QUALITY),
+              *by_layer(Layer.AUDIT)]
     topic_admin(settings).apply(wanted)
 
 
@@ -281,6 +282,7 @@ def child_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = os.environ.copy()
     env.update(
         GOVBUS_STATE_DIR=str(settings.state_dir),
+        GOVBUS_ACCESS_DIR=str(settings.access_folder),
         GOVBUS_TOPIC_NAMESPACE=settings.topic_namespace,
         GOVBUS_CLICKHOUSE_DATABASE=settings.clickhouse_database,
         GOVBUS_SINK_QUERY_PORT="0",
