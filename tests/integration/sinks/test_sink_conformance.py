@@ -249,6 +249,7 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     # The same topics, uninterrupted, into another engine folder / database and group.
     suffix = uuid.uuid4().hex[:8]
     calm_settings = make_settings(tmp_path / "b", settings.clickhouse_url, suffix, "calm")
+    apply_sink_topics(calm_settings)  # the sink principal's grant on this group too
     calm = sink_run(calm_settings, tmp_path, "calm")
     try:
         with running(calm):
