@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOCAL_REGISTRY = "{scheme}://127.0.0.1:18081/apis/ccompat/v7"
 
 
 class Settings(BaseSettings):
@@ -48,8 +49,9 @@ class Settings(BaseSettings):
         "(owner-only); unset: <state_dir>/access.",
     )
     registry_url: str = Field(
-        default="http://127.0.0.1:18081/apis/ccompat/v7",
-        description="Schema registry base URL speaking the Confluent REST API.",
+        default=LOCAL_REGISTRY.format(scheme="https"),
+        description="Schema registry base URL speaking the Confluent REST API; unset: the "
+        "local stack's, over TLS (plain http only with kafka_security=plaintext).",
     )
     registry_heap: str = Field(default="384m")
     manage_stack: bool = Field(
@@ -148,6 +150,16 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=500, ge=1)
     batch_seconds: float = Field(default=0.05, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_registry_scheme(cls, data: Any) -> Any:
+        # The local registry's door speaks TLS with security on; the plaintext opt-in stack
+        # has no door, so its default URL is plain http.
+        if isinstance(data, dict) and "registry_url" not in data \
+                and data.get("kafka_security") == "plaintext":
+            return {**data, "registry_url": LOCAL_REGISTRY.format(scheme="http")}
+        return data
 
     @field_validator("state_dir")
     @classmethod

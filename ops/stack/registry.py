@@ -6,6 +6,7 @@ file database under the state folder so subjects and ids survive restarts.
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -86,7 +87,9 @@ class SchemaRegistryService:
 
     def proxy_ready(self) -> bool:
         try:
-            verify: str | bool = str(self.ca_file) if self.public_base.startswith("https") else True
+            verify: ssl.SSLContext | bool = True
+            if self.public_base.startswith("https"):
+                verify = ssl.create_default_context(cafile=str(self.ca_file))
             response = httpx.get(f"{self.public_base}/health/ready", timeout=2, verify=verify)
             return response.status_code == 200
         except httpx.HTTPError:

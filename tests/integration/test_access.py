@@ -29,7 +29,20 @@ def applied(namespace: str) -> Settings:
 
 def read_error(settings: Settings, principal: str, topic: str, group: str) -> KafkaError | None:
     """The first error a consumer of ``topic`` as ``principal``, in a consumer group it may
-    use, gets (None: it may read)."""
+    use, gets (None: it may read). A new broker may still be electing the group's
+    coordinator: such an answer is asked again, with a new consumer, for up to a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        error = _first_error(settings, principal, topic, group)
+        transient = error is not None and (
+            error.retriable() or error.code() == KafkaError.NOT_COORDINATOR)
+        if not transient or time.monotonic() > deadline:
+            return error
+        time.sleep(1)
+
+
+def _first_error(settings: Settings, principal: str, topic: str, group: str
+                 ) -> KafkaError | None:
     config = kafka_config(as_principal(settings, principal))
     consumer = Consumer({**config, "group.id": group,
                          "log_level": 0, "enable.auto.commit": False,
