@@ -15,9 +15,7 @@ Run by the local stack: ``python -m ops.stack.registry_proxy``, configured by th
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hmac
 import json
 import re
 import ssl
@@ -27,8 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
 
 from ops.access import ADMIN_PRINCIPAL, AccessFolder
+from ops.basic_auth import basic_user
 from ops.settings import get_settings
 
 # /apis/ccompat/v7/subjects/<subject>/versions: the register call.
@@ -54,17 +54,12 @@ class RegistryDoor:
         self.client = httpx.Client(base_url=upstream, timeout=30, transport=transport)
 
     def user(self, authorization: str | None) -> str | None:
-        scheme, _, encoded = (authorization or "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            user, _, password = base64.b64decode(encoded).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
+        return basic_user(authorization, self._password)
+
+    def _password(self, user: str) -> SecretStr | None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", user) or not self.access.has_password(user):
-            return None
-        known = self.access.password(user).get_secret_value().encode()
-        return user if hmac.compare_digest(known, password.encode()) else None
+            return None  # the name is a file name in the access folder: nothing else
+        return self.access.password(user)
 
     def handle(self, method: str, path: str, user: str | None, headers: dict[str, str],
                body: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -13,8 +13,6 @@ to ``on_query``: who asked, what, the answer's status, how long and how many row
 
 from __future__ import annotations
 
-import base64
-import hmac
 import re
 import ssl
 import threading
@@ -27,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import SecretStr
 
+from ops.basic_auth import basic_user
 from sinks.clickhouse.backend import BackendError, ClickHouseBackend
 from sinks.clickhouse.statement_guard import RefusedStatementError, check_read_only
 
@@ -93,19 +92,7 @@ class QueryServer:
         """The user the header's basic credentials belong to (None: refused)."""
         if self.users is None:
             return ANONYMOUS
-        scheme, _, encoded = (authorization or "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        try:
-            user, _, password = base64.b64decode(encoded).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        known = self.users.get(user)
-        if known is None or not hmac.compare_digest(
-            known.get_secret_value().encode(), password.encode()
-        ):
-            return None
-        return user
+        return basic_user(authorization, self.users.get)
 
     def serve(self, user: str, sql: str, fmt: str) -> tuple[HTTPStatus, str, bytes]:
         """``answer``, timed, counted and reported."""
