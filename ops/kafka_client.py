@@ -30,9 +30,7 @@ def kafka_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {"bootstrap.servers": settings.kafka_bootstrap}
     if not settings.secure:
         return config
-    user = settings.kafka_user
-    if not user:
-        raise AccessError("no Kafka principal chosen: set GOVBUS_KAFKA_USER")
+    user = _principal(settings, "Kafka")
     access = AccessFolder(settings)
     if not access.ca_file.exists():
         raise AccessError(
@@ -55,13 +53,17 @@ def registry_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {"url": settings.registry_url}
     if not settings.secure:
         return config
-    user = settings.kafka_user
-    if not user:
-        raise AccessError("no principal chosen for the schema registry: set GOVBUS_KAFKA_USER")
+    user = _principal(settings, "the schema registry")
     config["basic.auth.user.info"] = f"{user}:{password_of(settings, user).get_secret_value()}"
     if settings.registry_url.startswith("https"):
         config["ssl.ca.location"] = str(AccessFolder(settings).ca_file)
     return config
+
+
+def _principal(settings: Settings, service: str) -> str:
+    if not settings.kafka_user:
+        raise AccessError(f"no principal chosen for {service}: set GOVBUS_KAFKA_USER")
+    return settings.kafka_user
 
 
 def password_of(settings: Settings, user: str) -> SecretStr:
