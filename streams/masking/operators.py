@@ -16,6 +16,7 @@ from typing import Any, Final
 from streams.masking.address import generalize_address
 from streams.masking.masks import (
     birth_year,
+    mask_id_division,
     mask_id_first6_last1,
     mask_id_number,
     mask_name,
@@ -114,6 +115,7 @@ OPERATORS: Final[Mapping[str, Builder]] = MappingProxyType(
         "pseudonym": _pseudonym,
         "mask_id_number": _on_value(mask_id_number),
         "mask_id_first6_last1": _on_value(mask_id_first6_last1),
+        "mask_id_division": _on_value(mask_id_division),
         "mask_name": _on_value(mask_name),
         "mask_phone": _on_value(mask_phone),
         "generalize_district": _generalize_district,
@@ -136,6 +138,7 @@ REVEALS: Final[Mapping[str, Reveal]] = MappingProxyType(
         "pseudonym": REVEALS_NOTHING,
         "mask_id_number": _ID_LAST4,
         "mask_id_first6_last1": {"division": EXACT, "check": EXACT},
+        "mask_id_division": {"division": EXACT},
         # 张*明 shows the surname and, from three characters on, the last given character;
         # at least one given character stays hidden.
         "mask_name": {"surname": EXACT},
@@ -144,7 +147,7 @@ REVEALS: Final[Mapping[str, Reveal]] = MappingProxyType(
         "year_month": {"birth_date": DAYS_IN_SHORTEST_MONTH},
         # At least a year of days before any other date of the record (see masks.birth_year).
         "birth_year": {"birth_date": DAYS_IN_YEAR},
-        # IDs and phones found in text are masked with mask_id_first6_last1 and mask_phone.
-        "scan_and_mask": {"division": EXACT, "check": EXACT, **_PHONE_ENDS},
+        # IDs and phones found in text are masked with mask_id_division and mask_phone.
+        "scan_and_mask": {"division": EXACT, **_PHONE_ENDS},
     }
 )

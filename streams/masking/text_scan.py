@@ -21,7 +21,7 @@ from typing import Final
 
 from stdnum import luhn
 
-from streams.masking.masks import mask_id_first6_last1, mask_name, mask_phone
+from streams.masking.masks import mask_id_division, mask_name, mask_phone
 from streams.masking.person_names import load_name_tagger, name_length
 from streams.rules.citizen_id import REGIONS
 from topics.codes.phone_plan import FIXED_LINE_PATTERN, MOBILE_PATTERN
@@ -115,7 +115,7 @@ def _masked(kind: TextKind, value: str) -> str:
     if kind is TextKind.BANK_CARD:
         digits = value.translate(_SEPARATORS)  # first 6 (issuer) and last 4, as cards print
         return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
-    return mask_id_first6_last1(value.upper())
+    return mask_id_division(value.upper())
 
 
 def scan_and_mask(text: str) -> str:

@@ -38,7 +38,7 @@ def test_resident_std_row() -> None:
     assert std == {
         "resident_id": "R0001",
         "id_number_pseudonym": Pseudonymizer(KEY, KEY_ID)("34010419491231123X"),
-        "id_number_masked": "340104***********X",
+        "id_number_masked": "340104************",
         "name_masked": "张*明",
         "sex": "1",
         "birth_date_year": "1949",

@@ -37,7 +37,7 @@ def test_every_published_record_type_is_assessed() -> None:
 
 def test_a_leaky_policy_fails_at_startup_naming_the_fields(tmp_path: Path) -> None:
     text = POLICY_PATH.read_text(encoding="utf-8")
-    leaky = text.replace('"mask_id_first6_last1"', '"mask_id_number"').replace(
+    leaky = text.replace('"mask_id_division"', '"mask_id_number"').replace(
         '"{field}_year" = "birth_year"', '"{field}_year_month" = "year_month"'
     )
     assert leaky != text

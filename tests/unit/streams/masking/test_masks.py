@@ -4,6 +4,7 @@ from hypothesis import strategies as st
 
 from streams.masking.masks import (
     birth_year,
+    mask_id_division,
     mask_id_first6_last1,
     mask_id_number,
     mask_name,
@@ -51,6 +52,9 @@ def test_id_division_and_check_only() -> None:
     assert mask_id_first6_last1("34010419491231123X") == "340104***********X"
     assert mask_id_first6_last1("110105491231002") == "110105********2"
     assert mask_id_first6_last1("1234567") == "*******"
+    assert mask_id_division("34010419491231123X") == "340104************"
+    assert mask_id_division("110105491231002") == "110105*********"
+    assert mask_id_division("123456") == "******"
 
 
 def test_year_month_and_birth_year() -> None:

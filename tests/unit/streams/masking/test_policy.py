@@ -38,7 +38,7 @@ def test_the_shipped_mapping() -> None:
     policy = load_policy()
     expected = {
         Pii.ID_NUMBER: [
-            ("{field}_pseudonym", "pseudonym"), ("{field}_masked", "mask_id_first6_last1")
+            ("{field}_pseudonym", "pseudonym"), ("{field}_masked", "mask_id_division")
         ],
         Pii.NAME: [("{field}_masked", "mask_name")],
         Pii.PHONE: [("{field}_masked", "mask_phone")],
