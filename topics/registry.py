@@ -19,6 +19,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
 from confluent_kafka.schema_registry.error import SchemaRegistryError  # noqa: E402
 
 from topics.schemas import Schema, schema_text  # noqa: E402
+from topics.serde import SchemaNotFoundError  # noqa: E402
 
 
 class IncompatibleSchemaError(RuntimeError):
@@ -64,5 +65,11 @@ class SchemaRegistry:
             raise
 
     def schema_by_id(self, schema_id: int) -> str:
-        """The schema text registered under an id (cached by the client)."""
-        return str(self.client.get_schema(schema_id).schema_str)
+        """The schema text registered under an id (cached by the client); SchemaNotFoundError
+        when the registry has none, any other error when it did not answer."""
+        try:
+            return str(self.client.get_schema(schema_id).schema_str)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise SchemaNotFoundError(schema_id) from exc
+            raise

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +21,22 @@ from topics.schemas import Schema, parsed
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
 HEADER_SIZE = _HEADER.size
+
+
+log = logging.getLogger(__name__)
+
+# How long a decoder waits out a registry that does not answer before it gives up with an
+# infrastructure fault (the process exits uncommitted; the events are read again later).
+REGISTRY_PATIENCE_S = 240.0
+
+
+class SchemaNotFoundError(KeyError):
+    """The registry answered: no schema has this id. The one fetch failure that is the
+    message's fault, not the infrastructure's."""
+
+
+class RegistryUnavailableError(RuntimeError):
+    """The registry did not answer for REGISTRY_PATIENCE_S: an infrastructure fault."""
 
 
 class UndecodableMessageError(ValueError):
@@ -79,26 +97,46 @@ def schema_id_of(message: bytes) -> int:
 class AvroDecoder:
     """Decodes messages written with any registered schema, optionally into a reader schema.
 
-    ``fetch_schema`` maps a schema id to its text (the registry); each id is fetched once.
+    ``fetch_schema`` maps a schema id to its text (the registry); each id is fetched once. It
+    raises KeyError (SchemaNotFoundError) when the registry has no such id: that message is
+    dead-lettered. Any other failure (timeout, refused connection, 5xx) is the registry's:
+    the fetch is tried again with a growing pause, never dead-lettered.
     """
 
-    def __init__(self, fetch_schema: Callable[[int], str], reader_schema: Schema | None = None):
+    def __init__(self, fetch_schema: Callable[[int], str], reader_schema: Schema | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         self._fetch = fetch_schema
+        self._sleep = sleep
+        self._clock = clock
         self._reader = parsed(reader_schema) if reader_schema is not None else None
         self._writers: dict[int, Any] = {}
 
     def writer_schema(self, schema_id: int) -> Any:
         writer = self._writers.get(schema_id)
         if writer is None:
+            writer = parsed(json.loads(self._fetch_patiently(schema_id)))
+            self._writers[schema_id] = writer
+        return writer
+
+    def _fetch_patiently(self, schema_id: int) -> str:
+        deadline = self._clock() + REGISTRY_PATIENCE_S
+        pause = 0.5
+        while True:
             try:
-                text = self._fetch(schema_id)
-            except Exception as exc:
+                return self._fetch(schema_id)
+            except KeyError as exc:
                 raise UndecodableMessageError(
                     "serde.unknown_schema_id", f"schema id {schema_id}: {exc}"
                 ) from exc
-            writer = parsed(json.loads(text))
-            self._writers[schema_id] = writer
-        return writer
+            except Exception as exc:
+                if self._clock() + pause > deadline:
+                    raise RegistryUnavailableError(
+                        f"schema registry unavailable for {REGISTRY_PATIENCE_S:.0f} s while "
+                        f"fetching schema id {schema_id}: {exc}") from exc
+                log.warning("schema registry unavailable (%s); retrying in %.1f s", exc, pause)
+                self._sleep(pause)
+                pause = min(pause * 2, 10.0)
 
     def decode(self, message: bytes) -> dict[str, Any]:
         writer = self.writer_schema(schema_id_of(message))

@@ -8,7 +8,13 @@ import pytest
 
 from tests.unit.streams.samples import RAW_ROWS
 from topics.schemas import change_event_schema, schema_text
-from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError, schema_id_of
+from topics.serde import (
+    AvroDecoder,
+    AvroEncoder,
+    RegistryUnavailableError,
+    UndecodableMessageError,
+    schema_id_of,
+)
 
 SOURCE = "household.resident"
 ROW = RAW_ROWS["household.resident"]
@@ -71,3 +77,37 @@ def test_string_fast_path_matches_fastavro(value: str) -> None:
     encoded = AvroEncoder(schema, 7).encode(value)
     assert encoded[5:] == buffer.getvalue()
     assert AvroDecoder({7: '"string"'}.__getitem__).decode(encoded) == value
+
+
+def test_a_registry_that_does_not_answer_is_waited_for_not_dead_lettered() -> None:
+    encoder, _ = _codec()
+    text = schema_text(change_event_schema(SOURCE))
+    answers: list[BaseException | str] = [TimeoutError("read timed out"),
+                                          ConnectionError("refused"), text]
+    slept: list[float] = []
+
+    def fetch(_schema_id: int) -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    decoder = AvroDecoder(fetch, sleep=slept.append)
+    assert decoder.decode(encoder.encode(EVENT)) == EVENT
+    assert slept == [0.5, 1.0]
+
+
+def test_a_registry_away_too_long_is_an_infrastructure_fault() -> None:
+    encoder, _ = _codec()
+    now = [0.0]
+
+    def fetch(_schema_id: int) -> str:
+        raise ConnectionError("refused")
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    decoder = AvroDecoder(fetch, sleep=sleep, clock=lambda: now[0])
+    with pytest.raises(RegistryUnavailableError):
+        decoder.decode(encoder.encode(EVENT))
+    assert now[0] >= 200
