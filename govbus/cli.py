@@ -515,9 +515,9 @@ def demo(
         out.rule(f"re-identification risk: k-anonymity per library (k={settings.privacy_k})")
         for line in run.kanon_summary(settings):
             out.print(line, highlight=False)
+        admin = admin_settings(settings)
         letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
-            kafka_config(admin_settings(settings)), registry(settings),
-            dlq_topic("standardize").name
+            kafka_config(admin), registry(admin), dlq_topic("standardize").name
         ).messages(idle_timeout_s=2.0)]
         dlq = Table("reason", "dept", "events", title=f"DLQ: {len(letters)} rejected events")
         for (reason, dept), count in sorted(summarize(letters).items(), key=lambda i: -i[1]):
