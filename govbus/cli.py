@@ -485,8 +485,12 @@ def demo(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from govbus import demo as run
+    from govbus.cli_privacy import audit_table
+    from govbus.privacy_audit import audit
     from govbus.wiring import admin_settings, registry
     from streams.dlq import DeadLetterView, summarize
+    from streams.masking.policy import load_policy
+    from topics.annotations import Grade
     from topics.catalog import dlq_topic
     from topics.reader import TopicReader
 
@@ -515,6 +519,8 @@ def demo(
         out.rule(f"re-identification risk: k-anonymity per library (k={settings.privacy_k})")
         for line in run.kanon_summary(settings):
             out.print(line, highlight=False)
+        minimum = load_policy().min_candidates[Grade.CORE]
+        out.print(audit_table(audit(settings, minimum), minimum))
         admin = admin_settings(settings)
         letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
             kafka_config(admin), registry(admin), dlq_topic("standardize").name
@@ -677,10 +683,6 @@ bench_app.command("latency")(bench_latency)
 
 
 app.command("status")(status)
-
-from govbus.cli_privacy import privacy_app  # noqa: E402
-
-app.add_typer(privacy_app, name="privacy")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``govbus privacy check|scrub-eval`` and ``govbus keys``: what the libraries reveal, how
+"""``govbus privacy check|audit|scrub-eval`` and ``govbus keys``: what the libraries reveal, how
 well free text is scrubbed, and the pseudonym key."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from rich.table import Table
 from ops.settings import get_settings
 
 if TYPE_CHECKING:
+    from govbus.privacy_audit import AuditLine
     from streams.masking.disclosure import PublishedRecord
 
 privacy_app = typer.Typer(no_args_is_help=True, help="Re-identification risk of the libraries.")
@@ -81,6 +82,38 @@ def _clickhouse(records: Sequence[PublishedRecord]) -> list[PublishedRecord]:
         for view in theme_views(database, tables)
     ]
     return [*by_table.values(), *views]
+
+
+@privacy_app.command("audit")
+def privacy_audit(
+    topics: Annotated[bool, typer.Option(
+        help="Read every std topic from the broker too (as the admin).")] = False,
+) -> None:
+    """Counts, on the rows the bus published, the citizen IDs each row and each person's
+    joined rows still allow, record times included; non-zero exit if any falls below."""
+    from govbus.cli import fail, out
+    from govbus.privacy_audit import audit
+    from streams.masking.policy import load_policy
+    from topics.annotations import Grade
+
+    minimum = load_policy().min_candidates[Grade.CORE]
+    lines = audit(get_settings(), minimum, topics=topics)
+    out.print(audit_table(lines, minimum))
+    below = sum(line.below for line in lines)
+    if below:
+        raise fail(f"{below} published rows or persons leave fewer than {minimum:,} "
+                   "candidate citizen IDs (persons on record days into their birth year; "
+                   "README, \"Privacy\")")
+
+
+def audit_table(lines: Sequence[AuditLine], minimum: int) -> Table:
+    table = Table("published", "rows", "naming an ID", "fewest candidates", "below", "",
+                  title=f"citizen IDs left by the published rows (minimum {minimum:,})")
+    for line in lines:
+        table.add_row(line.published, f"{line.rows:,}", f"{line.narrowing:,}",
+                      "-" if line.fewest is None else f"{line.fewest:,}", f"{line.below:,}",
+                      "ok" if not line.below else "BELOW")
+    return table
 
 
 @privacy_app.command("scrub-eval")

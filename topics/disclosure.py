@@ -17,6 +17,11 @@ character's alphabet when that is revealed. Parts are counted as independent and
 the count is what an attacker who knows the encoding but not the population is left with.
 Every field value of a kind is attributed to every identifier of that kind in the record
 (a record with two persons counts both persons' birth years against each): conservative.
+
+What the model cannot count is data: the times a person is on record bound the birth date
+from above, so a newborn registered days into the birth year is left with those days alone.
+That depends on the row, not on the record type; ``topics/codes/id_candidates.py`` counts it
+on published rows (``govbus privacy audit``), independently of this model.
 """
 
 from __future__ import annotations

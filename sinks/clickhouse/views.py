@@ -39,8 +39,7 @@ from sinks.clickhouse.tables import (
 from topics.annotations import Category
 
 # Age bands of the population view: 未成年 < 18, 老年 >= 60 (the legal thresholds). Profiles
-# publish the birth year only (see policy.toml; a newborn's may read 2025/2026, the later year
-# counts), so an age is the one reached this year.
+# publish the birth year only (see policy.toml), so an age is the one reached this year.
 AGE_BANDS: tuple[tuple[int | None, str], ...] = (
     (18, "0-17"),
     (35, "18-34"),

@@ -67,15 +67,6 @@ def year_month(iso_date: str) -> str:
     return iso_date[:7]
 
 
-def birth_year(iso_date: str, published_after: str | None = None) -> str:
-    """An ISO date generalized to its year: ``1990``.
-
-    ``published_after``: the earliest other date published with it (a registration, an
-    issue date), which bounds the birth from above. When it falls in the birth year, the year
-    would leave only the days before it (a newborn registered on 1 February: 31), so the
-    year before is included: ``2025/2026``. A date before the birth (a defect) bounds nothing.
-    """
-    year = iso_date[:4]
-    if published_after is not None and published_after[:4] == year and published_after >= iso_date:
-        return f"{int(year) - 1}/{year}"
-    return year
+def birth_year(iso_date: str) -> str:
+    """An ISO date generalized to its year: ``1990``."""
+    return iso_date[:4]

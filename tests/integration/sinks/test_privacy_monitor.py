@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from govbus.privacy_audit import JOINED, audit_libraries, json_rows
 from ops import metrics
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.kanon import KANON_REASON
 from sinks.clickhouse.migration import migrate
 from sinks.clickhouse.sql import quote_identifier
-from sinks.clickhouse.tables import QUALITY_TABLE, sink_tables
+from sinks.clickhouse.tables import QUALITY_TABLE, facts_table, sink_tables
+from sinks.clickhouse.writer import ClickHouseWriter
+from sinks.message import SinkMessage
 from sinks.privacy_monitor import KAnonymityMonitor
 from tests.unit.sinks.test_tables import load, profile, years_ago
 from topics.annotations import Category
+from topics.catalog import fact_topic
 
 DATABASE = "kanon"
+AUDITED = "audited"
 PERSON = Category.INDIVIDUAL
 
 
@@ -98,3 +105,39 @@ def test_views_suppress_small_counts(engine: ChdbBackend) -> None:
     ).rows
     # 5 in 蜀山区 are shown; the 4 in 镜湖区 are suppressed: NULL, not the number.
     assert rows == [("合肥市蜀山区", "35-59", 5, 0), ("芜湖市镜湖区", "35-59", None, 1)]
+
+
+def test_the_audit_counts_the_stored_rows_record_times_included(engine: ChdbBackend) -> None:
+    """``govbus privacy audit``'s reading of the real tables: a profile whose birth year the
+    facts' record times bound to days is found; a deleted profile is not read."""
+    migrate(engine, AUDITED, k=5)
+    newborn_year = dt.date.today().year
+    registered = dt.datetime(newborn_year, 1, 5, tzinfo=dt.UTC)
+    shown = {"id_masked": "340104************", "source_ts_ms": int(time.time() * 1000)}
+    newborn = person("n1", "合肥市蜀山区", str(newborn_year), **shown)
+    elder = person("e1", "合肥市蜀山区", years_ago(70), **shown)
+    gone = person("g1", "合肥市蜀山区", str(newborn_year), **shown)
+    load(engine, AUDITED, PERSON, [newborn, elder, gone])
+    load(engine, AUDITED, PERSON, [person("g1", "合肥市蜀山区", str(newborn_year), 2,
+                                           deleted=True, **shown)])
+    facts = facts_table(AUDITED).spec
+    writer = ClickHouseWriter(engine, facts)
+    for offset, key in enumerate(("n1", "e1", "g1")):
+        writer.add(SinkMessage(fact_topic(PERSON).name, 0, offset, key, {
+            "fact_id": f"f{offset}", "category": str(PERSON), "entity_type": "person",
+            "entity_key": key, "op": "assert", "source": "household.resident",
+            "dept": "household", "record_key": f"R{offset}", "role": "self",
+            "event_id": f"e{offset}", "sequence": str(offset),
+            "source_ts_ms": int(registered.timestamp() * 1000),
+            "attributes": {"birth_year": None}, "links": [],
+        }))
+    writer.flush(force=True)
+
+    lines = {line.published: line for line in audit_libraries(
+        lambda sql: json_rows(engine.query_formatted(sql, "JSON")), AUDITED, 10_000,
+        dt.date(newborn_year, 6, 1))}
+
+    joined = lines[JOINED]
+    assert (joined.rows, joined.below) == (2, 1)
+    assert joined.fewest == 5 * 500  # born 1-5 January, one of 500 order codes of the sex
+    assert lines["clickhouse theme_individual"].below == 0  # alone, a profile keeps a year
