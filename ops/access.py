@@ -40,10 +40,6 @@ class AccessFolder:
             write_secret(path, new_password().get_secret_value().encode())
         return read_secret(path)
 
-    def query_users(self) -> dict[str, SecretStr]:
-        folder = self.root / "query-users"
-        return {p.stem: read_secret(p) for p in sorted(folder.glob("*.password"))}
-
     def has_password(self, principal: str) -> bool:
         return self.password_file(principal).exists()
 

@@ -1,7 +1,8 @@
 """Who may ask the query endpoint, over what: basic credentials over TLS with security on.
 
-The users are the access folder's query users (``analyst`` is created on first use); the
-certificate is the local CA's service certificate. Every query is logged and, through
+The users are the declared query users (``sinks/query_grants.py``), each with the libraries
+granted to it and a password in the access folder, made on first use; the certificate is the
+local CA's service certificate. Every query is logged and, through
 ``on_query``, audited.
 """
 
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from ops.access import AccessFolder
 from ops.settings import Settings
 from sinks.clickhouse.query_server import QueryRecord
+from sinks.query_grants import QUERY_USERS, QueryUser
 
 log = logging.getLogger("govbus.sinks.queries")
 
@@ -27,9 +29,12 @@ class QueryAccess:
     users: Mapping[str, SecretStr] | None = None
     tls: ssl.SSLContext | None = None
     on_query: Callable[[QueryRecord], None] | None = None
+    grants: Mapping[str, QueryUser] | None = None
+    database: str = ""
 
     def server_options(self) -> dict[str, Any]:
-        return {"users": self.users, "tls": self.tls, "on_query": self.on_query}
+        return {"users": self.users, "tls": self.tls, "on_query": self.on_query,
+                "grants": self.grants, "database": self.database}
 
 
 def query_access(settings: Settings,
@@ -43,10 +48,12 @@ def query_access(settings: Settings,
     if not settings.secure:
         return QueryAccess(on_query=logged)
     access = AccessFolder(settings)
-    access.query_password(settings.query_user)  # the default user exists from the start
+    # Every declared user has a password from the start; a password file of a user no longer
+    # declared opens nothing.
+    users = {name: access.query_password(name) for name in QUERY_USERS}
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(access.tls.server_cert, access.tls.server_key)
-    return QueryAccess(access.query_users(), context, logged)
+    return QueryAccess(users, context, logged, QUERY_USERS, settings.clickhouse_database)
 
 
 def client_credentials(settings: Settings) -> tuple[str, SecretStr] | None:

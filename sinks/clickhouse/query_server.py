@@ -6,9 +6,12 @@ SQL as a POST body) answers in the engine's own JSON or CSV; anything that is no
 SELECT/SHOW/DESCRIBE/EXPLAIN/WITH/EXISTS statement gets 403 with a one-line reason.
 
 With users given, every request needs HTTP basic credentials of one of them (401 without),
-served over TLS when a context is given. The boundary is the engine's: a read-only
-connection whose limits (time, result rows) no query can change. Every query is reported
-to ``on_query``: who asked, what, the answer's status, how long and how many rows.
+served over TLS when a context is given. With grants, each user reads only the libraries
+granted to it: the engine's analyzer says what a statement reads before it runs
+(``table_access``), and anything else is refused with 403, naming it. The boundary is the
+engine's: a read-only connection whose limits (time, result rows) no query can change. Every
+query is reported to ``on_query``: who asked, what, the answer's status, how long and how
+many rows.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import SecretStr
@@ -28,6 +32,7 @@ from pydantic import SecretStr
 from ops.basic_auth import basic_user
 from sinks.clickhouse.backend import BackendError, ClickHouseBackend
 from sinks.clickhouse.statement_guard import RefusedStatementError, check_read_only
+from sinks.clickhouse.table_access import Reads, reads
 
 FORMATS = {
     "json": ("JSON", "application/json; charset=utf-8"),
@@ -38,6 +43,12 @@ FORMATS = {
 }
 MAX_BODY_BYTES = 1 << 20
 ANONYMOUS = "anonymous"
+
+
+class Grant(Protocol):
+    """What a user may read: the reason a statement's reads are refused, or None."""
+
+    def refusal(self, read: Reads, database: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -64,11 +75,15 @@ class QueryServer:
         users: Mapping[str, SecretStr] | None = None,
         tls: ssl.SSLContext | None = None,
         on_query: Callable[[QueryRecord], None] | None = None,
+        grants: Mapping[str, Grant] | None = None,
+        database: str = "",
     ):
         if not backend.read_only:
             raise ValueError("the query endpoint needs a read-only backend connection")
         self.backend = backend
         self.users = dict(users) if users is not None else None
+        self.grants = grants
+        self.database = database
         self.on_query = on_query
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -97,7 +112,7 @@ class QueryServer:
     def serve(self, user: str, sql: str, fmt: str) -> tuple[HTTPStatus, str, bytes]:
         """``answer``, timed, counted and reported."""
         started = time.monotonic()
-        status, content_type, body = self.answer(sql, fmt)
+        status, content_type, body = self.answer(sql, fmt, user)
         if self.on_query is not None:
             ok = status is HTTPStatus.OK
             self.on_query(QueryRecord(
@@ -107,8 +122,9 @@ class QueryServer:
             ))
         return status, content_type, body
 
-    def answer(self, sql: str, fmt: str) -> tuple[HTTPStatus, str, bytes]:
-        """Status, content type and body for one request; the HTTP layer only transports it."""
+    def answer(self, sql: str, fmt: str, user: str = ANONYMOUS) -> tuple[HTTPStatus, str, bytes]:
+        """Status, content type and body for one request; the HTTP layer only transports it.
+        With grants, a statement reading a table its user was not granted is refused."""
         chosen = FORMATS.get(fmt.lower())
         if chosen is None:
             return _text(HTTPStatus.BAD_REQUEST, f"format must be one of {', '.join(FORMATS)}")
@@ -119,6 +135,9 @@ class QueryServer:
         engine_format, content_type = chosen
         try:
             with self._lock:
+                refusal = self._refusal(user, statement)
+                if refusal is not None:
+                    return _text(HTTPStatus.FORBIDDEN, refusal)
                 body = self.backend.query_formatted(statement, engine_format)
         except BackendError as exc:
             status = HTTPStatus.SERVICE_UNAVAILABLE if exc.retryable else HTTPStatus.BAD_REQUEST
@@ -126,6 +145,14 @@ class QueryServer:
                 status = HTTPStatus.FORBIDDEN
             return _text(status, _first_line(str(exc)))
         return HTTPStatus.OK, content_type, body
+
+    def _refusal(self, user: str, statement: str) -> str | None:
+        if self.grants is None:
+            return None
+        grant = self.grants.get(user)
+        if grant is None:
+            return f"user {user!r} is granted no library"
+        return grant.refusal(reads(self.backend, statement, self.database), self.database)
 
     def start(self) -> None:
         """Serve in a daemon thread (the owner process goes on sinking)."""

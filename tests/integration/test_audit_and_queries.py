@@ -64,9 +64,14 @@ def _post(url: str, sql: str, authorization: str | None, settings: Settings) -> 
         return int(exc.code)
 
 
-def _basic(settings: Settings) -> str:
-    password = AccessFolder(settings).query_password(settings.query_user).get_secret_value()
-    return "Basic " + base64.b64encode(f"{settings.query_user}:{password}".encode()).decode()
+def _basic(settings: Settings, user: str | None = None) -> str:
+    user = user or settings.query_user
+    password = AccessFolder(settings).query_password(user).get_secret_value()
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def auditor(settings: Settings) -> Settings:
+    return settings.model_copy(update={"query_user": "auditor"})
 
 
 def test_a_subscribers_denial_lands_in_the_audit_table(sink: Settings) -> None:
@@ -76,7 +81,8 @@ def test_a_subscribers_denial_lands_in_the_audit_table(sink: Settings) -> None:
     db = sink.clickhouse_database
 
     def landed() -> bool:
-        body = run_query(sink, f"SELECT count() FROM {db}.audit WHERE kind = 'broker.denied' "
+        body = run_query(auditor(sink),
+                         f"SELECT count() FROM {db}.audit WHERE kind = 'broker.denied' "
                                f"AND principal = 'subscriber' AND resource LIKE '%{raw}'", "csv")
         return int(body.split()[-1]) > 0
 
@@ -105,9 +111,29 @@ def test_every_query_is_audited(sink: Settings) -> None:
     db = sink.clickhouse_database
 
     def audited() -> bool:
-        body = run_query(sink, f"SELECT count() FROM {db}.audit WHERE kind = 'query' "
+        body = run_query(auditor(sink), f"SELECT count() FROM {db}.audit WHERE kind = 'query' "
                                "AND action = 'SELECT 42 AS answer' AND principal = 'analyst'",
                          "csv")
         return int(body.split()[-1]) > 0
 
     wait_for(audited, 60, "the query in the audit table")
+
+
+def test_each_query_user_reads_only_the_libraries_granted_to_it(sink: Settings) -> None:
+    """The engine's analyzer names what a statement reads, through views, subqueries and
+    CTEs; anything not granted is refused (403) before it runs, and audited."""
+    url = endpoint_url(sink)
+    assert url is not None
+    db = sink.clickhouse_database
+    analyst, statistician = _basic(sink), _basic(sink, "statistician")
+    assert _post(url, f"SELECT count() FROM {db}.theme_individual", analyst, sink) == 200
+    assert _post(url, f"SELECT count() FROM {db}.audit", analyst, sink) == 403
+    hidden = f"WITH a AS (SELECT principal FROM {db}.audit) SELECT count() FROM a"
+    assert _post(url, hidden, analyst, sink) == 403
+    assert _post(url, f"SELECT count() FROM {db}.v_population_by_district", statistician,
+                 sink) == 200
+    assert _post(url, f"SELECT 1 WHERE 1 IN (SELECT 1 FROM {db}.theme_individual)",
+                 statistician, sink) == 403
+    assert _post(url, "SELECT * FROM file('/etc/passwd', 'LineAsString')", analyst, sink) == 403
+    assert _post(url, "SELECT name FROM system.users", analyst, sink) == 403
+    assert _post(url, f"SELECT count() FROM {db}.audit", _basic(sink, "auditor"), sink) == 200

@@ -210,7 +210,8 @@ class SinkRun:
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
-    def rows(self, sql: str) -> list[dict[str, Any]]:
+    def rows(self, sql: str, user: str | None = None) -> list[dict[str, Any]]:
+        """The rows of a query, asked as ``user`` (default: the settings' query user)."""
         if self.alive() and not self.settings.clickhouse_url:
             # Never open the folder the starting sink is about to own.
             deadline = time.monotonic() + 60
@@ -218,11 +219,15 @@ class SinkRun:
                 if time.monotonic() > deadline or not self.alive():
                     raise AssertionError(f"the sink announced no query endpoint:\n{self.tail()}")
                 time.sleep(0.1)
-        body = run_query(self.settings, sql, "jsoneachrow")
+        body = run_query(self.as_user(user), sql, "jsoneachrow")
         return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
 
-    def scalar(self, sql: str) -> int:
-        (row,) = self.rows(sql)
+    def as_user(self, user: str | None) -> Settings:
+        return self.settings if user is None else self.settings.model_copy(
+            update={"query_user": user})
+
+    def scalar(self, sql: str, user: str | None = None) -> int:
+        (row,) = self.rows(sql, user)
         return int(next(iter(row.values())))
 
     def wait(

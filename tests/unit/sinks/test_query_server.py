@@ -106,3 +106,49 @@ def test_with_users_every_request_needs_credentials_and_is_reported(
         reader.close()
     assert [r.status for r in records] == [401, 401, 200, 403, 403, 403]
     assert records[2].user == "analyst" and records[2].rows == 3
+
+
+def test_grants_let_each_user_read_only_its_libraries(engine: ChdbBackend,
+                                                      finding_spec: TableSpec) -> None:
+    """What a statement reads comes from the engine's analyzer: a CTE, a subquery or a
+    view of a table not granted is refused before it runs; a granted view is readable
+    without the table under it."""
+    from pydantic import SecretStr
+
+    from sinks.query_grants import QueryUser
+
+    SchemaManager(engine).ensure_table(finding_spec)
+    db, table = finding_spec.database, finding_spec.name
+    engine.execute(f"CREATE VIEW IF NOT EXISTS `{db}`.v_counts AS "
+                   f"SELECT count() AS n FROM {finding_spec.qualified_name}")
+    reader = ChdbBackend(engine.path, read_only=True)
+    grants = {"viewer": QueryUser("viewer", ("v_*",), ""),
+              "reader": QueryUser("reader", (table, "v_*"), "")}
+    served = QueryServer(reader, users={u: SecretStr("pw") for u in (*grants, "nobody")},
+                         grants=grants, database=db)
+    served.start()
+
+    def status(user: str, sql: str) -> int:
+        return httpx.post(served.url, content=sql, auth=(user, "pw")).status_code
+
+    try:
+        assert status("viewer", f"SELECT n FROM `{db}`.v_counts") == 200
+        assert status("viewer", f"SELECT count() FROM {finding_spec.qualified_name}") == 403
+        assert status("viewer", f"WITH x AS (SELECT 1 FROM {finding_spec.qualified_name}) "
+                                "SELECT count() FROM x") == 403
+        assert status("viewer", f"SELECT 1 WHERE 1 IN (SELECT 1 FROM "
+                                f"{finding_spec.qualified_name})") == 403
+        assert status("viewer", f"DESCRIBE {finding_spec.qualified_name}") == 403
+        assert status("viewer", "SELECT * FROM file('/etc/hostname', 'LineAsString')") == 403
+        assert status("viewer", "SELECT count() FROM system.tables") == 403
+        assert status("viewer", "SELECT 1") == 200
+        assert status("reader", f"SELECT count() FROM {finding_spec.qualified_name}") == 200
+        assert status("nobody", "SELECT 1") == 403
+        refused = httpx.post(served.url, content=f"SELECT * FROM {finding_spec.qualified_name}",
+                             auth=("viewer", "pw"))
+        assert refused.text.strip() == (f"user 'viewer' is not granted "
+                                        f"{finding_spec.qualified_name.replace('`', '')} "
+                                        "(granted: v_*)")
+    finally:
+        served.close()
+        reader.close()
