@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 
 import pytest
 
+from govbus.wiring import topic_admin
 from ops.access import ADMIN_PRINCIPAL
 from ops.settings import Settings, get_settings
 from ops.stack.manager import LocalStack
+from topics.catalog import catalog
+from topics.principals import principals
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +45,22 @@ def namespace(stack: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("GOVBUS_TOPIC_NAMESPACE", value)
     get_settings.cache_clear()
     yield value
+    _tear_down(value)
     get_settings.cache_clear()
+
+
+def _tear_down(namespace: str) -> None:
+    """The namespace's topics and ACLs go with it: hundreds of tests' partitions and grants
+    left on the broker would slow every later test and leave grants no one uses."""
+    settings = get_settings()
+    assert settings.topic_namespace == namespace
+    try:
+        admin = topic_admin(settings)
+        admin.delete(t.name for t in catalog())
+        if admin.access is not None:
+            admin.access.revoke_declared(principals(settings))
+    except Exception as exc:
+        warnings.warn(f"namespace {namespace} left behind: {exc}", stacklevel=1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
