@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
@@ -37,18 +38,21 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return fail(escape(message), code)
 
 
-def _load() -> ResourceCatalog:
+def _load(declaration: Path | None = None) -> ResourceCatalog:
     from govbus.resource_catalog import resource_catalog
-    from topics.sharing import SharingDeclarationError
+    from topics.sharing import SHARING_PATH, SharingDeclarationError
 
     try:
-        return resource_catalog(get_settings())
+        return resource_catalog(get_settings(), declaration or SHARING_PATH)
     except SharingDeclarationError as exc:
         raise _fail(str(exc)) from None
 
 
 @catalog_app.command("list")
-def catalog_list() -> None:
+def catalog_list(
+    declaration: Annotated[Path | None, typer.Option(
+        help="A draft of sharing.toml to check and list instead of the shipped one.")] = None,
+) -> None:
     """Every resource: code, name, topic and table, provider, grade and sharing terms."""
     from govbus.cli import out
 
@@ -56,7 +60,7 @@ def catalog_list() -> None:
         "code", "resource", "topic", "table", "provider", "grade", "sharing", "method",
         "update", "open", title="政务信息资源目录",
     )
-    resources = _load()
+    resources = _load(declaration)
     for resource in resources:
         terms = resource.terms
         table.add_row(
