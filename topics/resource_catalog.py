@@ -210,39 +210,39 @@ def _check_terms(
     table: str | None,
     where: str,
 ) -> None:
-    """The rules of the guideline and of the bus; the first broken one is the error."""
-    sharing = terms.sharing
-    shared = sharing is not SharingType.NOT_SHARED
-    core = next((i.name for i in items if i.grade is Grade.CORE), None)
-    problem = next(
-        (
-            message
-            for broken, message in (
-                (topic.layer is Layer.RAW and shared,
-                 f"a raw topic marked {sharing}: raw topics are always 不予共享"),
-                (sharing is SharingType.CONDITIONAL and not terms.conditions,
-                 "有条件 needs its conditions"),
-                (sharing is SharingType.NOT_SHARED and not terms.basis,
-                 "不予共享 needs its legal basis"),
-                (sharing is not SharingType.CONDITIONAL and terms.conditions is not None,
-                 f"conditions are for 有条件 resources, this one is {sharing}"),
-                (shared and terms.basis is not None,
-                 f"a legal basis is for 不予共享 resources, this one is {sharing}"),
-                (sharing is SharingType.UNCONDITIONAL and core is not None,
-                 f"无条件 but its item {core} is core grade; make it 有条件 or 不予共享"),
-                (shared and not terms.methods, f"{sharing} needs at least one sharing method"),
-                (not shared and bool(terms.methods), "不予共享 takes no sharing method"),
-                (SharingMethod.QUERY in terms.methods and table is None,
-                 f"{SharingMethod.QUERY} but the topic lands in no ClickHouse table"),
-                (OPEN_REACH[terms.open] > SHARING_REACH[sharing],
-                 f"open attribute {terms.open} reaches further than sharing type {sharing}"),
-            )
-            if broken
-        ),
-        None,
-    )
+    problem = next(_broken_rules(topic, terms, items, table), None)
     if problem:
         raise SharingDeclarationError(f"{where}: {base}: {problem}")
+
+
+def _broken_rules(
+    topic: Topic, terms: SharingTerms, items: tuple[InformationItem, ...], table: str | None
+) -> Iterator[str]:
+    """The rules of the guideline and of the bus that the terms break, in order."""
+    sharing = terms.sharing
+    shared = sharing is not SharingType.NOT_SHARED
+    if topic.layer is Layer.RAW and shared:
+        yield f"a raw topic marked {sharing}: raw topics are always 不予共享"
+    if sharing is SharingType.CONDITIONAL and not terms.conditions:
+        yield "有条件 needs its conditions"
+    if not shared and not terms.basis:
+        yield "不予共享 needs its legal basis"
+    if sharing is not SharingType.CONDITIONAL and terms.conditions is not None:
+        yield f"conditions are for 有条件 resources, this one is {sharing}"
+    if shared and terms.basis is not None:
+        yield f"a legal basis is for 不予共享 resources, this one is {sharing}"
+    if sharing is SharingType.UNCONDITIONAL:
+        for item in items:
+            if item.grade is Grade.CORE:
+                yield f"无条件 but its item {item.name} is core grade; make it 有条件 or 不予共享"
+    if shared and not terms.methods:
+        yield f"{sharing} needs at least one sharing method"
+    if not shared and terms.methods:
+        yield "不予共享 takes no sharing method"
+    if SharingMethod.QUERY in terms.methods and table is None:
+        yield f"{SharingMethod.QUERY} but the topic lands in no ClickHouse table"
+    if OPEN_REACH[terms.open] > SHARING_REACH[sharing]:
+        yield f"open attribute {terms.open} reaches further than sharing type {sharing}"
 
 
 def _check_unique_codes(
