@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from ops.settings import get_settings
 from topics.annotations import Category, Grade
-from topics.catalog import Layer, Topic, catalog, theme_topic
-from topics.resource_catalog import ResourceCatalog, build_catalog
+from topics.catalog import Layer, catalog, theme_topic
+from topics.resource_catalog import Resource, ResourceCatalog, build_catalog
 from topics.resource_code import CATEGORY_CODES, resource_code
 from topics.schemas import source_names, std_row_schema
 from topics.sharing import (
@@ -33,10 +34,9 @@ def _tables() -> dict[str, str]:
     return {theme_topic(c).name: f"govbus.theme_{c}" for c in Category}
 
 
-def _build(document: Document, topics: tuple[Topic, ...] | None = None,
-           namespace: str = "") -> ResourceCatalog:
-    return build_catalog(SharingDeclaration.model_validate(document),
-                         topics or catalog(), namespace, _tables())
+def _build(document: Document) -> ResourceCatalog:
+    return build_catalog(SharingDeclaration.model_validate(document), catalog(),
+                         get_settings().topic_namespace, _tables())
 
 
 def _edited(edit: Callable[[Document], object]) -> Document:
@@ -56,11 +56,16 @@ def shipped() -> ResourceCatalog:
 def test_one_entry_per_raw_std_and_theme_topic(shipped: ResourceCatalog) -> None:
     expected = {t.name for t in catalog() if t.layer in (Layer.RAW, Layer.STD, Layer.THEME)}
     assert sorted(r.topic for r in shipped) == sorted(expected)
+    assert not any(t.layer is Layer.FACT for t in catalog() if t.name in expected)
     assert len(shipped.resources) == 2 * len(source_names()) + len(Category)
 
 
+def _find(resources: ResourceCatalog, topic: str) -> Resource:
+    return resources.find(topic, get_settings().topic_namespace)
+
+
 def test_a_std_entry_is_derived_from_its_schemas(shipped: ResourceCatalog) -> None:
-    resource = shipped.find("std.household.resident")
+    resource = _find(shipped, "std.household.resident")
     assert resource.code == "30100102/88309"
     assert (resource.name, resource.provider.dept, resource.provider.name) == (
         "户籍人口", "household", "市公安局")
@@ -76,7 +81,7 @@ def test_a_std_entry_is_derived_from_its_schemas(shipped: ResourceCatalog) -> No
 
 
 def test_a_theme_entry_has_its_table_and_its_authorities(shipped: ResourceCatalog) -> None:
-    resource = shipped.find("theme.individual")
+    resource = _find(shipped, "theme.individual")
     assert resource.code.startswith("1000010") and resource.name == "人口库"
     assert resource.table == "govbus.theme_individual"
     assert resource.sources == ("civil", "household")  # govbus.authority of its attributes
@@ -93,7 +98,7 @@ def test_raw_topics_carry_the_raw_terms(shipped: ResourceCatalog) -> None:
             assert resource.sharing is SharingType.NOT_SHARED
             assert resource.terms.basis == SHIPPED["raw"]["basis"]
     # Raw rows hold personal data in clear: their items say so.
-    raw = shipped.find("raw.household.resident")
+    raw = _find(shipped, "raw.household.resident")
     assert {i.name: i.pii for i in raw.items}["id_number"] == "id_number"
 
 
@@ -106,11 +111,13 @@ def test_codes_follow_the_guideline_form_and_are_unique(shipped: ResourceCatalog
 
 
 def test_codes_do_not_depend_on_the_namespace(shipped: ResourceCatalog) -> None:
+    namespace = get_settings().topic_namespace
     namespaced = tuple(dataclasses.replace(t, name=f"staging.{t.name}") for t in catalog())
-    other = build_catalog(SharingDeclaration.model_validate(SHIPPED), namespaced, "staging.",
+    other = build_catalog(SharingDeclaration.model_validate(SHIPPED), namespaced,
+                          f"staging.{namespace}",
                           {f"staging.{k}": v for k, v in _tables().items()})
     assert [r.code for r in other] == [r.code for r in shipped]
-    assert other.find("theme.thing", "staging.").topic == "staging.theme.thing"
+    assert other.find("theme.thing", f"staging.{namespace}").topic.endswith("theme.thing")
 
 
 def test_a_code_is_fixed_by_layer_provider_category_and_subject() -> None:
@@ -121,14 +128,14 @@ def test_a_code_is_fixed_by_layer_provider_category_and_subject() -> None:
 
 
 def test_find_by_code_or_topic_and_a_clear_miss(shipped: ResourceCatalog) -> None:
-    by_topic = shipped.find("theme.organization")
+    by_topic = shipped.find("theme.organization", get_settings().topic_namespace)
     assert shipped.find(by_topic.code) is by_topic
     with pytest.raises(KeyError, match=r"no resource 'theme\.nope'"):
         shipped.find("theme.nope")
 
 
 def test_as_record_is_plain_data(shipped: ResourceCatalog) -> None:
-    record = shipped.find("std.civil.marriage").as_record()
+    record = _find(shipped, "std.civil.marriage").as_record()
     assert record["sharing"] == "不予共享" and record["basis"] and record["methods"] == []
     assert record["items"][0] == {"name": "registration_id", "label": "登记编号",
                                   "type": "string", "pii": "none", "grade": "general"}
