@@ -676,6 +676,9 @@ app.add_typer(sink_app, name="sink")
 from govbus.cli_privacy import keys_app, privacy_app  # noqa: E402
 
 app.add_typer(privacy_app, name="privacy")
+from govbus.cli_catalog import catalog_app  # noqa: E402
+
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(keys_app, name="keys")
 app.command("query")(query)
 bench_app.command("sink")(bench_sink)
