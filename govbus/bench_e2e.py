@@ -57,6 +57,7 @@ from govbus.benchmarks import fresh_namespace, prefill_raw
 from govbus.keys import pseudonymizer
 from govbus.wiring import publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
+from ops.keys import key_env_for_child
 from ops.settings import Settings
 from sinks.clickhouse.tables import sink_tables
 from sinks.latency import percentile, publish_at_rate, read_latency_log
@@ -229,7 +230,8 @@ def isolated_run(prefix: str, say: Say) -> Iterator[tuple[Settings, Processes]]:
     ) as folder:
         state = Path(folder)
         env = {**os.environ, "GOVBUS_STATE_DIR": str(state), "GOVBUS_SINK_QUERY_PORT": "0",
-               "GOVBUS_METRICS_PORT": "0", "GOVBUS_ACCESS_DIR": str(settings.access_folder)}
+               "GOVBUS_METRICS_PORT": "0", "GOVBUS_ACCESS_DIR": str(settings.access_folder),
+               **key_env_for_child(settings)}
         local = settings.model_copy(update={"state_dir": state, "sink_query_port": 0,
                                             "access_dir": settings.access_folder})
         try:

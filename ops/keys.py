@@ -43,6 +43,16 @@ def local_key_path(settings: Settings) -> Path:
     return settings.state_dir / LOCAL_KEY_FILE
 
 
+def key_env_for_child(settings: Settings) -> dict[str, str]:
+    """Environment a child process given another state folder needs to use this process's
+    key: the local stack's key file, when that is where the key comes from."""
+    local = local_key_path(settings)
+    if settings.pseudonym_key is None and settings.pseudonym_key_file is None and (
+            settings.manage_stack and local.exists()):
+        return {"GOVBUS_PSEUDONYM_KEY_FILE": str(local)}
+    return {}
+
+
 def pseudonym_key(settings: Settings) -> PseudonymKey:
     """The configured key: from the environment, a key file, or the managed local stack."""
     if settings.pseudonym_key is not None:

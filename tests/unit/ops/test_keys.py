@@ -8,6 +8,7 @@ from pydantic import SecretStr
 from ops.keys import (
     PseudonymKeyError,
     ensure_local_key,
+    key_env_for_child,
     local_key_path,
     pseudonym_key,
     read_key_file,
@@ -81,3 +82,17 @@ def test_rotation_writes_a_new_key_id_and_destroys_the_old_key(bare: Settings) -
     assert stat.S_IMODE(local_key_path(bare).stat().st_mode) == 0o600
     with pytest.raises(PseudonymKeyError, match="must differ"):
         rotate_local_key(bare, "k2")
+
+
+def test_a_child_with_another_state_folder_is_told_where_the_stack_key_is(
+    bare: Settings, tmp_path: Path
+) -> None:
+    assert key_env_for_child(bare) == {}  # no key yet: the child says so itself
+    generated = ensure_local_key(bare)
+    env = key_env_for_child(bare)
+    assert env == {"GOVBUS_PSEUDONYM_KEY_FILE": str(local_key_path(bare))}
+    child = Settings(state_dir=tmp_path / "child",
+                     pseudonym_key_file=Path(env["GOVBUS_PSEUDONYM_KEY_FILE"]))
+    assert pseudonym_key(child) == generated
+    given = bare.model_copy(update={"pseudonym_key": SecretStr(KEY), "pseudonym_key_id": "k9"})
+    assert key_env_for_child(given) == {}  # the environment already carries it
