@@ -229,11 +229,14 @@ def isolated_run(prefix: str, say: Say) -> Iterator[tuple[Settings, Processes]]:
         prefix="govbus-bench-"
     ) as folder:
         state = Path(folder)
+        key = key_env_for_child(settings)
         env = {**os.environ, "GOVBUS_STATE_DIR": str(state), "GOVBUS_SINK_QUERY_PORT": "0",
                "GOVBUS_METRICS_PORT": "0", "GOVBUS_ACCESS_DIR": str(settings.access_folder),
-               **key_env_for_child(settings)}
-        local = settings.model_copy(update={"state_dir": state, "sink_query_port": 0,
-                                            "access_dir": settings.access_folder})
+               **key}
+        key_file = {"pseudonym_key_file": Path(next(iter(key.values())))} if key else {}
+        local = settings.model_copy(update={
+            "state_dir": state, "sink_query_port": 0, "access_dir": settings.access_folder,
+            **key_file})
         try:
             with Processes(state, env) as processes:
                 yield local, processes

@@ -57,6 +57,7 @@ class _Pending(Generic[Token]):
     entity_key: str
     state: ProfileState | None
     token: Token
+    message: InputMessage  # the last fact applied: dead-lettered if the profile cannot be made
     store: bool = False  # the state moved on (even if the profile looks the same)
     emit: bool = False  # the profile changed: a new theme revision (or a tombstone)
 
@@ -114,10 +115,18 @@ class ThemeProcessor:
             table_key = f"{category}:{fact['entity_key']}"
             entry = pending.get(table_key)
             if entry is None:
-                entry = _Pending(category, fact["entity_key"], store.get(table_key, token), token)
+                entry = _Pending(category, fact["entity_key"], store.get(table_key, token), token,
+                                 message)
                 pending[table_key] = entry
-            state, applied = apply_fact(entry.state, fact)
-            entry.state, entry.token = state, token
+            try:
+                state, applied = apply_fact(entry.state, fact)
+            except Exception as exc:
+                # A fact the merge cannot take (a poison pill) is set aside with its reason;
+                # the worker goes on, and the entity keeps the state it had.
+                self._reject(message, "theme.apply_failed", _described(exc), now_ms, stats,
+                             type(exc).__name__)
+                continue
+            entry.state, entry.token, entry.message = state, token, message
             stats.facts += 1
             stats.outcomes[(fact["dept"], "in")] += 1
             if applied.stale:
@@ -139,13 +148,21 @@ class ThemeProcessor:
     def _emit(self, entry: _Pending[Token], now_ms: int, stats: ThemeStats) -> None:
         assert entry.state is not None
         name, encode_key, encode_value = self._theme[entry.category]
-        record = render(entry.category, entry.entity_key, entry.state, now_ms)
-        if record is None:
+        try:
+            record = render(entry.category, entry.entity_key, entry.state, now_ms)
+            key = encode_key(entry.entity_key)
+            value = None if record is None else encode_value(record)
+        except Exception as exc:
+            # A profile that cannot be rendered or encoded is no reason to stop the layer:
+            # the fact that last changed it goes to the DLQ; the next fact tries again.
+            self._reject(entry.message, "theme.render_failed", _described(exc), now_ms, stats,
+                         type(exc).__name__)
+            return
+        if value is None:
             stats.tombstones += 1
-            self.output.produce(name, encode_key(entry.entity_key), None,
-                                version_headers(entry.state.revision))
+            self.output.produce(name, key, None, version_headers(entry.state.revision))
         else:
-            self.output.produce(name, encode_key(entry.entity_key), encode_value(record))
+            self.output.produce(name, key, value)
         stats.outcomes[("govbus", "out")] += 1
         stats.by_category[entry.category] = stats.by_category.get(entry.category, 0) + 1
 
@@ -155,14 +172,19 @@ class ThemeProcessor:
         stats.conflicts += self.finding_emitter.emit(records, fact["event_id"], stats.quality)
 
     def _reject(
-        self, message: InputMessage, reason: str, detail: str, now_ms: int, stats: ThemeStats
+        self, message: InputMessage, reason: str, detail: str, now_ms: int, stats: ThemeStats,
+        exception_class: str = "UndecodableMessageError",
     ) -> None:
         self.dead_letters.emit(
             message,
             reason=reason,
             detail=detail,
-            exception_class="UndecodableMessageError",
+            exception_class=exception_class,
             now_ms=now_ms,
         )
         stats.rejected += 1
         stats.dead_letters[("unknown", reason)] += 1
+
+
+def _described(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
