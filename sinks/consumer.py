@@ -62,6 +62,7 @@ class SinkConsumer:
         self._paused: set[TopicPartition] = set()
         self._assignment: set[TopicPartition] = set()
         self.committed: dict[TopicPartition, int] = {}
+        self._uncommitted: dict[TopicPartition, int] = {}  # inserted; the commit failed
         self._warned: dict[int, float] = {}
         config: dict[str, Any] = {
             **connection,
@@ -238,12 +239,30 @@ class SinkConsumer:
             self._paused -= resumable
 
     def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        if offsets:
+        """Commits what was inserted. A commit the broker could not take (its coordinator
+        moving, a broker restarting) is retried with the next flush, not fatal: the rows are
+        in ClickHouse already, and a restart or a new owner skips inserts left uncommitted."""
+        pending = {**self._uncommitted, **offsets}
+        if not pending:
+            return
+        try:
             self._consumer.commit(
-                offsets=[KafkaTopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                offsets=[KafkaTopicPartition(t, p, o) for (t, p), o in pending.items()],
                 asynchronous=False,
             )
-            self.committed.update(offsets)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if error is None or error.fatal():
+                raise
+            if not self._uncommitted:
+                log.warning("commit of %d partitions deferred: %s; retried with the next "
+                            "flush", len(pending), error.str())
+            self._uncommitted = pending
+            return
+        if self._uncommitted:
+            log.info("deferred commit done (%d partitions)", len(pending))
+        self._uncommitted = {}
+        self.committed.update(pending)
 
     def _assigned(self, consumer: Any, partitions: list[KafkaTopicPartition]) -> None:
         for committed in consumer.committed(partitions, timeout=10):
@@ -269,3 +288,4 @@ class SinkConsumer:
         self._assignment -= set(revoked)
         for tp in revoked:
             self.committed.pop(tp, None)
+            self._uncommitted.pop(tp, None)

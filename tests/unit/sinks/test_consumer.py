@@ -74,6 +74,7 @@ class ScriptedKafka:
         self.commits: list[dict[tuple[str, int], int]] = []
         self.paused: set[tuple[str, int]] = set()
         self.resumed: list[tuple[str, int]] = []
+        self.commit_errors: list[KafkaError] = []  # raised by the next commits, in order
 
     def consume(self, num_messages: int, timeout: float) -> list[Record]:
         taken, self.queue = self.queue[:num_messages], self.queue[num_messages:]
@@ -81,6 +82,8 @@ class ScriptedKafka:
 
     def commit(self, offsets: list[Any], asynchronous: bool) -> None:
         assert asynchronous is False
+        if self.commit_errors:
+            raise KafkaException(self.commit_errors.pop(0))
         self.commits.append({(o.topic, o.partition): o.offset for o in offsets})
 
     def pause(self, partitions: list[Any]) -> None:
@@ -267,3 +270,24 @@ def test_a_batch_is_due_by_the_time_its_messages_waited_in_the_poll(
     consumer.step()  # this poll ends when the batch is due, not a whole poll later
     assert now[0] == pytest.approx(100.5)
     assert table_count(engine, finding_spec) == 3
+
+
+def test_a_commit_the_coordinator_cannot_take_is_retried_not_fatal(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    """A broker restart: 'Waiting for coordinator' on commit. The rows are inserted; their
+    offsets are committed with the next flush, together with the newer ones."""
+    consumer, kafka, _ = setup(engine, finding_spec, schemas)
+    kafka.commit_errors = [KafkaError(KafkaError._WAIT_COORD, "Waiting for coordinator")]
+    kafka.queue = records(schemas, 0, 12)
+    consumer.step()
+    assert kafka.commits == []
+    assert table_count(engine, finding_spec) == 10
+    kafka.queue = records(schemas, 12, 10)
+    consumer.step()
+    assert kafka.commits == [{(TOPIC, 0): 20}]
+    assert consumer.committed == {(TOPIC, 0): 20}
+    kafka.commit_errors = [KafkaError(KafkaError._FENCED, "fenced", fatal=True)]
+    kafka.queue = records(schemas, 22, 10)
+    with pytest.raises(KafkaException):
+        consumer.step()
