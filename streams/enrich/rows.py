@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from streams.enrich.facts import RETRACT, Change, Fact
+from streams.enrich.facts import RETRACT, Change, Fact, FactContext
 from streams.enrich.findings import FLAGGED, STALE
 from streams.enrich.moves import Moved, RecordEntities, entities_of, moved_away
 from streams.enrich.order import OrderKey, order_key
@@ -126,7 +126,7 @@ def accept(state: RowState | None, change: Change) -> RowDecision:
     if state is not None:
         if context.event_id == state.event_id:
             again = [] if state.deleted else change.facts
-            return RowDecision(Verdict.REPLAYED, [*again, *_retracts(change, state.left)],
+            return RowDecision(Verdict.REPLAYED, [*again, *retracts(context, state.left)],
                                state)
         if order_key(context.ts, context.sequence) <= state.order:
             stale = Stale(context.source, context.dept, context.event_id,
@@ -147,11 +147,11 @@ def accept(state: RowState | None, change: Change) -> RowDecision:
     left = _slots(moved_away(previous, now))
     new = RowState(context.ts, context.sequence, context.event_id, now, deleting, left,
                    state.run if state is not None else "")
-    return RowDecision(Verdict.APPLIED, [*asserts, *_retracts(change, left)], new)
+    return RowDecision(Verdict.APPLIED, [*asserts, *retracts(context, left)], new)
 
 
-def _retracts(change: Change, left: RecordEntities) -> list[Fact]:
-    context = change.context
+def retracts(context: FactContext, left: RecordEntities) -> list[Fact]:
+    """Retracts of the row's contributions to the entities ``left`` names."""
     return [context.retract(Moved(slot.partition("/")[0], category, entity_type, key))
             for slot, (category, entity_type, key) in left.items()]
 
