@@ -11,8 +11,8 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, NamedTuple
 
 from streams.enrich.facts import Fact, FactExtractor
-from streams.enrich.rows import RowDecision, RowState, Stale, Verdict, accept
-from streams.enrich.snapshots import Closing, SnapshotRun, mentioned, observe, reconcile
+from streams.enrich.rows import Position, RowState, Stale, Verdict, accept
+from streams.enrich.snapshots import Closing, SnapshotRun, observe, reconcile
 from streams.rules.findings import RuleViolation
 from topics.schemas import row_spec
 
@@ -23,6 +23,7 @@ class RowOutcome(NamedTuple):
     stale: Stale | None  # report it as a ``timeliness.stale`` finding
     written: tuple[str, ...]  # record keys whose state changed: write their changelog records
     run_changed: bool  # the partition's snapshot run changed: write it too
+    closing: Closing | None = None  # the event closed a run: ``close`` the other partitions
 
 
 class RowTable:
@@ -55,37 +56,45 @@ class RowTable:
             return RowOutcome(Verdict.IGNORED, [], None, (), False)
         assert envelope is not None  # a change has an event
         key = change.context.record_key
-        held = self.rows.get(key)
-        decision = accept(held, change)
-        state, facts, written = decision.state, list(decision.facts), []
-        closing, mention, run_changed = None, "", False
-        if self.reconcile_snapshots:
-            observed = observe(self.run, envelope)
-            run_changed = observed.run != self.run
-            self.run, closing, mention = observed.run, observed.closing, observed.mention
-            state = mentioned(state, mention)
-        if state is not held and state is not None:  # applied, or newly mentioned by a run
-            self.rows[key] = state
-            written.append(key)
-        if closing is not None:
-            for deleted, done in self._reconcile(mention, closing):
-                written.append(deleted)
-                facts.extend(done.facts)
-        return RowOutcome(decision.verdict, facts, decision.stale, tuple(written), run_changed)
+        decision = accept(self.rows.get(key), change)
+        written = [key] if decision.store else []
+        if decision.store:
+            assert decision.state is not None  # an applied change leaves a state
+            self.rows[key] = decision.state
+        if not self.reconcile_snapshots:
+            return RowOutcome(decision.verdict, decision.facts, decision.stale, tuple(written),
+                              False)
+        context = change.context
+        observed = observe(self.run, envelope, Position(context.ts, context.sequence),
+                           decision.verdict is Verdict.APPLIED)
+        run_changed = observed.run != self.run
+        self.run = observed.run
+        facts = decision.facts
+        if observed.closing is not None:
+            deleted, more = self._reconcile(observed.closing)
+            written.extend(deleted)
+            facts = [*facts, *more]
+        return RowOutcome(decision.verdict, facts, decision.stale, tuple(written), run_changed,
+                          observed.closing)
 
     def close(self, closing: Closing) -> RowOutcome:
         """Closes the partition's run when another partition saw the table's closing marker
-        (``closing``: that event); nothing when no run is open."""
-        run = self.run
-        if run is None or not self.reconcile_snapshots:
+        (``closing``, from that partition's ``RowOutcome``). Idempotent: rows it deleted are
+        deleted, rows changed since are after the run's start."""
+        if not self.reconcile_snapshots:
             return RowOutcome(Verdict.IGNORED, [], None, (), False)
+        run_changed = self.run is not None
+        if self.run is not None and self.run.start.order < closing.start.order:
+            # Each partition's run starts at its own first read: the earlier start keeps
+            # every row either partition saw change during the snapshot.
+            closing = closing._replace(start=self.run.start)
         self.run = None
-        closed = self._reconcile(run.run_id, closing)
-        facts = [f for _, d in closed for f in d.facts]
-        return RowOutcome(Verdict.APPLIED, facts, None, tuple(k for k, _ in closed), True)
+        deleted, facts = self._reconcile(closing)
+        return RowOutcome(Verdict.APPLIED, facts, None, deleted, run_changed)
 
-    def _reconcile(self, run_id: str, closing: Closing) -> list[tuple[str, RowDecision]]:
-        closed = reconcile(self.extractor, self.source, run_id, closing, self.rows.items())
+    def _reconcile(self, closing: Closing) -> tuple[tuple[str, ...], list[Fact]]:
+        closed = reconcile(self.extractor, self.source, closing, self.rows.items())
         for key, decision in closed:
-            self.rows[key] = decision.state  # type: ignore[assignment]  # deletes have one
-        return closed
+            assert decision.state is not None  # a delete leaves a deleted state
+            self.rows[key] = decision.state
+        return tuple(k for k, _ in closed), [f for _, d in closed for f in d.facts]

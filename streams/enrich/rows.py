@@ -46,7 +46,6 @@ class RowState(NamedTuple):
     entities: RecordEntities  # "role/category" -> [category, entity_type, entity_key]
     deleted: bool
     left: RecordEntities  # what the last accepted event retracted: emitted again on a replay
-    run: str  # the snapshot run that last mentioned the row ("": none; see ``snapshots``)
 
     @property
     def order(self) -> OrderKey:
@@ -55,12 +54,12 @@ class RowState(NamedTuple):
     def to_bytes(self) -> bytes:
         """The changelog form: compact JSON."""
         return orjson.dumps([self.ts, self.sequence, self.event_id, self.entities,
-                             int(self.deleted), self.left, self.run])
+                             int(self.deleted), self.left])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RowState:
-        ts, sequence, event_id, entities, deleted, left, run = orjson.loads(data)
-        return cls(ts, sequence, event_id, entities, bool(deleted), left, run)
+        ts, sequence, event_id, entities, deleted, left = orjson.loads(data)
+        return cls(ts, sequence, event_id, entities, bool(deleted), left)
 
 
 class Verdict(StrEnum):
@@ -76,6 +75,10 @@ class Position(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.ts}/{self.sequence or '-'}"
+
+    @property
+    def order(self) -> OrderKey:
+        return order_key(self.ts, self.sequence)
 
 
 class Stale(NamedTuple):
@@ -145,8 +148,7 @@ def accept(state: RowState | None, change: Change) -> RowDecision:
         asserts = change.facts
         now = entities_of(asserts)
     left = _slots(moved_away(previous, now))
-    new = RowState(context.ts, context.sequence, context.event_id, now, deleting, left,
-                   state.run if state is not None else "")
+    new = RowState(context.ts, context.sequence, context.event_id, now, deleting, left)
     return RowDecision(Verdict.APPLIED, [*asserts, *retracts(context, left)], new)
 
 

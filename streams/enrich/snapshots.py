@@ -5,14 +5,16 @@ record, ``first_in_data_collection`` on each table's first, ``true`` on the othe
 ``last_in_data_collection`` on each table's last, ``last`` on the snapshot's last;
 ``incremental`` on the chunked reads of an incremental snapshot (which have no end marker and
 run beside streaming), ``false`` when streaming. A run of one table is the reads from its
-opening marker to its closing one. Once it closed, a row of the table that the run did not
-mention was deleted while the connector was away: it is deleted here, so its profiles go too.
+opening marker to its closing one. Every row the table holds is read, at or after the run's
+start position. So once the run closed, a row whose last accepted position is still before
+the start was not read: it was deleted while the connector was away, and is deleted here, at
+the closing position, so its profiles go too. Late events older than the start prove nothing
+and change nothing of this; any change at or after it does keep its row.
 
 Raw topics are partitioned by row key, so a table's markers land on one partition each. A
-partition's run therefore opens at its first read (an opening marker opens a new one), and is
-closed by a closing marker on that partition or by ``close``, which the runtime calls when
-another partition's closing marker reaches this one. Everything the partition sees while the
-run is open (reads, and streaming changes, stale or not) counts as a mention.
+partition's run therefore starts at its first read (an opening marker starts a new one), and
+is closed by a closing marker on that partition or by ``close``, which the runtime calls when
+the closing marker seen on another partition reaches this one (after this partition's reads).
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from streams.enrich.facts import RETRACT, FactExtractor
-from streams.enrich.order import order_key
-from streams.enrich.rows import RowDecision, RowState, Verdict, retracts
+from streams.enrich.rows import Position, RowDecision, RowState, Verdict, retracts
 
 
 class Marker(StrEnum):
@@ -39,37 +40,36 @@ class Marker(StrEnum):
 
 
 OPENING = frozenset({Marker.FIRST, Marker.FIRST_IN_TABLE})
-READING = frozenset({Marker.FIRST, Marker.FIRST_IN_TABLE, Marker.TRUE, Marker.LAST_IN_TABLE,
-                     Marker.LAST})
 CLOSING = frozenset({Marker.LAST, Marker.LAST_IN_TABLE})
+READING = OPENING | CLOSING | {Marker.TRUE}
 
 
 class SnapshotRun(NamedTuple):
-    """An open run on one (source, partition): the event that opened it names it."""
+    """A run open on one (source, partition), from its first read's position."""
 
-    run_id: str
+    start: Position
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps([self.run_id])
+        return orjson.dumps(list(self.start))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SnapshotRun:
-        [run_id] = orjson.loads(data)
-        return cls(run_id)
+        ts, sequence = orjson.loads(data)
+        return cls(Position(ts, sequence))
 
 
 class Closing(NamedTuple):
-    """The event that closed a run: reconciliation deletes are made at its position."""
+    """The end of a run: its start, and the closing event, at whose position rows the run
+    did not read are deleted. What ``close`` is given on the other partitions."""
 
+    start: Position
     event_id: str
-    ts: int
-    sequence: str | None
+    at: Position
 
 
 class Observed(NamedTuple):
     run: SnapshotRun | None  # the partition's run after the event (store it when changed)
-    mention: str  # the run id to stamp on the event's row ("": none open)
-    closing: Closing | None  # the event closes the run: reconcile once it is applied
+    closing: Closing | None  # the event closed the run: reconcile now
 
 
 def marker(envelope: Mapping[str, Any]) -> Marker | None:
@@ -81,54 +81,41 @@ def marker(envelope: Mapping[str, Any]) -> Marker | None:
         return None
 
 
-def observe(run: SnapshotRun | None, envelope: Mapping[str, Any]) -> Observed:
-    """The partition's run after one event of its table (``envelope``: raw or std)."""
+def observe(run: SnapshotRun | None, envelope: Mapping[str, Any], position: Position,
+            applied: bool) -> Observed:
+    """The partition's run after one event of its table, at ``position``; ``applied``: the
+    row table took the event (it is no replay and not stale)."""
     mark = marker(envelope)
-    event_id = str(envelope.get("event_id") or "")
-    if mark in OPENING or (run is None and mark in READING - CLOSING):
-        # A closing marker with no run open closes nothing: it is a replay of a close, or
-        # the end of a run whose reads this partition did not see.
-        run = SnapshotRun(event_id)
-    if run is None:
-        return Observed(None, "", None)
+    if mark not in READING:
+        return Observed(run, None)
+    if mark in OPENING or run is None:
+        if mark in CLOSING and not applied:
+            # A closing marker with no run open, taken before: a replay of a close already
+            # made; where its run started is not known any more.
+            return Observed(None, None)
+        run = SnapshotRun(position)
     if mark in CLOSING:
-        origin = envelope.get("source") or {}
-        closing = Closing(event_id, origin.get("ts_ms") or envelope.get("ts_ms") or 0,
-                          origin.get("sequence"))
-        return Observed(None, run.run_id, closing)
-    return Observed(run, run.run_id, None)
-
-
-def mentioned(state: RowState | None, run_id: str) -> RowState | None:
-    """``state`` stamped as mentioned by run ``run_id`` (the same object when it was)."""
-    if state is None or not run_id or state.run == run_id:
-        return state
-    return state._replace(run=run_id)
+        return Observed(None, Closing(run.start, str(envelope.get("event_id") or ""), position))
+    return Observed(run, None)
 
 
 def reconcile(
     extractor: FactExtractor,
     source: str,
-    run_id: str,
     closing: Closing,
     rows: Iterable[tuple[str, RowState]],
 ) -> list[tuple[str, RowDecision]]:
-    """Deletes of the rows (record key, state) of ``source`` on the partition that run
-    ``run_id`` did not mention: their retracts and deleted states, at the closing position.
-
-    A row whose position is not before the closing one changed after the snapshot was taken,
-    so it is kept."""
-    at = order_key(closing.ts, closing.sequence)
+    """Deletes of the rows (record key, state) of ``source`` on one partition that the run
+    ending in ``closing`` did not read: those still before its start. Made at the closing
+    position, with an event id of their own, so they are as idempotent as any change."""
+    start, at = closing.start.order, closing.at
     deletes = []
     for record_key, state in rows:
-        if state.deleted or state.run == run_id or state.order >= at:
+        if state.deleted or state.order >= start:
             continue
         event_id = f"{closing.event_id}:unread:{record_key}"
-        context = extractor.context(source, RETRACT, record_key, event_id, closing.ts,
-                                    closing.sequence)
-        gone = RowState(closing.ts, closing.sequence, event_id, {}, True, state.entities,
-                        state.run)
+        context = extractor.context(source, RETRACT, record_key, event_id, at.ts, at.sequence)
+        gone = RowState(at.ts, at.sequence, event_id, {}, True, state.entities)
         deletes.append((record_key, RowDecision(Verdict.APPLIED,
                                                 retracts(context, state.entities), gone)))
     return deletes
-

@@ -6,99 +6,101 @@ from typing import Any
 
 from streams.enrich.facts import FactExtractor
 from streams.enrich.row_table import RowTable
-from streams.enrich.rows import RowState, Verdict
-from streams.enrich.snapshots import Closing, SnapshotRun, marker, observe
+from streams.enrich.rows import Position, RowState, Verdict
+from streams.enrich.snapshots import SnapshotRun, marker, observe
 from tests.unit.streams.enrich.rows import ALICE, BOB, CAROL, event, resident
 
 HOUSEHOLD = "household.resident"
 EXTRACTOR = FactExtractor()
+PEOPLE = {"R1": ALICE, "R2": BOB, "R3": CAROL}
 
 
-def read(row: dict[str, Any], ts: int, mark: str, op: str = "r") -> dict[str, Any]:
-    envelope = event(row, op=op, ts=ts)
+def change(row_id: str, ts: int, mark: str = "false", op: str = "r") -> dict[str, Any]:
+    envelope = event(resident(resident_id=row_id, id_number_pseudonym=PEOPLE[row_id]), op=op,
+                     ts=ts, event_id=f"{row_id}@{ts}")
     envelope["source"]["snapshot"] = mark
     return envelope
 
 
 def table(reconcile: bool | None = None) -> RowTable:
-    return RowTable(EXTRACTOR, HOUSEHOLD, {}, reconcile_snapshots=reconcile)
-
-
-def three_rows(rows: RowTable) -> None:
-    for n, person in enumerate((ALICE, BOB, CAROL), start=1):
-        rows.apply(read(resident(resident_id=f"R{n}", id_number_pseudonym=person), 1, "false",
-                        op="c"))
+    rows = RowTable(EXTRACTOR, HOUSEHOLD, {}, reconcile_snapshots=reconcile)
+    for row_id in PEOPLE:
+        rows.apply(change(row_id, 1, op="c"))
+    return rows
 
 
 def retracted(facts: list[dict[str, Any]]) -> list[str]:
-    return [f["entity_key"] for f in facts if f["op"] == "retract"]
+    return sorted(f["entity_key"] for f in facts if f["op"] == "retract")
 
 
 def test_a_resnapshot_deletes_the_rows_it_did_not_read() -> None:
     rows = table()
-    three_rows(rows)
-    opened = rows.apply(read(resident(resident_id="R1", id_number_pseudonym=ALICE), 10, "first"))
-    assert opened.run_changed and rows.run is not None
-    closed = rows.apply(read(resident(resident_id="R3", id_number_pseudonym=CAROL), 11, "last"))
-    assert closed.run_changed and rows.run is None
+    opened = rows.apply(change("R1", 10, "first"))
+    assert opened.run_changed and rows.run == SnapshotRun(Position(10, "1"))
+    closed = rows.apply(change("R3", 11, "last"))
+    assert closed.run_changed and rows.run is None and closed.closing is not None
     assert retracted(closed.facts) == [BOB] and closed.written == ("R3", "R2")
     assert rows.rows["R2"].deleted and not rows.rows["R1"].deleted
     # A late event of the deleted row, older than the reconciliation, stays out.
-    late = rows.apply(read(resident(resident_id="R2", id_number_pseudonym=BOB), 5, "false",
-                           op="u"))
-    assert late.verdict is Verdict.STALE
+    assert rows.apply(change("R2", 5, op="u")).verdict is Verdict.STALE
 
 
-def test_streaming_changes_during_a_run_count_as_mentions() -> None:
+def test_a_change_after_the_start_keeps_its_row_and_an_older_late_one_does_not() -> None:
     rows = table()
-    three_rows(rows)
-    rows.apply(read(resident(resident_id="R1", id_number_pseudonym=ALICE), 10, "first"))
-    rows.apply(read(resident(resident_id="R2", id_number_pseudonym=BOB), 10, "false", op="u"))
-    closed = rows.apply(read(resident(resident_id="R3", id_number_pseudonym=CAROL), 11,
-                             "last_in_data_collection"))
-    assert len(closed.facts) == 1 and retracted(closed.facts) == []
+    rows.apply(change("R1", 10, "first"))
+    rows.apply(change("R2", 12, op="u"))  # streamed after the snapshot began
+    rows.apply(change("R3", 4, op="u"))  # late, from before it: proves nothing
+    assert retracted(rows.apply(change("R1", 11, "last")).facts) == [CAROL]
 
 
 def test_a_run_closed_on_another_partition_closes_by_broadcast() -> None:
+    elsewhere = table()
+    elsewhere.apply(change("R1", 10, "first"))
+    closing = elsewhere.apply(change("R1", 12, "last")).closing
+    assert closing is not None and closing.start == Position(10, "1")
     rows = table()
-    three_rows(rows)
-    rows.apply(read(resident(resident_id="R1", id_number_pseudonym=ALICE), 10, "true"))
-    assert rows.run is not None  # opened by this partition's first read
-    closed = rows.close(Closing("ev-last", 12, None))
-    assert sorted(retracted(closed.facts)) == [BOB, CAROL] and rows.run is None
-    assert rows.close(Closing("ev-last", 12, None)).facts == []
+    rows.apply(change("R1", 11, "true"))
+    assert rows.run is not None  # started by this partition's first read
+    closed = rows.close(closing)
+    assert retracted(closed.facts) == [BOB, CAROL] and rows.run is None
+    assert rows.close(closing).facts == []  # a replayed close
+    untouched = table()  # no read of the run reached it: every row was deleted
+    assert retracted(untouched.close(closing).facts) == [ALICE, BOB, CAROL]
 
 
-def test_a_closing_marker_without_an_open_run_deletes_nothing() -> None:
+def test_a_replayed_closing_marker_without_an_open_run_deletes_nothing() -> None:
     rows = table()
-    three_rows(rows)
-    replayed_close = rows.apply(read(resident(resident_id="R1", id_number_pseudonym=ALICE), 10,
-                                     "last"))
-    assert retracted(replayed_close.facts) == [] and rows.run is None
+    rows.apply(change("R1", 10, "first"))
+    last = change("R3", 11, "last")
+    assert retracted(rows.apply(last).facts) == [BOB]
+    rows.apply(change("R2", 12, op="c"))
+    assert retracted(rows.apply(last).facts) == [] and rows.run is None
+
+
+def test_a_single_read_run_opens_and_closes_at_its_read() -> None:
+    rows = table()
+    assert retracted(rows.apply(change("R1", 10, "last")).facts) == [BOB, CAROL]
 
 
 def test_file_imports_do_not_reconcile_unless_declared() -> None:
     rows = table(reconcile=False)
-    three_rows(rows)
-    rows.apply(read(resident(resident_id="R1", id_number_pseudonym=ALICE), 10, "first"))
-    closed = rows.apply(read(resident(resident_id="R3", id_number_pseudonym=CAROL), 11, "last"))
+    rows.apply(change("R1", 10, "first"))
+    closed = rows.apply(change("R3", 11, "last"))
     assert retracted(closed.facts) == [] and rows.run is None and not closed.run_changed
     assert table().reconcile_snapshots  # the demo sources are declared cdc
 
 
 def test_incremental_reads_and_unknown_markers_open_no_run() -> None:
-    assert observe(None, read(resident(), 1, "incremental")).run is None
-    assert marker(read(resident(), 1, "sometimes")) is None
-    assert observe(None, read(resident(), 1, "sometimes")).run is None
+    at = Position(1, None)
+    assert observe(None, change("R1", 1, "incremental"), at, True).run is None
+    assert marker(change("R1", 1, "sometimes")) is None
+    assert observe(None, change("R1", 1, "sometimes"), at, True).run is None
 
 
 def test_the_run_and_the_rows_survive_their_changelog_form() -> None:
     rows = table()
-    three_rows(rows)
-    rows.apply(read(resident(resident_id="R1", id_number_pseudonym=ALICE), 10, "first"))
+    rows.apply(change("R1", 10, "first"))
     assert rows.run is not None
-    assert SnapshotRun.from_bytes(rows.run.to_bytes()) == rows.run
     restored = {k: RowState.from_bytes(v.to_bytes()) for k, v in rows.rows.items()}
     again = RowTable(EXTRACTOR, HOUSEHOLD, restored, SnapshotRun.from_bytes(rows.run.to_bytes()))
-    closed = again.apply(read(resident(resident_id="R3", id_number_pseudonym=CAROL), 11, "last"))
-    assert retracted(closed.facts) == [BOB]
+    assert retracted(again.apply(change("R3", 11, "last")).facts) == [BOB]
