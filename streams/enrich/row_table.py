@@ -40,7 +40,7 @@ class RowTable:
         self.extractor = extractor
         self.source = source
         self.rows = rows
-        self.run = run
+        self.run = run if run is not None else SnapshotRun()
         self.reconcile_snapshots = (
             row_spec(source).reconcile_snapshots
             if reconcile_snapshots is None else reconcile_snapshots
@@ -79,18 +79,16 @@ class RowTable:
 
     def close(self, closing: Closing) -> RowOutcome:
         """Closes the partition's run when another partition saw the table's closing marker
-        (``closing``, from that partition's ``RowOutcome``). Idempotent: rows it deleted are
-        deleted, rows changed since are after the run's start."""
+        (``closing``, from that partition's ``RowOutcome``). A replayed close, or one of a
+        run this partition has since seen superseded, changes nothing."""
         if not self.reconcile_snapshots:
             return RowOutcome(Verdict.IGNORED, [], None, (), False)
-        run_changed = self.run is not None
-        if self.run is not None and self.run.start.order < closing.start.order:
-            # Each partition's run starts at its own first read: the earlier start keeps
-            # every row either partition saw change during the snapshot.
-            closing = closing._replace(start=self.run.start)
-        self.run = None
-        deleted, facts = self._reconcile(closing)
-        return RowOutcome(Verdict.APPLIED, facts, None, deleted, run_changed)
+        run, reconciled = self.run.closes(closing)
+        if reconciled is None:
+            return RowOutcome(Verdict.IGNORED, [], None, (), False)
+        self.run = run
+        deleted, facts = self._reconcile(reconciled)
+        return RowOutcome(Verdict.APPLIED, facts, None, deleted, True)
 
     def _reconcile(self, closing: Closing) -> tuple[tuple[str, ...], list[Fact]]:
         closed = reconcile(self.extractor, self.source, closing, self.rows.items())

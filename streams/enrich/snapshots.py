@@ -12,9 +12,13 @@ the closing position, so its profiles go too. Late events older than the start p
 and change nothing of this; any change at or after it does keep its row.
 
 Raw topics are partitioned by row key, so a table's markers land on one partition each. A
-partition's run therefore starts at its first read (an opening marker starts a new one), and
-is closed by a closing marker on that partition or by ``close``, which the runtime calls when
-the closing marker seen on another partition reaches this one (after this partition's reads).
+partition's run therefore starts at its first read taken (an opening marker starts a new one;
+a replayed or stale read starts none). It is closed by a closing marker on that partition,
+or by ``close``, which the runtime calls when the closing marker seen on another partition
+reaches this one, appended after this partition's reads of the run. Each partition remembers
+the last closing it applied, so replayed closes change nothing. A partition that reads a
+later snapshot before an earlier one's close reached it keeps the earlier start: rows deleted
+between the two snapshots then stay until the next one (kept too long, never lost).
 """
 
 from __future__ import annotations
@@ -45,22 +49,40 @@ READING = OPENING | CLOSING | {Marker.TRUE}
 
 
 class SnapshotRun(NamedTuple):
-    """A run open on one (source, partition), from its first read's position."""
+    """The snapshot state of one (source, partition): the open run's start, and the closing
+    position of the last run it closed (closes up to it are done: replays change nothing)."""
 
-    start: Position
+    start: Position | None = None  # None: no run open
+    closed: Position | None = None
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(list(self.start))
+        return orjson.dumps([None if p is None else list(p) for p in self])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SnapshotRun:
-        ts, sequence = orjson.loads(data)
-        return cls(Position(ts, sequence))
+        start, closed = orjson.loads(data)
+        return cls(*(None if p is None else Position(*p) for p in (start, closed)))
+
+    def closes(self, closing: Closing) -> tuple[SnapshotRun, Closing | None]:
+        """This partition's state after a run of its table closed (here or on another
+        partition), and the closing to reconcile with, or None when it was done before.
+
+        A run open here that started after the closing belongs to a later snapshot: the
+        closing is of one it superseded, whose deletes the later run will make. Otherwise
+        the earlier start keeps every row either partition saw being read."""
+        if self.closed is not None and closing.at.order <= self.closed.order:
+            return self, None
+        if self.start is not None:
+            if self.start.order > closing.at.order:
+                return self, None
+            if self.start.order < closing.start.order:
+                closing = closing._replace(start=self.start)
+        return SnapshotRun(None, closing.at), closing
 
 
 class Closing(NamedTuple):
-    """The end of a run: its start, and the closing event, at whose position rows the run
-    did not read are deleted. What ``close`` is given on the other partitions."""
+    """The end of a run: where it started, and the closing event, at whose position the
+    rows the run did not read are deleted. What ``close`` gets on the other partitions."""
 
     start: Position
     event_id: str
@@ -68,8 +90,8 @@ class Closing(NamedTuple):
 
 
 class Observed(NamedTuple):
-    run: SnapshotRun | None  # the partition's run after the event (store it when changed)
-    closing: Closing | None  # the event closed the run: reconcile now
+    run: SnapshotRun  # the partition's snapshot state after the event (store it if changed)
+    closing: Closing | None  # the event closed the run: reconcile, and tell other partitions
 
 
 def marker(envelope: Mapping[str, Any]) -> Marker | None:
@@ -81,21 +103,24 @@ def marker(envelope: Mapping[str, Any]) -> Marker | None:
         return None
 
 
-def observe(run: SnapshotRun | None, envelope: Mapping[str, Any], position: Position,
+def observe(run: SnapshotRun, envelope: Mapping[str, Any], position: Position,
             applied: bool) -> Observed:
-    """The partition's run after one event of its table, at ``position``; ``applied``: the
-    row table took the event (it is no replay and not stale)."""
+    """The partition's snapshot state after one event of its table, at ``position``;
+    ``applied``: the row table took the event (it is no replay and not stale)."""
     mark = marker(envelope)
     if mark not in READING:
         return Observed(run, None)
-    if mark in OPENING or run is None:
-        if mark in CLOSING and not applied:
-            # A closing marker with no run open, taken before: a replay of a close already
-            # made; where its run started is not known any more.
-            return Observed(None, None)
-        run = SnapshotRun(position)
+    if applied and (mark in OPENING or run.start is None):
+        run = run._replace(start=position)
+    if run.start is None:
+        # A replayed (or stale) read opens nothing: after a crash, a replay from the middle
+        # of a run already closed would start one at the wrong place and delete the rows
+        # read before it.
+        return Observed(run, None)
     if mark in CLOSING:
-        return Observed(None, Closing(run.start, str(envelope.get("event_id") or ""), position))
+        event_id = str(envelope.get("event_id") or "")
+        after, closing = run.closes(Closing(run.start, event_id, position))
+        return Observed(after, closing)
     return Observed(run, None)
 
 

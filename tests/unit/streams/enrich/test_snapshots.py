@@ -7,7 +7,7 @@ from typing import Any
 from streams.enrich.facts import FactExtractor
 from streams.enrich.row_table import RowTable
 from streams.enrich.rows import Position, RowState, Verdict
-from streams.enrich.snapshots import SnapshotRun, marker, observe
+from streams.enrich.snapshots import Closing, SnapshotRun, marker, observe
 from tests.unit.streams.enrich.rows import ALICE, BOB, CAROL, event, resident
 
 HOUSEHOLD = "household.resident"
@@ -38,7 +38,7 @@ def test_a_resnapshot_deletes_the_rows_it_did_not_read() -> None:
     opened = rows.apply(change("R1", 10, "first"))
     assert opened.run_changed and rows.run == SnapshotRun(Position(10, "1"))
     closed = rows.apply(change("R3", 11, "last"))
-    assert closed.run_changed and rows.run is None and closed.closing is not None
+    assert closed.run_changed and rows.run.start is None and closed.closing is not None
     assert retracted(closed.facts) == [BOB] and closed.written == ("R3", "R2")
     assert rows.rows["R2"].deleted and not rows.rows["R1"].deleted
     # A late event of the deleted row, older than the reconciliation, stays out.
@@ -60,10 +60,11 @@ def test_a_run_closed_on_another_partition_closes_by_broadcast() -> None:
     assert closing is not None and closing.start == Position(10, "1")
     rows = table()
     rows.apply(change("R1", 11, "true"))
-    assert rows.run is not None  # started by this partition's first read
+    assert rows.run.start is not None  # started by this partition's first read
     closed = rows.close(closing)
-    assert retracted(closed.facts) == [BOB, CAROL] and rows.run is None
+    assert retracted(closed.facts) == [BOB, CAROL] and rows.run.start is None
     assert rows.close(closing).facts == []  # a replayed close
+    assert SnapshotRun.from_bytes(rows.run.to_bytes()) == rows.run
     untouched = table()  # no read of the run reached it: every row was deleted
     assert retracted(untouched.close(closing).facts) == [ALICE, BOB, CAROL]
 
@@ -74,7 +75,7 @@ def test_a_replayed_closing_marker_without_an_open_run_deletes_nothing() -> None
     last = change("R3", 11, "last")
     assert retracted(rows.apply(last).facts) == [BOB]
     rows.apply(change("R2", 12, op="c"))
-    assert retracted(rows.apply(last).facts) == [] and rows.run is None
+    assert retracted(rows.apply(last).facts) == [] and rows.run.start is None
 
 
 def test_a_single_read_run_opens_and_closes_at_its_read() -> None:
@@ -86,21 +87,30 @@ def test_file_imports_do_not_reconcile_unless_declared() -> None:
     rows = table(reconcile=False)
     rows.apply(change("R1", 10, "first"))
     closed = rows.apply(change("R3", 11, "last"))
-    assert retracted(closed.facts) == [] and rows.run is None and not closed.run_changed
+    assert retracted(closed.facts) == [] and not closed.run_changed
     assert table().reconcile_snapshots  # the demo sources are declared cdc
 
 
 def test_incremental_reads_and_unknown_markers_open_no_run() -> None:
     at = Position(1, None)
-    assert observe(None, change("R1", 1, "incremental"), at, True).run is None
+    assert observe(SnapshotRun(), change("R1", 1, "incremental"), at, True).run.start is None
     assert marker(change("R1", 1, "sometimes")) is None
-    assert observe(None, change("R1", 1, "sometimes"), at, True).run is None
+    assert observe(SnapshotRun(), change("R1", 1, "sometimes"), at, True).run.start is None
 
 
 def test_the_run_and_the_rows_survive_their_changelog_form() -> None:
     rows = table()
     rows.apply(change("R1", 10, "first"))
-    assert rows.run is not None
+    assert rows.run.start is not None
     restored = {k: RowState.from_bytes(v.to_bytes()) for k, v in rows.rows.items()}
     again = RowTable(EXTRACTOR, HOUSEHOLD, restored, SnapshotRun.from_bytes(rows.run.to_bytes()))
     assert retracted(again.apply(change("R3", 11, "last")).facts) == [BOB]
+
+
+def test_a_close_of_a_run_this_partition_saw_superseded_changes_nothing() -> None:
+    rows = table()
+    rows.apply(change("R1", 10, "first"))
+    rows.apply(change("R1", 20, "first"))  # a new snapshot began before the first closed
+    earlier = Closing(Position(10, "1"), "R9@11", Position(11, "1"))
+    assert rows.close(earlier).facts == [] and rows.run.start == Position(20, "1")
+    assert retracted(rows.apply(change("R1", 21, "last")).facts) == [BOB, CAROL]
