@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from streams.enrich.facts import Fact, FactExtractor
 from streams.enrich.rows import Position, RowState, Stale, Verdict, accept
-from streams.enrich.snapshots import Closing, SnapshotRun, observe, reconcile
+from streams.enrich.snapshots import Closing, SnapshotRun, is_read, observe, reconcile
 from streams.rules.findings import RuleViolation
 from topics.schemas import row_spec
 
@@ -57,13 +57,13 @@ class RowTable:
         assert envelope is not None  # a change has an event
         key = change.context.record_key
         decision = accept(self.rows.get(key), change)
-        written = [key] if decision.store else []
-        if decision.store:
+        written: tuple[str, ...] = ()
+        if decision.verdict is Verdict.APPLIED:
             assert decision.state is not None  # an applied change leaves a state
             self.rows[key] = decision.state
-        if not self.reconcile_snapshots:
-            return RowOutcome(decision.verdict, decision.facts, decision.stale, tuple(written),
-                              False)
+            written = (key,)
+        if not self.reconcile_snapshots or not is_read(envelope):
+            return RowOutcome(decision.verdict, decision.facts, decision.stale, written, False)
         context = change.context
         observed = observe(self.run, envelope, Position(context.ts, context.sequence),
                            decision.verdict is Verdict.APPLIED)
@@ -72,9 +72,9 @@ class RowTable:
         facts = decision.facts
         if observed.closing is not None:
             deleted, more = self._reconcile(observed.closing)
-            written.extend(deleted)
+            written += deleted
             facts = [*facts, *more]
-        return RowOutcome(decision.verdict, facts, decision.stale, tuple(written), run_changed,
+        return RowOutcome(decision.verdict, facts, decision.stale, written, run_changed,
                           observed.closing)
 
     def close(self, closing: Closing) -> RowOutcome:

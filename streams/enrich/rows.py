@@ -46,20 +46,21 @@ class RowState(NamedTuple):
     entities: RecordEntities  # "role/category" -> [category, entity_type, entity_key]
     deleted: bool
     left: RecordEntities  # what the last accepted event retracted: emitted again on a replay
-
-    @property
-    def order(self) -> OrderKey:
-        return order_key(self.ts, self.sequence)
+    order: OrderKey  # of (ts, sequence): derived, kept to compare each change once
 
     def to_bytes(self) -> bytes:
-        """The changelog form: compact JSON."""
+        """The changelog form: compact JSON (without the derived order)."""
         return orjson.dumps([self.ts, self.sequence, self.event_id, self.entities,
                              int(self.deleted), self.left])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RowState:
         ts, sequence, event_id, entities, deleted, left = orjson.loads(data)
-        return cls(ts, sequence, event_id, entities, bool(deleted), left)
+        return cls(ts, sequence, event_id, entities, bool(deleted), left,
+                   order_key(ts, sequence))
+
+
+_NOTHING: RecordEntities = {}  # shared by states that name or left nothing: never mutated
 
 
 class Verdict(StrEnum):
@@ -126,12 +127,13 @@ def accept(state: RowState | None, change: Change) -> RowDecision:
     """The decision on one change (``FactExtractor.change`` of a std event) of the row
     ``change.context.record_key``, whose stored state is ``state``."""
     context = change.context
+    order = order_key(context.ts, context.sequence)
     if state is not None:
         if context.event_id == state.event_id:
             again = [] if state.deleted else change.facts
             return RowDecision(Verdict.REPLAYED, [*again, *retracts(context, state.left)],
                                state)
-        if order_key(context.ts, context.sequence) <= state.order:
+        if order <= state.order:
             stale = Stale(context.source, context.dept, context.event_id,
                           Position(state.ts, state.sequence),
                           Position(context.ts, context.sequence))
@@ -144,11 +146,14 @@ def accept(state: RowState | None, change: Change) -> RowDecision:
         asserts: list[Fact] = []
         now: RecordEntities = {}
     else:
-        previous = state.entities if state is not None else {}
+        previous = state.entities if state is not None else _NOTHING
         asserts = change.facts
         now = entities_of(asserts)
+    if not previous or previous == now:  # the common update: the same entities again
+        return RowDecision(Verdict.APPLIED, asserts, RowState(
+            context.ts, context.sequence, context.event_id, now, deleting, _NOTHING, order))
     left = _slots(moved_away(previous, now))
-    new = RowState(context.ts, context.sequence, context.event_id, now, deleting, left)
+    new = RowState(context.ts, context.sequence, context.event_id, now, deleting, left, order)
     return RowDecision(Verdict.APPLIED, [*asserts, *retracts(context, left)], new)
 
 

@@ -94,13 +94,17 @@ class Observed(NamedTuple):
     closing: Closing | None  # the event closed the run: reconcile, and tell other partitions
 
 
+_MARKERS = {m.value: m for m in Marker}
+
+
 def marker(envelope: Mapping[str, Any]) -> Marker | None:
     """The event's ``source.snapshot``; None for a value Debezium does not define."""
-    value = (envelope.get("source") or {}).get("snapshot") or Marker.FALSE
-    try:
-        return Marker(value)
-    except ValueError:
-        return None
+    return _MARKERS.get((envelope.get("source") or {}).get("snapshot") or Marker.FALSE)
+
+
+def is_read(envelope: Mapping[str, Any]) -> bool:
+    """A snapshot read: the only events that start or close a run."""
+    return marker(envelope) in READING
 
 
 def observe(run: SnapshotRun, envelope: Mapping[str, Any], position: Position,
@@ -140,7 +144,7 @@ def reconcile(
             continue
         event_id = f"{closing.event_id}:unread:{record_key}"
         context = extractor.context(source, RETRACT, record_key, event_id, at.ts, at.sequence)
-        gone = RowState(at.ts, at.sequence, event_id, {}, True, state.entities)
+        gone = RowState(at.ts, at.sequence, event_id, {}, True, state.entities, at.order)
         deletes.append((record_key, RowDecision(Verdict.APPLIED,
                                                 retracts(context, state.entities), gone)))
     return deletes
