@@ -9,9 +9,9 @@ deletes other than their key:
 - an event of the row's last accepted id is a replay: its facts are emitted again (a theme
   stage that applied them ignores them as duplicates; one that lost them in a crash gets
   them), the state does not change;
-- an event whose position is not newer than the row's is stale: not applied, reported as a
-  ``timeliness.stale`` finding with both positions. Equal positions are stale too, because
-  the theme stage would take a second statement at an equal position as a duplicate;
+- an event whose position is older than the row's is stale: not applied, reported as a
+  ``timeliness.stale`` finding with both positions; one at the row's position under another
+  id is a duplicate (a connector re-sending after a restart): not applied either;
 - any other event is applied, whatever its op and before image: its asserts, plus a retract
   for each entity the row named and no longer names (a delete names none).
 
@@ -66,7 +66,11 @@ _NOTHING: RecordEntities = {}  # shared by states that name or left nothing: nev
 class Verdict(StrEnum):
     APPLIED = "applied"  # the row moved on: store the state, emit the facts
     REPLAYED = "replayed"  # the row's last accepted event again: emit its facts once more
-    STALE = "stale"  # not newer than the row: emit nothing, report a finding
+    # The row's position again under another event id (a connector re-sending after a
+    # restart): emit nothing. Its facts would be duplicates for the theme stage, which holds
+    # a contribution at that position, and must not name what the row does not.
+    DUPLICATE = "duplicate"
+    STALE = "stale"  # older than the row: emit nothing, report a finding
     IGNORED = "ignored"  # no row image (a tombstone): nothing to judge
 
 
@@ -133,7 +137,9 @@ def accept(state: RowState | None, change: Change) -> RowDecision:
             again = [] if state.deleted else change.facts
             return RowDecision(Verdict.REPLAYED, [*again, *retracts(context, state.left)],
                                state)
-        if order <= state.order:
+        if order == state.order:
+            return RowDecision(Verdict.DUPLICATE, [], state)
+        if order < state.order:
             stale = Stale(context.source, context.dept, context.event_id,
                           Position(state.ts, state.sequence),
                           Position(context.ts, context.sequence))

@@ -88,11 +88,12 @@ def test_an_older_event_is_stale_and_reported_with_both_positions() -> None:
     assert "R1" not in finding["detail"]
 
 
-def test_an_equal_position_from_another_event_is_stale() -> None:
+def test_an_equal_position_under_another_event_id_is_a_silent_duplicate() -> None:
     state = decide(HOUSEHOLD, None, event(resident(), ts=5, event_id="a")).state
     other = decide(HOUSEHOLD, state, event(resident(id_number_pseudonym=BOB), ts=5,
                                            event_id="b"))
-    assert other.verdict is Verdict.STALE
+    assert other.verdict is Verdict.DUPLICATE and other.facts == [] and other.stale is None
+    assert other.state is state
 
 
 def test_a_late_delete_does_not_delete_and_a_deleted_row_stays_deleted() -> None:
