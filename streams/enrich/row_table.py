@@ -16,6 +16,8 @@ from streams.enrich.snapshots import Closing, SnapshotRun, is_read, observe, rec
 from streams.rules.findings import RuleViolation
 from topics.schemas import row_spec
 
+_NOTHING: dict[str, list[str]] = {}  # never mutated
+
 
 class RowOutcome(NamedTuple):
     verdict: Verdict  # of the event itself (APPLIED for a close)
@@ -56,7 +58,7 @@ class RowTable:
             return RowOutcome(Verdict.IGNORED, [], None, (), False)
         assert envelope is not None  # a change has an event
         key = change.context.record_key
-        decision = accept(self.rows.get(key), change)
+        decision = accept(self._state(key), change)
         written: tuple[str, ...] = ()
         if decision.verdict is Verdict.APPLIED:
             assert decision.state is not None  # an applied change leaves a state
@@ -89,6 +91,17 @@ class RowTable:
         self.run = run
         deleted, facts = self._reconcile(reconciled)
         return RowOutcome(Verdict.APPLIED, facts, None, deleted, True)
+
+    def _state(self, key: str) -> RowState | None:
+        state = self.rows.get(key)
+        if state is not None or not self.reconcile_snapshots:
+            return state
+        since = self.run.known_since
+        if since is None:
+            return None
+        # A closed run read every row there was at its start, and not this one: as of then,
+        # the row was gone (a late event from before cannot bring it back).
+        return RowState(since.ts, since.sequence, "", _NOTHING, True, _NOTHING, since.order)
 
     def _reconcile(self, closing: Closing) -> tuple[tuple[str, ...], list[Fact]]:
         closed = reconcile(self.extractor, self.source, closing, self.rows.items())

@@ -49,19 +49,33 @@ READING = OPENING | CLOSING | {Marker.TRUE}
 
 
 class SnapshotRun(NamedTuple):
-    """The snapshot state of one (source, partition): the open run's start, and the closing
-    position of the last run it closed (closes up to it are done: replays change nothing)."""
+    """The snapshot state of one (source, partition): the open run's start, and the last
+    run it closed. Closes up to that one are done (replays change nothing), and the table's
+    rows are known as of its start: an event from before it, of a row the partition does
+    not hold, is of a row that run found gone."""
 
     start: Position | None = None  # None: no run open
-    closed: Position | None = None
+    last: Closing | None = None
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps([None if p is None else list(p) for p in self])
+        last = self.last
+        return orjson.dumps([
+            None if self.start is None else list(self.start),
+            None if last is None else [list(last.start), last.event_id, list(last.at)],
+        ])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SnapshotRun:
-        start, closed = orjson.loads(data)
-        return cls(*(None if p is None else Position(*p) for p in (start, closed)))
+        start, last = orjson.loads(data)
+        return cls(
+            None if start is None else Position(*start),
+            None if last is None else Closing(Position(*last[0]), last[1], Position(*last[2])),
+        )
+
+    @property
+    def known_since(self) -> Position | None:
+        """Where the last closed run started: the table's rows as of then are known."""
+        return None if self.last is None else self.last.start
 
     def closes(self, closing: Closing) -> tuple[SnapshotRun, Closing | None]:
         """This partition's state after a run of its table closed (here or on another
@@ -70,14 +84,14 @@ class SnapshotRun(NamedTuple):
         A run open here that started after the closing belongs to a later snapshot: the
         closing is of one it superseded, whose deletes the later run will make. Otherwise
         the earlier start keeps every row either partition saw being read."""
-        if self.closed is not None and closing.at.order <= self.closed.order:
+        if self.last is not None and closing.at.order <= self.last.at.order:
             return self, None
         if self.start is not None:
             if self.start.order > closing.at.order:
                 return self, None
             if self.start.order < closing.start.order:
                 closing = closing._replace(start=self.start)
-        return SnapshotRun(None, closing.at), closing
+        return SnapshotRun(None, closing), closing
 
 
 class Closing(NamedTuple):

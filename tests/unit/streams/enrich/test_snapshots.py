@@ -114,3 +114,12 @@ def test_a_close_of_a_run_this_partition_saw_superseded_changes_nothing() -> Non
     earlier = Closing(Position(10, "1"), "R9@11", Position(11, "1"))
     assert rows.close(earlier).facts == [] and rows.run.start == Position(20, "1")
     assert retracted(rows.apply(change("R1", 21, "last")).facts) == [BOB, CAROL]
+
+
+def test_a_late_event_from_before_a_closed_run_of_a_row_it_did_not_read_stays_out() -> None:
+    rows = RowTable(EXTRACTOR, HOUSEHOLD, {})
+    rows.apply(change("R1", 10, "last"))  # a one-row snapshot: R2 was not there
+    late = rows.apply(change("R2", 5, op="c"))
+    assert late.verdict is Verdict.STALE and late.facts == [] and "R2" not in rows.rows
+    assert late.stale is not None and late.stale.held == Position(10, "1")
+    assert rows.apply(change("R2", 12, op="c")).verdict is Verdict.APPLIED
