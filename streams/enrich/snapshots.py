@@ -58,19 +58,15 @@ class SnapshotRun(NamedTuple):
     last: Closing | None = None
 
     def to_bytes(self) -> bytes:
-        last = self.last
-        return orjson.dumps([
-            None if self.start is None else list(self.start),
-            None if last is None else [list(last.start), last.event_id, list(last.at)],
-        ])
+        """The changelog form."""
+        return orjson.dumps([None if self.start is None else list(self.start),
+                             None if self.last is None else self.last.to_json()])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SnapshotRun:
         start, last = orjson.loads(data)
-        return cls(
-            None if start is None else Position(*start),
-            None if last is None else Closing(Position(*last[0]), last[1], Position(*last[2])),
-        )
+        return cls(None if start is None else Position(*start),
+                   None if last is None else Closing.from_json(last))
 
     @property
     def known_since(self) -> Position | None:
@@ -101,6 +97,22 @@ class Closing(NamedTuple):
     start: Position
     event_id: str
     at: Position
+
+    def to_json(self) -> list[Any]:
+        return [list(self.start), self.event_id, list(self.at)]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Closing:
+        start, event_id, at = data
+        return cls(Position(*start), event_id, Position(*at))
+
+    def to_bytes(self) -> bytes:
+        """The form that carries it to the table's other partitions."""
+        return orjson.dumps(self.to_json())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Closing:
+        return cls.from_json(orjson.loads(data))
 
 
 class Observed(NamedTuple):

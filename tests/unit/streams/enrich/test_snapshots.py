@@ -58,6 +58,7 @@ def test_a_run_closed_on_another_partition_closes_by_broadcast() -> None:
     elsewhere.apply(change("R1", 10, "first"))
     closing = elsewhere.apply(change("R1", 12, "last")).closing
     assert closing is not None and closing.start == Position(10, "1")
+    assert Closing.from_bytes(closing.to_bytes()) == closing
     rows = table()
     rows.apply(change("R1", 11, "true"))
     assert rows.run.start is not None  # started by this partition's first read
