@@ -18,7 +18,7 @@ from streams.masking.pseudonym import Pseudonymizer
 from streams.outcomes import Rejected, Standardized
 from streams.rules.findings import RuleViolation
 from streams.rules.record_rules import RecordRules
-from topics.schemas import row_spec
+from topics.schemas import key_schema, row_spec
 
 STAGE = "standardize"
 
@@ -30,6 +30,7 @@ class StandardizeStage:
         self.source = source
         self.rules = RecordRules.for_source(source)
         self.desensitizer = Desensitizer(row_spec(source), pseudonymizer)
+        self.key_fields = frozenset(f["name"] for f in key_schema(source)["fields"])
 
     def __call__(
         self, envelope: Mapping[str, Any] | None, today: date
@@ -42,10 +43,17 @@ class StandardizeStage:
         if current is None:
             return Rejected("envelope.missing_image", f"op {op!r} without its row image",
                             exception_class="EnvelopeError")
-        checked = self.rules.apply(current, today)
-        if checked.fatal is not None:
-            return _rejected(checked.fatal, checked.findings)
-        std_row = self.desensitizer.apply(checked.row)
+        if op == "d" and self._key_only(current):
+            # A delete says only which row goes (Debezium sends the key alone under a default
+            # replica identity); what the row named is the row table's to know.
+            std_row = self.desensitizer.apply(current)
+            checked_findings: list[RuleViolation] = []
+        else:
+            checked = self.rules.apply(current, today)
+            if checked.fatal is not None:
+                return _rejected(checked.fatal, checked.findings)
+            std_row = self.desensitizer.apply(checked.row)
+            checked_findings = checked.findings
         std_before, std_after = (std_row, None) if op == "d" else (None, std_row)
         return Standardized(
             {
@@ -56,9 +64,14 @@ class StandardizeStage:
                 "ts_ms": envelope.get("ts_ms"),
                 "event_id": envelope.get("event_id", ""),
             },
-            tuple(checked.findings),
+            tuple(checked_findings),
         )
 
+
+    def _key_only(self, row: Mapping[str, Any]) -> bool:
+        """The image holds its key and nothing else."""
+        return all((value is not None) == (name in self.key_fields)
+                   for name, value in row.items()) and self.key_fields <= row.keys()
 
     def std_row(self, row: Mapping[str, Any], today: date) -> dict[str, Any] | None:
         """One row image standardized on its own (None if it is unusable)."""

@@ -56,6 +56,13 @@ class Category(StrEnum):
     EVENT = "event"
 
 
+class Capture(StrEnum):
+    """How a source's changes are captured (a source row schema's ``govbus.capture``)."""
+
+    CDC = "cdc"  # a database's change log (Debezium): a snapshot reads the whole table
+    FILE = "file"  # file imports: a file need not hold the whole table
+
+
 PII = "govbus.pii"
 GRADE = "govbus.grade"
 FORMAT = "govbus.format"
@@ -64,6 +71,10 @@ DEPT = "govbus.dept"
 SYSTEM = "govbus.system"
 TABLE = "govbus.table"
 CATEGORY = "govbus.category"
+CAPTURE = "govbus.capture"  # source row: a Capture; cdc when absent
+# Source row: whether a finished snapshot run deletes the rows it did not read (true/false);
+# when absent, true for cdc sources and false for file imports.
+RECONCILE_SNAPSHOTS = "govbus.reconcile_snapshots"
 AUTHORITY = "govbus.authority"  # theme attribute: the department whose value wins (一数一源)
 ENTITY_KEY = "govbus.entity_key"  # theme field: the profile's entity key
 LOWCARD = "govbus.lowcard"  # few distinct values: LowCardinality in ClickHouse
@@ -118,6 +129,8 @@ class RecordSpec:
     table: str
     category: Category
     fields: tuple[FieldSpec, ...]
+    capture: Capture = Capture.CDC
+    reconcile_snapshots: bool = True  # a finished snapshot run deletes the rows it missed
 
     @classmethod
     def from_avro(cls, schema: Mapping[str, Any]) -> RecordSpec:
@@ -132,6 +145,7 @@ class RecordSpec:
             table=str(schema[TABLE]),
             category=_member(Category, schema[CATEGORY], f"{full_name}: {CATEGORY}"),
             fields=tuple(FieldSpec.from_avro(full_name, f) for f in schema["fields"]),
+            **_capture(full_name, schema),
         )
 
     def fields_grades(self) -> Iterator[Grade]:
@@ -148,6 +162,16 @@ class RecordSpec:
 
     def by_format(self, fmt: FieldFormat) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.format is fmt)
+
+
+def _capture(full_name: str, schema: Mapping[str, Any]) -> dict[str, Any]:
+    capture = _member(Capture, schema.get(CAPTURE, Capture.CDC), f"{full_name}: {CAPTURE}")
+    reconcile = schema.get(RECONCILE_SNAPSHOTS, capture is Capture.CDC)
+    if not isinstance(reconcile, bool):
+        raise SchemaAnnotationError(
+            f"{full_name}: {RECONCILE_SNAPSHOTS} = {reconcile!r} is not true or false"
+        )
+    return {"capture": capture, "reconcile_snapshots": reconcile}
 
 
 def quasi_identifiers(schema: Mapping[str, Any]) -> tuple[str, ...]:

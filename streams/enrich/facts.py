@@ -9,11 +9,11 @@ attributes or links: it only names the contribution to remove).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.enrich.fact_map import FACT_MAP
 from streams.enrich.findings import missing_key
-from streams.enrich.moves import RecordEntities, entities_of, moved_away
+from streams.enrich.moves import Moved, RecordEntities, entities_of, moved_away
 from streams.enrich.plan import EntityPlan, SourcePlan, source_plan
 from streams.rules.findings import RuleViolation
 
@@ -21,27 +21,41 @@ ASSERT, RETRACT = "assert", "retract"
 Fact = dict[str, Any]
 
 
-class _Context:
-    """What every fact of one event shares."""
+class FactContext:
+    """What every fact of one change of one source row shares."""
 
     __slots__ = ("dept", "event_id", "op", "record_key", "sequence", "source", "ts")
 
-    def __init__(self, plan: SourcePlan, envelope: Mapping[str, Any], row: Mapping[str, Any],
-                 op: str) -> None:
-        origin = envelope.get("source") or {}
-        self.source = plan.source
-        # The table's department, from its schema: plain Debezium fills source.dept with
-        # nothing useful, and authority (一数一源) must not depend on the sender's label.
-        self.dept = plan.dept
+    def __init__(self, source: str, dept: str, op: str, record_key: str, event_id: str,
+                 ts: int, sequence: str | None) -> None:
+        self.source = source
+        self.dept = dept
         self.op = op
-        self.record_key = _record_key(plan.key_fields, row)
-        self.sequence: str | None = origin.get("sequence")
-        self.ts: int = origin.get("ts_ms") or envelope.get("ts_ms") or 0
+        self.record_key = record_key
+        self.event_id = event_id
+        self.ts = ts
+        self.sequence = sequence
+
+    @classmethod
+    def of_event(cls, plan: SourcePlan, envelope: Mapping[str, Any], row: Mapping[str, Any],
+                 op: str) -> FactContext:
+        origin = envelope.get("source") or {}
+        record_key = _record_key(plan.key_fields, row)
+        sequence: str | None = origin.get("sequence")
+        ts: int = origin.get("ts_ms") or envelope.get("ts_ms") or 0
         # Plain Debezium events have no event id; a derived one is stable across
         # redeliveries, so fact ids still deduplicate.
-        self.event_id: str = envelope.get("event_id") or (
-            f"{plan.source}:{self.record_key}:{self.ts}:{self.sequence or ''}"
+        event_id: str = envelope.get("event_id") or (
+            f"{plan.source}:{record_key}:{ts}:{sequence or ''}"
         )
+        # The table's department, from its schema: plain Debezium fills source.dept with
+        # nothing useful, and authority (一数一源) must not depend on the sender's label.
+        return cls(plan.source, plan.dept, op, record_key, event_id, ts, sequence)
+
+    def retract(self, moved: Moved) -> Fact:
+        """The fact that removes this row's contribution in ``moved``'s role from it."""
+        return self.fact(moved.role, moved.category, moved.entity_type, moved.entity_key,
+                         RETRACT, {}, [])
 
     def fact(self, role: str, category: str, entity_type: str, key: str, op: str,
              attributes: dict[str, str | None], links: list[dict[str, str]]) -> Fact:
@@ -61,6 +75,13 @@ class _Context:
             "attributes": attributes,
             "links": links,
         }
+
+
+class Change(NamedTuple):
+    """One std change event of one source row: its facts and what they share."""
+
+    context: FactContext
+    facts: list[Fact]
 
 
 class FactExtractor:
@@ -97,17 +118,38 @@ class FactExtractor:
         if context is None:
             return facts, previous
         current = entities_of(facts)
-        for moved in moved_away(previous, current):
-            facts.append(context.fact(moved.role, moved.category, moved.entity_type,
-                                      moved.entity_key, RETRACT, {}, []))
+        facts.extend(context.retract(moved) for moved in moved_away(previous, current))
         return facts, (None if context.op == RETRACT else current)
+
+    def change(
+        self,
+        source: str,
+        envelope: Mapping[str, Any] | None,
+        notes: list[RuleViolation] | None = None,
+    ) -> Change | None:
+        """The facts of one std change event with what they share (the row's key, the event's
+        id and source position); None for an event without a row image (a tombstone).
+
+        A delete's facts retract what its image names; a key-only image names nothing (its
+        entities have no keys, and are not reported missing: a delete states nothing)."""
+        facts, context = self._extract(
+            source, envelope, None if envelope is not None and envelope.get("op") == "d"
+            else notes,
+        )
+        return None if context is None else Change(context, facts)
+
+    def context(self, source: str, op: str, record_key: str, event_id: str, ts: int,
+                sequence: str | None) -> FactContext:
+        """A context for facts no event carries (a row a snapshot no longer holds)."""
+        plan = self._plans[source]
+        return FactContext(source, plan.dept, op, record_key, event_id, ts, sequence)
 
     def _extract(
         self,
         source: str,
         envelope: Mapping[str, Any] | None,
         notes: list[RuleViolation] | None,
-    ) -> tuple[list[Fact], _Context | None]:
+    ) -> tuple[list[Fact], FactContext | None]:
         if envelope is None:
             return [], None  # a tombstone: the delete before it said everything
         plan = self._plans[source]
@@ -117,7 +159,7 @@ class FactExtractor:
             row, op = envelope.get("after"), ASSERT
         if row is None:
             return [], None  # e.g. a truncate: no row image, nothing stated
-        context = _Context(plan, envelope, row, op)
+        context = FactContext.of_event(plan, envelope, row, op)
         facts = []
         for entity in plan.entities:
             when = entity.when

@@ -10,6 +10,7 @@ from streams.rules.findings import Dimension, Reason, RuleViolation
 
 MISSING_KEY = Reason.ENRICH_MISSING_KEY.value
 AUTHORITY_CONFLICT = Reason.CONSISTENCY_AUTHORITY_CONFLICT.value
+STALE = Reason.TIMELINESS_STALE.value
 FLAGGED = "flagged"
 
 

@@ -56,9 +56,13 @@ class Reason(StrEnum):
     # Enrichment (the fact and theme stages).
     ENRICH_MISSING_KEY = "enrich.missing_key"
     CONSISTENCY_AUTHORITY_CONFLICT = "consistency.authority_conflict"
+    # The row table: an event older than what its source row already holds.
+    TIMELINESS_STALE = "timeliness.stale"
 
 
-_V, _C, _K = Dimension.VALIDITY, Dimension.COMPLETENESS, Dimension.CONSISTENCY
+_V, _C, _K, _T = (
+    Dimension.VALIDITY, Dimension.COMPLETENESS, Dimension.CONSISTENCY, Dimension.TIMELINESS,
+)
 _REJECT, _REPAIR, _FLAG = Outcome.REJECTED, Outcome.REPAIRED, Outcome.FLAGGED
 
 # (dimension, outcome). Rejected = the event cannot be used downstream: a join key (citizen ID,
@@ -99,6 +103,8 @@ _META: dict[Reason, tuple[Dimension, Outcome]] = {
     Reason.ENRICH_MISSING_KEY: (_C, _FLAG),
     # 一数一源: the authority's value wins; the other department's is kept as a candidate.
     Reason.CONSISTENCY_AUTHORITY_CONFLICT: (_K, _FLAG),
+    # Not applied (it would re-point the row to what it said before), never dropped unseen.
+    Reason.TIMELINESS_STALE: (_T, _FLAG),
 }
 
 FATAL_REASONS: frozenset[Reason] = frozenset(r for r, (_, o) in _META.items() if o is _REJECT)

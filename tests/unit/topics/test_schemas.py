@@ -7,11 +7,22 @@ import json
 import pytest
 from fastavro import parse_schema
 
-from topics.annotations import GRADE, PII, Category, FieldSpec, SchemaAnnotationError
+from topics.annotations import (
+    CAPTURE,
+    GRADE,
+    PII,
+    RECONCILE_SNAPSHOTS,
+    Capture,
+    Category,
+    FieldSpec,
+    RecordSpec,
+    SchemaAnnotationError,
+)
 from topics.schemas import (
     SCHEMA_DIR,
     change_event_schema,
     key_schema,
+    row_schema,
     row_spec,
     source_names,
 )
@@ -72,3 +83,33 @@ def test_unknown_annotation_value_is_an_error() -> None:
         FieldSpec.from_avro("r", {"name": "x", "type": "string", PII: "dna", GRADE: "core"})
     with pytest.raises(SchemaAnnotationError, match="missing"):
         FieldSpec.from_avro("r", {"name": "x", "type": "string", PII: "none"})
+
+
+def test_the_demo_sources_are_cdc_and_reconcile_their_snapshots() -> None:
+    for source in source_names():
+        assert row_schema(source)[CAPTURE] == "cdc", source
+        assert row_spec(source).reconcile_snapshots
+
+
+@pytest.mark.parametrize(
+    ("declared", "capture", "reconcile"),
+    [
+        ({}, Capture.CDC, True),
+        ({CAPTURE: "cdc", RECONCILE_SNAPSHOTS: False}, Capture.CDC, False),
+        ({CAPTURE: "file"}, Capture.FILE, False),
+        ({CAPTURE: "file", RECONCILE_SNAPSHOTS: True}, Capture.FILE, True),
+    ],
+)
+def test_snapshot_reconciliation_is_declared_per_source(
+    declared: dict[str, object], capture: Capture, reconcile: bool
+) -> None:
+    spec = RecordSpec.from_avro({**row_schema("household.resident"), **declared})
+    assert (spec.capture, spec.reconcile_snapshots) == (capture, reconcile)
+
+
+@pytest.mark.parametrize(
+    "declared", [{CAPTURE: "ftp"}, {RECONCILE_SNAPSHOTS: "true"}, {RECONCILE_SNAPSHOTS: 1}]
+)
+def test_a_bad_capture_declaration_is_an_error(declared: dict[str, object]) -> None:
+    with pytest.raises(SchemaAnnotationError, match=r"household\.resident"):
+        RecordSpec.from_avro({**row_schema("household.resident"), **declared})

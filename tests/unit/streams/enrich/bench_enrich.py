@@ -1,4 +1,5 @@
-"""Per-event extraction and per-fact apply+render costs, next to a bare loop.
+"""Per-event extraction, row-table and per-fact apply+render costs, next to a bare loop and
+the standardize stage (the bulk of the raw layer's per-event work).
 
 Not a test: run ``.venv/bin/python -m tests.unit.streams.enrich.bench_enrich [events]``.
 Std events come from the department simulator through the standardize stage.
@@ -15,13 +16,16 @@ from typing import Any
 from connectors.simulator.simulator import DepartmentSimulator
 from streams.enrich.facts import FactExtractor
 from streams.enrich.profile import ProfileState, apply_fact
+from streams.enrich.row_table import RowTable
 from streams.enrich.theme import render
 from streams.masking.pseudonym import Pseudonymizer
 from streams.outcomes import Standardized
 from streams.standardize import StandardizeStage
 
 
-def std_events(count: int) -> list[tuple[str, dict[str, Any]]]:
+def std_events(count: int, raw: list[tuple[StandardizeStage, dict[str, Any]]] | None = None
+               ) -> list[tuple[str, dict[str, Any]]]:
+    """Std events of ``count`` simulated ones; ``raw`` collects (stage, raw envelope)."""
     pseudonymizer = Pseudonymizer(b"k", "k1")
     stages: dict[str, StandardizeStage] = {}
     out = []
@@ -34,6 +38,8 @@ def std_events(count: int) -> list[tuple[str, dict[str, Any]]]:
             "event_id": e.event_id,
         }
         result = stage(envelope, date(2024, 3, 1))
+        if raw is not None:
+            raw.append((stage, envelope))
         if isinstance(result, Standardized):
             out.append((e.source, result.envelope))
     return out
@@ -49,7 +55,8 @@ def per_item_us(run: Callable[[], int], repeat: int = 5) -> float:
 
 
 def main(count: int) -> None:
-    events = std_events(count)
+    raw: list[tuple[StandardizeStage, dict[str, Any]]] = []
+    events = std_events(count, raw)
     extractor = FactExtractor()
     facts = [f for source, env in events for f in extractor.extract(source, env)]
 
@@ -62,6 +69,28 @@ def main(count: int) -> None:
         for source, env in events:
             extractor.extract(source, env)
         return len(events)
+
+    def standardize() -> int:
+        today = date(2024, 3, 1)
+        for stage, envelope in raw:
+            stage(envelope, today)
+        return len(raw)
+
+    def row_table(encoded: bool) -> Callable[[], int]:
+        def run() -> int:
+            shards: dict[str, RowTable] = {}
+            changelog: dict[str, dict[str, bytes]] = {}
+            for source, env in events:
+                rows = shards.get(source)
+                if rows is None:
+                    rows = shards[source] = RowTable(extractor, source, {})
+                    changelog[source] = {}
+                outcome = rows.apply(env)
+                if encoded:  # what a changelog-backed store adds: one encode per write
+                    for key in outcome.written:
+                        changelog[source][key] = rows.rows[key].to_bytes()
+            return len(events)
+        return run
 
     def bare_facts() -> int:
         for fact in facts:
@@ -93,7 +122,10 @@ def main(count: int) -> None:
 
     print(f"{len(events)} std events, {len(facts)} facts")
     print(f"bare loop (dict copy) per event   {per_item_us(bare_events):6.2f} us")
+    print(f"standardize per event             {per_item_us(standardize):6.2f} us")
     print(f"extract per event                 {per_item_us(extract):6.2f} us")
+    print(f"extract via row table per event   {per_item_us(row_table(False)):6.2f} us")
+    print(f"  + changelog encoding per event  {per_item_us(row_table(True)):6.2f} us")
     print(f"bare loop (dict copy) per fact    {per_item_us(bare_facts):6.2f} us")
     print(f"apply+render per fact, in memory  {per_item_us(apply_hot):6.2f} us")
     print(f"apply+render per fact, via JSON   {per_item_us(apply_json):6.2f} us")
