@@ -101,12 +101,13 @@ def stack_status() -> None:
 def topics_apply() -> None:
     """Create or update every catalog topic, register its schemas and, with security on,
     create the principals' users and apply their ACLs."""
+    from govbus.sharing import subscribed
     from govbus.wiring import audit_changes, topic_admin
     from topics.catalog import catalog
 
     settings = operator_settings()
     table = Table("topic / principal", "action", "detail")
-    admin = topic_admin(settings)
+    admin = topic_admin(settings, subscribed(settings))
     for change in admin.apply(catalog()):
         table.add_row(change.topic, change.action, change.detail)
     out.print(table)
@@ -677,8 +678,10 @@ from govbus.cli_privacy import keys_app, privacy_app  # noqa: E402
 
 app.add_typer(privacy_app, name="privacy")
 from govbus.cli_catalog import catalog_app  # noqa: E402
+from govbus.cli_share import share_app  # noqa: E402
 
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(share_app, name="share")
 app.add_typer(keys_app, name="keys")
 app.command("query")(query)
 bench_app.command("sink")(bench_sink)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from confluent_kafka import Producer
 
@@ -46,14 +46,17 @@ def access_admin(settings: Settings) -> AccessAdmin:
     return AccessAdmin(kafka_config(admin_settings(settings)), AccessFolder(settings))
 
 
-def topic_admin(settings: Settings) -> TopicAdmin:
-    """Topics, schemas and, with security on, the principals' users and ACLs: as the admin."""
+def topic_admin(settings: Settings, subscribed: Mapping[str, frozenset[str]] | None = None
+                ) -> TopicAdmin:
+    """Topics, schemas and, with security on, the principals' users and ACLs: as the admin.
+    ``subscribed``: the consuming departments' granted topics (``govbus topics apply`` reads
+    them from the subscriptions topic, so applying the declaration keeps every grant)."""
     return TopicAdmin(
         kafka_config(admin_settings(settings)),
         registry(settings),
         settings.default_compatibility,
         access_admin(settings) if settings.secure else None,
-        principals(settings),
+        principals(settings, subscribed),
     )
 
 

@@ -204,6 +204,11 @@ def _as_grant(binding: Any) -> Grant | None:
         return None  # a kind of ACL the declaration never makes: not ours to judge
 
 
+def revoked(principal: str, grant: Grant) -> AccessChange:
+    """The audit record of a grant deleted."""
+    return _change("acl.revoked", principal, grant)
+
+
 def _change(kind: str, principal: str, grant: Grant) -> AccessChange:
     return AccessChange(kind, principal.removeprefix("User:"),
                         f"{grant.kind}:{grant.match}:{grant.resource}", str(grant.operation))

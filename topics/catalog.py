@@ -38,6 +38,7 @@ class Layer(StrEnum):
     QUALITY = "quality"
     STATE = "state"
     AUDIT = "audit"
+    SHARING = "sharing"
 
 
 class Cleanup(StrEnum):
@@ -162,6 +163,20 @@ def _audit_topic(namespace: str) -> Topic:
     )
 
 
+def _subscriptions_topic(namespace: str) -> Topic:
+    return Topic(
+        name=f"{namespace}sharing.subscriptions",
+        layer=Layer.SHARING,
+        description="Subscriptions to catalog resources: requests and the providers' "
+        "decisions, the latest per subscription (the grants' one source).",
+        partitions=1,
+        retention_ms=-1,
+        cleanup=Cleanup.COMPACT,
+        key_schema=lambda: load_avsc("keys/string_key.avsc"),
+        value_schema=lambda: load_avsc("sharing/subscription.avsc"),
+    )
+
+
 def _state_topic(namespace: str, table: str) -> Topic:
     """A stage's table changelog: declared here so it exists, compacted and co-partitioned
     with the fact topics, before the first worker starts."""
@@ -215,6 +230,7 @@ def _catalog(namespace: str) -> tuple[Topic, ...]:
         _quality_topic(namespace),
         _state_topic(namespace, "theme.profiles"),
         _audit_topic(namespace),
+        _subscriptions_topic(namespace),
     )
 
 
@@ -265,6 +281,10 @@ def quality_topic() -> Topic:
 
 def audit_topic() -> Topic:
     return by_layer(Layer.AUDIT)[0]
+
+
+def subscriptions_topic() -> Topic:
+    return by_layer(Layer.SHARING)[0]
 
 
 def raw_topic(source: str) -> Topic:

@@ -8,14 +8,15 @@ users and the ACLs themselves); every other principal gets exactly the grants be
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
 from ops.access import ADMIN_PRINCIPAL
 from ops.settings import Settings, get_settings
-from topics.catalog import Layer, Topic, by_layer, dlq_topic, quality_topic
+from topics.catalog import Layer, Topic, by_layer, by_name, dlq_topic, quality_topic
+from topics.sharing import read_declaration
 
 
 class Operation(StrEnum):
@@ -85,6 +86,16 @@ def publisher(dept: str) -> str:
     return f"publisher-{dept}"
 
 
+def consumer(dept: str) -> str:
+    """A department's principal for what it subscribed to (its faust apps connect as it)."""
+    return f"consumer-{dept}"
+
+
+def consumer_group(namespace: str, dept: str) -> str:
+    """The prefix of a consuming department's group ids."""
+    return f"{namespace}{consumer(dept)}"
+
+
 RAW_WORKER = "raw-worker"
 THEME_WORKER = "theme-worker"
 SINK = "sink"
@@ -92,11 +103,31 @@ SUBSCRIBER = "subscriber"
 ADMIN = ADMIN_PRINCIPAL
 
 
-def principals(settings: Settings | None = None) -> tuple[Principal, ...]:
+def principals(settings: Settings | None = None,
+               subscribed: Mapping[str, frozenset[str]] | None = None) -> tuple[Principal, ...]:
     """Every principal of the bus, its grants named in the settings' namespace and groups
-    (the process-wide settings when none are given)."""
+    (the process-wide settings when none are given). ``subscribed``: per consuming
+    department, the topics (without the namespace) its granted subscriptions name
+    (``topics/subscriptions.py``); their READ is the department's principal's."""
     settings = settings or get_settings()
-    return _principals(settings.topic_namespace, settings.sink_group_id)
+    return (*_principals(settings.topic_namespace, settings.sink_group_id),
+            *_consumers(settings.topic_namespace,
+                        tuple(sorted((subscribed or {}).items()))))
+
+
+@cache
+def _consumers(namespace: str, subscribed: tuple[tuple[str, frozenset[str]], ...]
+               ) -> tuple[Principal, ...]:
+    granted = dict(subscribed)
+    return tuple(
+        Principal(
+            consumer(dept),
+            f"{dept}'s subscriptions: what the providers granted it, nothing else",
+            frozenset(_reads(by_name(namespace + topic) for topic in sorted(granted.get(dept, ())))
+                      | _group(consumer_group(namespace, dept))),
+        )
+        for dept in sorted(read_declaration().providers)
+    )
 
 
 @cache

@@ -77,6 +77,28 @@ class TopicReader:
         finally:
             self.consumer.close()
 
+    def messages_to_end(self, timeout_s: float = 30.0) -> Iterator[ReadMessage]:
+        """Every message up to each partition's end as of now (no idle wait at the end)."""
+        ends: dict[int, int] = {}
+        for tp in self.consumer.assignment():
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=10)
+            if high > low:
+                ends[tp.partition] = high
+        deadline = time.monotonic() + timeout_s
+        try:
+            while ends:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.topic}: not read to its end in {timeout_s:.0f} s")
+                message = self.consumer.poll(0.2)
+                if message is None or message.error():
+                    continue
+                partition, offset = message.partition() or 0, message.offset() or 0
+                if offset + 1 >= ends.get(partition, 0):
+                    ends.pop(partition, None)
+                yield self._decode(message)
+        finally:
+            self.consumer.close()
+
     def _decode(self, message: Any) -> ReadMessage:
         raw_key, raw_value = message.key(), message.value()
         key = value = None
