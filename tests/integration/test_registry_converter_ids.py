@@ -1,18 +1,24 @@
 """The change-data-capture converter registers through the registry's own v2 API and frames
 events with the Confluent wire format carrying the *content* id. The raw layer looks schemas up
 through the Confluent-compatible API, so that API must resolve an id as a content id, not as a
-global id. Registering the same content under a second subject makes the two ids differ."""
+global id. Registering the same content under a second subject makes the two ids differ.
+
+The converter reaches the registry through its door (TLS, HTTP basic) like every client; the
+admin registers here, as any principal allowed to write would."""
 
 from __future__ import annotations
 
 import io
 import json
+import ssl
 import struct
 import uuid
 
 import fastavro
 import httpx
 
+from ops.access import ADMIN_PRINCIPAL, AccessFolder
+from ops.kafka_client import as_principal, password_of, registry_config
 from ops.settings import Settings
 from topics.registry import SchemaRegistry
 
@@ -29,13 +35,17 @@ ENVELOPE = {
 
 
 def _register_like_the_converter(
-    v2_base: str, artifact: str, schema: dict[str, object]
+    settings: Settings, artifact: str, schema: dict[str, object]
 ) -> dict[str, int]:
+    v2_base = settings.registry_url.replace("/ccompat/v7", "/registry/v2")
+    admin = as_principal(settings, ADMIN_PRINCIPAL)
     response = httpx.post(
         f"{v2_base}/groups/default/artifacts",
         params={"ifExists": "RETURN_OR_UPDATE", "canonical": "true"},
         headers={"X-Registry-ArtifactId": artifact, "X-Registry-ArtifactType": "AVRO"},
         content=json.dumps(schema),
+        auth=(ADMIN_PRINCIPAL, password_of(admin, ADMIN_PRINCIPAL).get_secret_value()),
+        verify=ssl.create_default_context(cafile=str(AccessFolder(settings).ca_file)),
         timeout=10,
     )
     response.raise_for_status()
@@ -44,12 +54,11 @@ def _register_like_the_converter(
 
 
 def test_confluent_api_resolves_converter_ids_as_content_ids(stack: Settings) -> None:
-    v2_base = stack.registry_url.replace("/ccompat/v7", "/registry/v2")
     tag = uuid.uuid4().hex[:8]
     # A distinct record first, so this test's content id is not its global id.
     schema = {**ENVELOPE, "namespace": f"dept{tag}.public.resident"}
-    _register_like_the_converter(v2_base, f"t{tag}.first-value", schema)
-    second = _register_like_the_converter(v2_base, f"t{tag}.second-value", schema)
+    _register_like_the_converter(stack, f"t{tag}.first-value", schema)
+    second = _register_like_the_converter(stack, f"t{tag}.second-value", schema)
     assert second["contentId"] != second["globalId"]
 
     framed = io.BytesIO()
@@ -62,7 +71,8 @@ def test_confluent_api_resolves_converter_ids_as_content_ids(stack: Settings) ->
 
     payload = framed.getvalue()
     magic, schema_id = struct.unpack(">bI", payload[:5])
-    text = SchemaRegistry(stack.registry_url).schema_by_id(schema_id)
+    registry = SchemaRegistry(registry_config(as_principal(stack, ADMIN_PRINCIPAL)))
+    text = registry.schema_by_id(schema_id)
     record = fastavro.schemaless_reader(
         io.BytesIO(payload[5:]), fastavro.parse_schema(json.loads(text)), None
     )
