@@ -43,7 +43,8 @@ def registry(settings: Settings) -> SchemaRegistry:
 
 
 def access_admin(settings: Settings) -> AccessAdmin:
-    return AccessAdmin(kafka_config(admin_settings(settings)), AccessFolder(settings))
+    return AccessAdmin(kafka_config(admin_settings(settings)), AccessFolder(settings),
+                       settings.topic_namespace)
 
 
 def topic_admin(settings: Settings) -> TopicAdmin:

@@ -62,8 +62,9 @@ class Settings(BaseSettings):
         "not 5432, so a system cluster keeps its port.",
     )
     connect_rest_port: int = Field(
-        default=18083, ge=1, le=65535,
-        description="Loopback port of the local Kafka Connect worker's REST API.",
+        default=18088, ge=1, le=65535,
+        description="Loopback port of the local Kafka Connect worker's REST API (not 18083: "
+        "the registry listens two above its public port).",
     )
     connect_heap: str = Field(default="512m", description="Kafka Connect worker heap (-Xmx).")
     manage_stack: bool = Field(

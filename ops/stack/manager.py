@@ -1,5 +1,5 @@
 """The local stack as a whole: Kafka first, the registry after it, then (for change data
-capture) the department PostgreSQL; stopped in reverse."""
+capture) the department PostgreSQL and the Kafka Connect worker; stopped in reverse."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import httpx
 
 from ops.keys import ensure_local_key, local_key_path
 from ops.settings import Settings
+from ops.stack.connect import ConnectError, ConnectWorker
 from ops.stack.kafka import KafkaBroker
 from ops.stack.postgres import PostgresServer
 from ops.stack.process import ServiceProcess
@@ -36,6 +37,7 @@ class LocalStack:
         self.kafka = KafkaBroker(settings)
         self.registry = SchemaRegistryService(settings)
         self.postgres = PostgresServer(settings)
+        self.connect = ConnectWorker(settings)
         run_dir = settings.state_dir / "run"
         # Pipeline processes started in the background (the demo): stopped first on down.
         self.pipeline = {
@@ -60,12 +62,19 @@ class LocalStack:
             yield from self._up_cdc()
 
     def cdc_configured(self) -> bool:
-        """A change-data-capture service runs already (a connector is configured)."""
-        return self.postgres.process.pid() is not None
+        """A connector was added here, or a change-data-capture service runs."""
+        return bool(self.connect.configured()) or any(
+            p.pid() is not None for p in (self.postgres.process, self.connect.process))
 
     def _up_cdc(self) -> Iterator[str]:
         pid = self.postgres.start()
         yield f"postgres: ready at {self.postgres.host}:{self.postgres.port} (pid {pid})"
+        if not self.connect.can_start():
+            yield ("connect: not started: its principal has no user yet; run `govbus topics "
+                   "apply`, then `govbus stack up --cdc` again")
+            return
+        pid = self.connect.start()
+        yield f"connect: ready at {self.connect.url} (pid {pid})"
 
     def down(self) -> Iterator[str]:
         if not self.settings.manage_stack:
@@ -75,8 +84,9 @@ class LocalStack:
             if process.stop():
                 yield f"{name}: stopped"
         # The change-data-capture services run only when asked for: named when stopped.
-        if self.postgres.stop():
-            yield "postgres: stopped"
+        for name, cdc in (("connect", self.connect), ("postgres", self.postgres)):
+            if cdc.stop():
+                yield f"{name}: stopped"
         for name, service in (("registry", self.registry), ("kafka", self.kafka)):
             yield f"{name}: {'stopped' if service.stop() else 'was not running'}"
 
@@ -94,10 +104,18 @@ class LocalStack:
             ),
         ]
         if managed and self.cdc_configured():
-            postgres = self.postgres
+            postgres, connect = self.postgres, self.connect
             services.append(_status("postgres", managed, postgres.process.pid(), postgres.ready,
                                     f"{postgres.host}:{postgres.port}"))
+            services.append(_status("connect", managed, connect.process.pid(), connect.ready,
+                                    f"{connect.url}  {self._connect_health()}"))
         return services
+
+    def _connect_health(self) -> str:
+        try:
+            return self.connect.health()
+        except ConnectError:
+            return "not answering"
 
 
 def _status(
