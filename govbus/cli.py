@@ -689,6 +689,9 @@ bench_app.command("latency")(bench_latency)
 
 
 app.command("status")(status)
+from govbus.cli_connect import connect_app  # noqa: E402
+
+app.add_typer(connect_app, name="connect")
 
 
 def main() -> None:

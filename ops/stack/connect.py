@@ -12,6 +12,7 @@ resolves inside the worker, from the owner-only access folder.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,8 +187,21 @@ class ConnectWorker:
         response = self._call("PUT", f"/connectors/{name}/config", json=dict(config))
         return response.status_code == 201
 
-    def delete(self, name: str) -> bool:
-        return self._call("DELETE", f"/connectors/{name}").status_code != 404
+    def delete(self, name: str, timeout_s: float = 30.0) -> bool:
+        """Stop the connector, forget its source offsets, then delete it: added again, it
+        starts afresh (a snapshot) instead of resuming at a position whose slot is gone.
+        False when there was no such connector."""
+        if name not in self.connectors():
+            return False
+        self._call("PUT", f"/connectors/{name}/stop")
+        deadline = time.monotonic() + timeout_s
+        while self.connector_state(name).state != "STOPPED":
+            if time.monotonic() > deadline:
+                raise ConnectError(f"{name} did not stop within {timeout_s:.0f} s")
+            time.sleep(0.3)
+        self._call("DELETE", f"/connectors/{name}/offsets")
+        self._call("DELETE", f"/connectors/{name}")
+        return True
 
     def connector_state(self, name: str) -> ConnectorState:
         status = self._request("GET", f"/connectors/{name}/status")

@@ -18,6 +18,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -135,6 +136,23 @@ class PostgresServer:
         exists = self.sql(f"SELECT 1 FROM pg_database WHERE datname = '{_identifier(name)}'")
         if not exists:
             self.sql(f'CREATE DATABASE "{_identifier(name)}"')
+
+    def drop_slot(self, database: str, slot: str, timeout_s: float = 30.0) -> bool:
+        """Drop a replication slot and the publication of the same name, once no WAL sender
+        holds the slot any more (a stopping connector lets go within seconds); True when
+        there was a slot."""
+        name = _identifier(slot)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            active = self.sql(f"SELECT active FROM pg_replication_slots WHERE slot_name = '{name}'")
+            if active != "t" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if active:
+            self.sql(f"SELECT pg_drop_replication_slot('{name}')")
+        if self.sql(f"SELECT 1 FROM pg_database WHERE datname = '{_identifier(database)}'"):
+            self.sql(f'DROP PUBLICATION IF EXISTS "{name}"', database)
+        return bool(active)
 
     def _initdb(self, bin_dir: Path) -> None:
         if self.data_dir.exists():
