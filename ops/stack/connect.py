@@ -80,17 +80,20 @@ class ConnectWorker:
         self.namespace = settings.topic_namespace
         self.access = AccessFolder(settings)
         self.home = settings.state_dir / "connect"
-        self.process = ServiceProcess("connect", settings.state_dir / "run", self.ready)
+        # One worker per topic namespace (its storage topics and group are the namespace's),
+        # so environments and tests sharing a machine each run their own.
+        self.name = f"connect-{self.namespace.rstrip('.')}" if self.namespace else "connect"
+        self.process = ServiceProcess(self.name, settings.state_dir / "run", self.ready)
 
     @property
     def config_file(self) -> Path:
-        return self.home / "worker.properties"
+        return self.home / f"{self.name}.properties"
 
     @property
     def configured_dir(self) -> Path:
         """One empty file per connector added here: `govbus stack up` then starts the
         worker again after a `stack down` (its configs live in its storage topic)."""
-        return self.home / "configured"
+        return self.home / "configured" / self.name
 
     def configured(self) -> list[str]:
         return sorted(p.name for p in self.configured_dir.glob("*"))
@@ -102,6 +105,8 @@ class ConnectWorker:
             marker.touch()
         else:
             marker.unlink(missing_ok=True)
+            if self.configured_dir.exists() and not any(self.configured_dir.iterdir()):
+                self.configured_dir.rmdir()
 
     def can_start(self) -> bool:
         """Its principal's user exists (`govbus topics apply` makes it, with its topics)."""
@@ -120,7 +125,7 @@ class ConnectWorker:
             "-XX:TieredStopAtLevel=1",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-            f"-Dgovbus.log.file={self.home / 'connect.log'}",
+            f"-Dgovbus.log.file={self.home / (self.name + '.log')}",
             "-cp",
             f"{libs}/*",
             "org.apache.kafka.connect.cli.ConnectDistributed",
