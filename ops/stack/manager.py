@@ -84,9 +84,14 @@ class LocalStack:
             if process.stop():
                 yield f"{name}: stopped"
         # The change-data-capture services run only when asked for: named when stopped.
-        for name, cdc in (("connect", self.connect), ("postgres", self.postgres)):
-            if cdc.stop():
+        # Every namespace's Connect worker goes (a test's, left by an interrupted run).
+        run_dir = self.settings.state_dir / "run"
+        workers = sorted({self.connect.name} | {p.stem for p in run_dir.glob("connect*.pid")})
+        for name in workers:
+            if ServiceProcess(name, run_dir, ready=lambda: True).stop():
                 yield f"{name}: stopped"
+        if self.postgres.stop():
+            yield "postgres: stopped"
         for name, service in (("registry", self.registry), ("kafka", self.kafka)):
             yield f"{name}: {'stopped' if service.stop() else 'was not running'}"
 
