@@ -58,14 +58,20 @@ def operator_settings() -> Settings:
 
 
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(
+    cdc: Annotated[
+        bool,
+        typer.Option(help="Also the department PostgreSQL for change data capture (started "
+                     "anyway while a connector is configured)"),
+    ] = False,
+) -> None:
     """Start the local broker and registry (harmless when already up)."""
     from govbus.demo import start_audit_shipper
     from ops.stack.manager import LocalStack
 
     settings = get_settings()
     stack = LocalStack(settings)
-    for line in stack.up():
+    for line in stack.up(cdc=cdc):
         out.print(line)
     start_audit_shipper(settings, stack, out.print)
 
@@ -689,6 +695,9 @@ bench_app.command("latency")(bench_latency)
 
 
 app.command("status")(status)
+from govbus.cli_connect import connect_app  # noqa: E402
+
+app.add_typer(connect_app, name="connect")
 
 
 def main() -> None:

@@ -43,7 +43,8 @@ def registry(settings: Settings) -> SchemaRegistry:
 
 
 def access_admin(settings: Settings) -> AccessAdmin:
-    return AccessAdmin(kafka_config(admin_settings(settings)), AccessFolder(settings))
+    return AccessAdmin(kafka_config(admin_settings(settings)), AccessFolder(settings),
+                       settings.topic_namespace)
 
 
 def topic_admin(settings: Settings, subscribed: Mapping[str, frozenset[str]] | None = None
@@ -139,3 +140,38 @@ def ship_denials(settings: Settings, follow: bool = False,
         if not follow or stop():
             return shipped
         time.sleep(1.0)
+
+
+def cdc_connector(settings: Settings, source: str, snapshot: str = "initial"
+                  ) -> tuple[str, dict[str, str]]:
+    """The Debezium connector's name and configuration for a declared department table,
+    against the local stack's department database and registry; every password in it is a
+    reference the Connect worker resolves from the access folder."""
+    from connectors.cdc import (
+        DatabaseEndpoint,
+        RegistryEndpoint,
+        SnapshotMode,
+        connector_config,
+        registry_api_url,
+    )
+    from ops.stack.connect import PRINCIPAL, secret_reference
+    from ops.stack.postgres import SUPERUSER, PostgresServer
+    from topics.catalog import raw_topic
+    from topics.cdc import department_table
+
+    table = department_table(source)
+    postgres = PostgresServer(settings)
+    access = AccessFolder(settings)
+    database = DatabaseEndpoint(postgres.host, postgres.port, SUPERUSER,
+                                secret_reference(postgres.password_file))
+    secure_registry = settings.secure
+    registry_endpoint = RegistryEndpoint(
+        registry_api_url(settings.registry_url),
+        PRINCIPAL if secure_registry else None,
+        secret_reference(access.password_file(PRINCIPAL)) if secure_registry else None,
+        access.ca_file if settings.registry_url.startswith("https") else None,
+    )
+    name = table.connector_name(settings.topic_namespace)
+    config = connector_config(table, raw_topic(source).name, settings.topic_namespace,
+                              database, registry_endpoint, SnapshotMode(snapshot))
+    return name, config

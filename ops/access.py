@@ -6,6 +6,9 @@ stack keeps there.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -60,6 +63,30 @@ class AccessFolder:
         password = new_password()
         write_secret(self.password_file(principal), password.get_secret_value().encode())
         return password
+
+    @property
+    def registry_grants_dir(self) -> Path:
+        """The registry writes granted beyond the admin's, one file per topic namespace,
+        written by `govbus topics apply` and read by the registry's door."""
+        return self.root / "registry-grants"
+
+    def write_registry_grants(
+        self, scope: str, grants: Mapping[str, Iterable[tuple[str, str]]]
+    ) -> None:
+        """Replace the scope's grants: principal -> the (group, artifact id) pairs it may
+        register schema versions under."""
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", scope) or "_"
+        content = {user: sorted([g, a] for g, a in pairs) for user, pairs in grants.items()}
+        write_secret(self.registry_grants_dir / f"{name}.json",
+                     json.dumps(content, indent=1, sort_keys=True).encode())
+
+    def registry_grants(self) -> dict[str, set[tuple[str, str]]]:
+        """Every scope's grants together."""
+        merged: dict[str, set[tuple[str, str]]] = {}
+        for path in sorted(self.registry_grants_dir.glob("*.json")):
+            for user, pairs in json.loads(path.read_text(encoding="utf-8")).items():
+                merged.setdefault(user, set()).update((g, a) for g, a in pairs)
+        return merged
 
     def forget(self, principal: str) -> None:
         self.password_file(principal).unlink(missing_ok=True)

@@ -53,28 +53,36 @@ PY
   echo "$want" > "$stamp"
 fi
 
-# promtool checks and unit-tests the alert rules (ops/prometheus/), and the integration tests
-# run a throwaway Prometheus server; both come with Debian's prometheus package. Its server
-# must not start as a service: a policy-rc.d that denies service starts is in place during
-# the install (the one found, if any, is put back), and the unit is disabled afterwards.
-if ! command -v promtool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "installing Debian's prometheus package (promtool, prometheus) ..."
+# Debian packages the stack uses, installed as root with apt when missing: promtool checks and
+# unit-tests the alert rules (ops/prometheus/), and the integration tests run a throwaway
+# Prometheus server; PostgreSQL stands in for a department's database (change data capture),
+# run from the state folder by `govbus stack up --cdc`. Their servers must not start as
+# services: a policy-rc.d that denies service starts is in place during the install (the one
+# found, if any, is put back), and the units are disabled afterwards.
+install_debian_package() {  # <package> <what it is for>
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || {
+    echo "warning: $1 is missing and cannot be installed here (not root with apt); $2" >&2
+    return 0
+  }
+  echo "installing Debian's $1 package ..."
   policy=/usr/sbin/policy-rc.d
   saved=""
   if [ -e "$policy" ]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
-  restore_policy() {
-    if [ -n "$saved" ]; then mv -f "$saved" "$policy"; else rm -f "$policy"; fi
-  }
   printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
   if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-         --no-install-recommends prometheus; } >/dev/null; then
+         --no-install-recommends "$1"; } >/dev/null; then
     if [ -d /run/systemd/system ]; then
-      systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+      systemctl disable --now "$1.service" >/dev/null 2>&1 || true
     else
-      update-rc.d prometheus disable >/dev/null 2>&1 || true
+      update-rc.d "$1" disable >/dev/null 2>&1 || true
     fi
   else
-    echo "warning: could not install prometheus; promtool tests will be skipped" >&2
+    echo "warning: could not install $1; $2" >&2
   fi
-  restore_policy
-fi
+  if [ -n "$saved" ]; then mv -f "$saved" "$policy"; else rm -f "$policy"; fi
+}
+
+command -v promtool >/dev/null \
+  || install_debian_package prometheus "promtool tests will be skipped"
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null \
+  || install_debian_package postgresql "change data capture (govbus stack up --cdc) needs it"

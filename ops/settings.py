@@ -54,6 +54,19 @@ class Settings(BaseSettings):
         "local stack's, over TLS (plain http only with kafka_security=plaintext).",
     )
     registry_heap: str = Field(default="384m")
+    postgres_port: int = Field(
+        default=15432,
+        ge=1,
+        le=65535,
+        description="Loopback port of the local department PostgreSQL (change data capture); "
+        "not 5432, so a system cluster keeps its port.",
+    )
+    connect_rest_port: int = Field(
+        default=18088, ge=1, le=65535,
+        description="Loopback port of the local Kafka Connect worker's REST API (not 18083: "
+        "the registry listens two above its public port).",
+    )
+    connect_heap: str = Field(default="512m", description="Kafka Connect worker heap (-Xmx).")
     manage_stack: bool = Field(
         default=True,
         description="False when kafka_bootstrap/registry_url point at an existing cluster.",

@@ -44,9 +44,11 @@ class AccessChange:
 class AccessAdmin:
     """SCRAM users and ACLs through the Admin API; the caller connects as the admin."""
 
-    def __init__(self, config: dict[str, Any], access: AccessFolder) -> None:
+    def __init__(self, config: dict[str, Any], access: AccessFolder, scope: str = "") -> None:
         self.admin = AdminClient({**config, "log_level": 0})
         self.access = access
+        # The topic namespace whose declaration this applies: its registry grants are its own.
+        self.scope = scope
 
     # ------------------------------------------------------------------ users
 
@@ -133,6 +135,13 @@ class AccessAdmin:
                 future.result(timeout=timeout_s)
             changes += [_change("acl.revoked", who, g) for who, g in sorted(stale)]
         return changes
+
+    def apply_registry_grants(self, principals: Iterable[Principal]) -> dict[str, int]:
+        """Write the declared registry writes for the registry's door (replacing this
+        scope's); principal -> how many artifacts it may write."""
+        grants = {p.name: p.registry_writes for p in principals if p.registry_writes}
+        self.access.write_registry_grants(self.scope, grants)
+        return {name: len(pairs) for name, pairs in grants.items()}
 
     def revoke_declared(self, principals: Iterable[Principal], timeout_s: float = 15.0) -> int:
         """Delete the ACLs the declaration grants (a namespace's, when it is torn down)."""

@@ -79,6 +79,9 @@ class TopicAdmin:
             self.access_changes = done
             changes.extend(Change(c.principal, c.kind, f"{c.action} {c.resource}".strip())
                            for c in done)
+            written = self.access.apply_registry_grants(self.declared)
+            changes.extend(Change(name, "registry.writes", f"{count} artifacts")
+                           for name, count in written.items())
         return changes
 
     def missing(self, topics: Iterable[Topic], timeout_s: float = 10.0) -> list[str]:

@@ -12,6 +12,8 @@ from enum import StrEnum
 from functools import cache
 
 from ops.settings import get_settings
+from ops.stack.connect import STORES as CONNECT_STORES
+from ops.stack.connect import storage_topic
 from topics.annotations import Category, Grade, RecordSpec
 from topics.schemas import (
     Schema,
@@ -39,6 +41,7 @@ class Layer(StrEnum):
     STATE = "state"
     AUDIT = "audit"
     SHARING = "sharing"
+    CONNECT = "connect"
 
 
 class Cleanup(StrEnum):
@@ -177,6 +180,20 @@ def _subscriptions_topic(namespace: str) -> Topic:
     )
 
 
+def _connect_topic(namespace: str, store: str) -> Topic:
+    """Kafka Connect's own topics (its worker's `*.storage.topic`): connector configs, source
+    offsets (Debezium's LSN), task status. Compacted and kept forever: they are its state."""
+    return Topic(
+        name=storage_topic(namespace, store),
+        layer=Layer.CONNECT,
+        description=f"Kafka Connect's {store} (change data capture): the worker's own state.",
+        partitions=CONNECT_STORES[store],
+        retention_ms=-1,
+        cleanup=Cleanup.COMPACT,
+        source=store,
+    )
+
+
 def _state_topic(namespace: str, table: str) -> Topic:
     """A stage's table changelog: declared here so it exists, compacted and co-partitioned
     with the fact topics, before the first worker starts."""
@@ -231,6 +248,7 @@ def _catalog(namespace: str) -> tuple[Topic, ...]:
         _state_topic(namespace, "theme.profiles"),
         _audit_topic(namespace),
         _subscriptions_topic(namespace),
+        *(_connect_topic(namespace, store) for store in CONNECT_STORES),
     )
 
 
@@ -273,6 +291,11 @@ def theme_topic(category: Category | str) -> Topic:
 
 def state_topic(table: str) -> Topic:
     return _by_source(Layer.STATE, table)
+
+
+def connect_topic(store: str) -> Topic:
+    """One of Kafka Connect's storage topics: configs, offsets or status."""
+    return _by_source(Layer.CONNECT, store)
 
 
 def quality_topic() -> Topic:

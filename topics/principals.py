@@ -15,7 +15,10 @@ from functools import cache
 
 from ops.access import ADMIN_PRINCIPAL
 from ops.settings import Settings, get_settings
-from topics.catalog import Layer, Topic, by_layer, by_name, dlq_topic, quality_topic
+from ops.stack.connect import PRINCIPAL as CONNECT
+from ops.stack.connect import worker_group as connect_group
+from topics.catalog import Layer, Topic, by_layer, by_name, dlq_topic, quality_topic, raw_topic
+from topics.cdc import DEPARTMENT_TABLES, KEY_RECORD, VALUE_RECORD
 from topics.sharing import read_declaration
 
 
@@ -50,6 +53,9 @@ class Principal:
     name: str
     role: str
     grants: frozenset[Grant]
+    # (group, artifact id) pairs it may register schema versions under in the registry,
+    # beyond the lookups every principal may do (the registry's door enforces them).
+    registry_writes: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def kafka_principal(self) -> str:
@@ -175,11 +181,39 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
                 | _group(f"{namespace}{sink_group}")
             ),
         ),
+        _connect(namespace),
         Principal(
             SUBSCRIBER,
             "a consuming department: the theme libraries only, until the resource catalog "
             "grants more",
             frozenset(_reads(themes) | _group(f"{namespace}subscriber")),
+        ),
+    )
+
+
+def _connect(namespace: str) -> Principal:
+    """Kafka Connect: the stock Debezium connector writes the declared department tables'
+    changes to their raw topics; the worker keeps its state in its own topics and group.
+
+    Its converter registers Debezium's schemas itself (they derive from the department's
+    table, which may change), so it may write exactly those registry artifacts: under
+    TopicRecordIdStrategy, group = the record namespace, id = <raw topic>-<record name>.
+    Its raw topics' govbus subjects stay the admin's.
+    """
+    carried = [(table, raw_topic(table.source)) for table in DEPARTMENT_TABLES]
+    return Principal(
+        CONNECT,
+        "Kafka Connect: department tables' changes (Debezium) into their raw topics",
+        frozenset(
+            _writes(topic for _, topic in carried)
+            | _reads(by_layer(Layer.CONNECT))
+            | _writes(by_layer(Layer.CONNECT))
+            | _group(connect_group(namespace))
+        ),
+        frozenset(
+            (table.record_namespace, f"{topic.name}-{record}")
+            for table, topic in carried
+            for record in (KEY_RECORD, VALUE_RECORD)
         ),
     )
 

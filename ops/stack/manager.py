@@ -1,4 +1,5 @@
-"""The local stack as a whole: Kafka first, the registry after it, stopped in reverse."""
+"""The local stack as a whole: Kafka first, the registry after it, then (for change data
+capture) the department PostgreSQL and the Kafka Connect worker; stopped in reverse."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import httpx
 
 from ops.keys import ensure_local_key, local_key_path
 from ops.settings import Settings
+from ops.stack.connect import ConnectError, ConnectWorker
 from ops.stack.kafka import KafkaBroker
+from ops.stack.postgres import PostgresServer
 from ops.stack.process import ServiceProcess
 from ops.stack.registry import SchemaRegistryService
 
@@ -33,13 +36,17 @@ class LocalStack:
         self.settings = settings
         self.kafka = KafkaBroker(settings)
         self.registry = SchemaRegistryService(settings)
+        self.postgres = PostgresServer(settings)
+        self.connect = ConnectWorker(settings)
         run_dir = settings.state_dir / "run"
         # Pipeline processes started in the background (the demo): stopped first on down.
         self.pipeline = {
             name: ServiceProcess(name, run_dir, ready=lambda: True) for name in PIPELINE
         }
 
-    def up(self) -> Iterator[str]:
+    def up(self, cdc: bool = False) -> Iterator[str]:
+        """Kafka and the registry; with ``cdc`` (asked, or a connector configured) also the
+        change-data-capture services."""
         if not self.settings.manage_stack:
             yield from (f"{s.name}: {s.state} at {s.address}" for s in self.status())
             return
@@ -51,6 +58,23 @@ class LocalStack:
         yield f"kafka: ready at {self.settings.kafka_bootstrap} (pid {pid})"
         pid = self.registry.start()
         yield f"registry: ready at {self.settings.registry_url} (pid {pid})"
+        if cdc or self.cdc_configured():
+            yield from self._up_cdc()
+
+    def cdc_configured(self) -> bool:
+        """A connector was added here, or a change-data-capture service runs."""
+        return bool(self.connect.configured()) or any(
+            p.pid() is not None for p in (self.postgres.process, self.connect.process))
+
+    def _up_cdc(self) -> Iterator[str]:
+        pid = self.postgres.start()
+        yield f"postgres: ready at {self.postgres.host}:{self.postgres.port} (pid {pid})"
+        if not self.connect.can_start():
+            yield ("connect: not started: its principal has no user yet; run `govbus topics "
+                   "apply`, then `govbus stack up --cdc` again")
+            return
+        pid = self.connect.start()
+        yield f"connect: ready at {self.connect.url} (pid {pid})"
 
     def down(self) -> Iterator[str]:
         if not self.settings.manage_stack:
@@ -59,6 +83,15 @@ class LocalStack:
         for name, process in self.pipeline.items():
             if process.stop():
                 yield f"{name}: stopped"
+        # The change-data-capture services run only when asked for: named when stopped.
+        # Every namespace's Connect worker goes (a test's, left by an interrupted run).
+        run_dir = self.settings.state_dir / "run"
+        workers = sorted({self.connect.name} | {p.stem for p in run_dir.glob("connect*.pid")})
+        for name in workers:
+            if ServiceProcess(name, run_dir, ready=lambda: True).stop():
+                yield f"{name}: stopped"
+        if self.postgres.stop():
+            yield "postgres: stopped"
         for name, service in (("registry", self.registry), ("kafka", self.kafka)):
             yield f"{name}: {'stopped' if service.stop() else 'was not running'}"
 
@@ -69,12 +102,25 @@ class LocalStack:
         managed = self.settings.manage_stack
         kafka_pid = self.kafka.process.pid() if managed else None
         registry_pid = self.registry.process.pid() if managed else None
-        return [
+        services = [
             _status("kafka", managed, kafka_pid, self.kafka.ready, self.settings.kafka_bootstrap),
             _status(
                 "registry", managed, registry_pid, self.registry.serving, self.settings.registry_url
             ),
         ]
+        if managed and self.cdc_configured():
+            postgres, connect = self.postgres, self.connect
+            services.append(_status("postgres", managed, postgres.process.pid(), postgres.ready,
+                                    f"{postgres.host}:{postgres.port}"))
+            services.append(_status("connect", managed, connect.process.pid(), connect.ready,
+                                    f"{connect.url}  {self._connect_health()}"))
+        return services
+
+    def _connect_health(self) -> str:
+        try:
+            return self.connect.health()
+        except ConnectError:
+            return "not answering"
 
 
 def _status(

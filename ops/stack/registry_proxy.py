@@ -8,7 +8,13 @@ proxy, on the registry URL's port, lets in the broker's principals with their pa
 - reads (GET, HEAD, and the POSTs that only look up or check a schema) for every principal;
 - registering a schema for every principal only when the subject already has it, which is
   a lookup (clients register their schema at start to learn its id); a new schema or
-  version, compatibility changes and deletes for the admin alone.
+  version, compatibility changes and deletes for the admin alone;
+- except the registry writes declared for a principal (topics/principals.py, written to the
+  access folder by `govbus topics apply`): Kafka Connect's converter registers the schemas
+  Debezium derives from a department table, which no one can register before the table
+  exists, and a new version when the table changes. It may create or update exactly the
+  declared artifacts through the registry's own API (its converter speaks that API, not the
+  Confluent one), nothing else.
 
 Run by the local stack: ``python -m ops.stack.registry_proxy``, configured by the settings.
 """
@@ -22,7 +28,7 @@ import ssl
 import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -36,6 +42,10 @@ _REGISTER = re.compile(r"^(?P<base>.*/subjects/[^/]+)/versions/?$")
 # Lookups and compatibility checks: POSTs that change nothing.
 _READ_POSTS = (re.compile(r".*/subjects/[^/]+/?$"), re.compile(r".*/compatibility/.*"))
 _OPEN = ("/health/ready", "/health/live")
+# The registry's own API: create an artifact (its id in a header), or a version of one.
+_ARTIFACTS = re.compile(r"^.*/registry/v2/groups/(?P<group>[^/]+)/artifacts/?$")
+_ARTIFACT = re.compile(
+    r"^.*/registry/v2/groups/(?P<group>[^/]+)/artifacts/(?P<artifact>[^/]+)(/versions)?/?$")
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "content-length",
                 "authorization"}
 
@@ -72,6 +82,8 @@ class RegistryDoor:
         route = urlsplit(path).path
         if method == "POST" and any(p.match(route) for p in _READ_POSTS):
             return self.forward(method, path, headers, body)
+        if method in ("POST", "PUT") and self._granted_write(user, method, route, headers):
+            return self.forward(method, path, headers, body)
         register = _REGISTER.match(route)
         if method == "POST" and register is not None:
             # Registered already: answer as the registry would, with the schema's id.
@@ -81,6 +93,20 @@ class RegistryDoor:
             return _refusal(HTTPStatus.FORBIDDEN,
                             f"{user} may not register a new schema: only the admin registers")
         return _refusal(HTTPStatus.FORBIDDEN, f"{user} may only read the registry")
+
+    def _granted_write(self, user: str, method: str, route: str, headers: dict[str, str]
+                       ) -> bool:
+        """A write of an artifact declared for this user (read afresh: apply may change it)."""
+        artifact = _ARTIFACT.match(route)
+        if artifact is not None:
+            target = (unquote(artifact["group"]), unquote(artifact["artifact"]))
+        else:
+            created = _ARTIFACTS.match(route)
+            named = {k.lower(): v for k, v in headers.items()}.get("x-registry-artifactid")
+            if method != "POST" or created is None or not named:
+                return False
+            target = (unquote(created["group"]), named)
+        return target in self.access.registry_grants().get(user, set())
 
     def forward(self, method: str, path: str, headers: dict[str, str], body: bytes
                 ) -> tuple[int, dict[str, str], bytes]:

@@ -62,3 +62,29 @@ def test_principals_read_and_look_up_but_only_the_admin_registers(
     assert gate.handle("DELETE", f"{BASE}/subjects/known", "sink", {}, b"")[0] == 403
     assert gate.handle("POST", f"{BASE}/subjects/new/versions", "admin", {}, b"{}")[0] == 200
     assert gate.handle("PUT", f"{BASE}/config/known", "admin", {}, b"{}")[0] == 200
+
+
+def test_a_declared_registry_write_is_let_through_and_nothing_beside_it(
+        door: tuple[RegistryDoor, list[str], dict[str, str]]) -> None:
+    gate, seen, _ = door
+    gate.access.write_registry_grants("", {"connect": [("dept.public.t", "raw.dept.t-Envelope")]})
+    v2 = "/apis/registry/v2/groups"
+    created = {"X-Registry-ArtifactId": "raw.dept.t-Envelope"}
+    assert gate.handle("POST", f"{v2}/dept.public.t/artifacts?ifExists=RETURN_OR_UPDATE",
+                       "connect", created, b"{}")[0] == 200
+    assert seen[-1] == f"POST {v2}/dept.public.t/artifacts"
+    assert gate.handle("POST", f"{v2}/dept.public.t/artifacts/raw.dept.t-Envelope/versions",
+                       "connect", {}, b"{}")[0] == 200
+    # Another artifact, another group, another user, a delete: refused.
+    for method, path, user, headers in (
+        ("POST", f"{v2}/dept.public.t/artifacts", "connect", {"X-Registry-ArtifactId": "x"}),
+        ("POST", f"{v2}/other/artifacts", "connect", created),
+        ("POST", f"{v2}/dept.public.t/artifacts", "sink", created),
+        ("DELETE", f"{v2}/dept.public.t/artifacts/raw.dept.t-Envelope", "connect", {}),
+        ("POST", f"{BASE}/subjects/new/versions", "connect", {}),
+    ):
+        assert gate.handle(method, path, user, headers, b"{}")[0] == 403, (method, path, user)
+    # A later apply of the scope replaces its grants.
+    gate.access.write_registry_grants("", {})
+    assert gate.handle("POST", f"{v2}/dept.public.t/artifacts", "connect", created,
+                       b"{}")[0] == 403

@@ -56,3 +56,15 @@ def test_checksum_mismatch_is_a_clear_error_and_keeps_the_old_class_path(
         resolve_jars(fake_maven, lib)
     assert (lib / ".resolved-from").read_text() == "<project/>"
     assert not (tmp_path / "lib.part").exists()
+
+
+def test_every_stack_pom_is_well_formed_xml() -> None:
+    # A comment with a double hyphen in it, for one, makes Maven refuse the whole pom.
+    import xml.dom.minidom
+
+    from ops.stack.tooling import STACK_DIR
+
+    poms = sorted(STACK_DIR.glob("*-pom.xml"))
+    assert poms
+    for pom in poms:
+        xml.dom.minidom.parse(str(pom))

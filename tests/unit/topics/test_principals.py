@@ -55,3 +55,19 @@ def test_the_sink_reads_theme_fact_quality_and_audit() -> None:
 
 def test_the_admin_has_no_acls_of_its_own() -> None:
     assert principal_topics(ADMIN) == []
+
+
+def test_connect_writes_only_its_raw_topics_its_storage_and_its_registry_artifacts() -> None:
+    from topics.catalog import Layer, by_layer, raw_topic
+    from topics.cdc import DEPARTMENT_TABLES
+    from topics.principals import principal
+
+    connect = principal("connect")
+    written = {g.resource for g in connect.grants if g.operation == "WRITE"}
+    carried = {raw_topic(t.source).name for t in DEPARTMENT_TABLES}
+    assert written == carried | {t.name for t in by_layer(Layer.CONNECT)}
+    assert not any(g.resource.startswith(("std.", "fact.", "theme.")) for g in connect.grants)
+    assert connect.registry_writes == {
+        ("household.public.hj_resident", "raw.household.resident-Key"),
+        ("household.public.hj_resident", "raw.household.resident-Envelope"),
+    }
