@@ -269,6 +269,10 @@ def sink_health() -> dict[str, Any]:
     grid.add(timeseries("Smallest class (k reached)", "short",
                         (f"min by (table) ({m('govbus_library_smallest_class_rows')})",
                          "{{table}}")), 8)
+    grid.row("Sharing (subscriptions to catalog resources)")
+    grid.add(timeseries("有条件 requests past their due date", "short",
+                        (f"max by (dept) ({m('govbus_subscriptions_overdue_requests')})",
+                         "{{dept}}")), 24)
     variables = [_variable("table", f"label_values({rows}, table)", "Table")]
     return _dashboard("govbus-sink", "govbus / ClickHouse sink health",
                       "Freshness, throughput, insert time and retries of the theme libraries.",

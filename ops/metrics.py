@@ -177,6 +177,13 @@ library_small_class_rows = _gauge(
 library_rows = _gauge(
     "govbus_library_rows", "Live rows of a theme library, as last measured.", ("table",), _R)
 
+# ------------------------------------------------------------------ sharing
+
+subscriptions_overdue = _gauge(
+    "govbus_subscriptions_overdue_requests",
+    "有条件 subscription requests past their 10-working-day due date, by providing dept.",
+    ("dept",), _R)
+
 # ------------------------------------------------------------------ table recovery
 
 table_recovery_progress = _gauge(

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
 from ops import metrics
@@ -51,6 +51,7 @@ class KAnonymityMonitor:
         quality: TableSpec,
         every_s: float,
         clock: Callable[[], float] = time.time,
+        also: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.backend = backend
         self.every_s = every_s
@@ -59,6 +60,8 @@ class KAnonymityMonitor:
         self._builder = ArrowBatchBuilder(quality)
         self._clock = clock
         self._recorded: dict[str, tuple[KAnonymity, float]] = {}
+        # Other measurements of the libraries that share this thread and period.
+        self.also = tuple(also)
         self.last: list[KAnonymity] = []
 
     def measure(self) -> list[KAnonymity]:
@@ -115,9 +118,10 @@ class KAnonymityMonitor:
 
     def _loop(self, stop: threading.Event) -> None:
         while True:
-            try:
-                self.check()
-            except BackendError as exc:  # the engine busy or down: measured next time
-                log.warning("k-anonymity check failed: %s", exc)
+            for check in (self.check, *self.also):
+                try:
+                    check()
+                except BackendError as exc:  # the engine busy or down: measured next time
+                    log.warning("library check failed: %s", exc)
             if stop.wait(self.every_s):
                 return

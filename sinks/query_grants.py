@@ -7,11 +7,11 @@ libraries, a few engine tables that hold no data are readable by all (``SELECT 1
 ``system.one``), and so are the table functions that only generate numbers; the rest of
 ``system`` and every other table function (``file``, ``url``, ``remote``, ...) are no one's.
 
-- ``analyst``: the theme libraries, the facts, the quality findings, the division codes and
-  every view; not the audit trail (it records who asked what).
+- ``analyst``: the theme libraries, the facts, the quality findings, the division codes, the
+  subscriptions and every view; not the audit trail (it records who asked what).
 - ``statistician``: the views alone, whose counts below k are suppressed: published
   statistics, never a row about a person.
-- ``auditor``: the audit trail and the quality findings with their views.
+- ``auditor``: the audit trail, the subscriptions and the quality findings with their views.
 
 The endpoint serves the embedded engine, which has no users of its own. A ClickHouse server
 is queried directly with the server's own users and grants, which its operators manage.
@@ -26,7 +26,13 @@ from typing import Final
 
 from sinks.clickhouse.divisions import DIVISIONS_TABLE
 from sinks.clickhouse.table_access import Reads
-from sinks.clickhouse.tables import AUDIT_TABLE, FACTS_TABLE, PROFILE_PREFIX, QUALITY_TABLE
+from sinks.clickhouse.tables import (
+    AUDIT_TABLE,
+    FACTS_TABLE,
+    PROFILE_PREFIX,
+    QUALITY_TABLE,
+    SUBSCRIPTIONS_TABLE,
+)
 
 VIEWS: Final = "v_*"
 # Engine tables and table functions that hold no data: generators and the one-row table.
@@ -66,11 +72,11 @@ class QueryUser:
 QUERY_USERS: Final = MappingProxyType({
     user.name: user for user in (
         QueryUser("analyst", (f"{PROFILE_PREFIX}*", FACTS_TABLE, QUALITY_TABLE, DIVISIONS_TABLE,
-                                  VIEWS),
-                  "theme libraries, facts, quality findings and views"),
+                              SUBSCRIPTIONS_TABLE, VIEWS),
+                  "theme libraries, facts, quality findings, subscriptions and views"),
         QueryUser("statistician", (VIEWS,), "the aggregate views (small counts suppressed)"),
-        QueryUser("auditor", (AUDIT_TABLE, QUALITY_TABLE, "v_quality_*"),
-                  "the audit trail and data quality"),
+        QueryUser("auditor", (AUDIT_TABLE, QUALITY_TABLE, SUBSCRIPTIONS_TABLE, "v_quality_*"),
+                  "the audit trail, data quality and subscriptions"),
     )
 })
 

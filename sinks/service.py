@@ -31,6 +31,7 @@ from sinks.instrumentation import report_lag
 from sinks.privacy_monitor import KAnonymityMonitor
 from sinks.query_access import QueryAccess
 from sinks.query_client import endpoint_file
+from sinks.sharing_monitor import OverdueSubscriptions
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class SinkService:
         self.kanon = KAnonymityMonitor(
             self.backend, settings.clickhouse_database, self.writers[QUALITY_TABLE].spec,
             settings.privacy_monitor_seconds,
+            also=(OverdueSubscriptions(self.backend, settings.clickhouse_database).check,),
         )
         self.query_server: QueryServer | None = None
         self._query_backend: ClickHouseBackend | None = None

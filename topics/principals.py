@@ -174,9 +174,10 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
         ),
         Principal(
             SINK,
-            "lands theme, fact, quality and audit in ClickHouse; audits its queries",
+            "lands theme, fact, quality, audit and subscriptions in ClickHouse; audits its "
+            "queries",
             frozenset(
-                _reads([*themes, *facts, quality, *audit])
+                _reads([*themes, *facts, quality, *audit, *by_layer(Layer.SHARING)])
                 | _writes(audit)
                 | _group(f"{namespace}{sink_group}")
             ),

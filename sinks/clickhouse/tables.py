@@ -5,6 +5,7 @@
   (the field annotated ``govbus.entity_key``); ``FINAL`` shows one live row per entity.
 - ``facts``: every fact topic, append-only MergeTree partitioned by month of source time.
 - ``quality_findings``: the quality topic, append-only MergeTree partitioned by month.
+- ``subscriptions``: the subscriptions topic, one live row per subscription (``FINAL``).
 
 Names of topics come from the catalog, columns from the schemas; nothing here repeats them.
 """
@@ -19,12 +20,20 @@ from sinks.clickhouse.columns import record_columns
 from sinks.clickhouse.ddl import TableKind, TableSpec
 from sinks.clickhouse.sql import quote_identifier
 from topics.annotations import ENTITY_KEY, Category
-from topics.catalog import Topic, audit_topic, fact_topic, quality_topic, theme_topic
+from topics.catalog import (
+    Topic,
+    audit_topic,
+    fact_topic,
+    quality_topic,
+    subscriptions_topic,
+    theme_topic,
+)
 
 PROFILE_PREFIX = "theme_"
 FACTS_TABLE = "facts"
 QUALITY_TABLE = "quality_findings"
 AUDIT_TABLE = "audit"
+SUBSCRIPTIONS_TABLE = "subscriptions"
 
 # Contract fields every theme, fact and quality record carries (see their schemas).
 SOURCE_TIME = "source_ts_ms"
@@ -94,6 +103,22 @@ def profile_table(
     return SinkTable(spec, (topic.name,))
 
 
+def subscriptions_table(database: str) -> SinkTable:
+    """The subscriptions topic's latest revisions: one live row per subscription (FINAL)."""
+    topic = subscriptions_topic()
+    schema = _value_schema(topic)
+    spec = TableSpec(
+        name=SUBSCRIPTIONS_TABLE,
+        schema=schema,
+        kind=TableKind.PROFILE,
+        order_by=(entity_key_field(schema),),
+        database=database,
+        source_time_column=_optional(schema, SOURCE_TIME),
+        title=str(schema.get("doc", "")),
+    )
+    return SinkTable(spec, (topic.name,))
+
+
 def facts_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
     topics = tuple(fact_topic(c) for c in Category)
     return _event_table(FACTS_TABLE, topics, database, schema or _value_schema(topics[0]),
@@ -141,6 +166,7 @@ def sink_tables(database: str) -> tuple[SinkTable, ...]:
         facts_table(database),
         quality_table(database),
         audit_table(database),
+        subscriptions_table(database),
     )
 
 

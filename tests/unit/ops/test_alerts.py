@@ -13,7 +13,7 @@ from .promql import DECLARED_SERIES, govbus_names
 RULES_TEST = ALERT_RULES.with_name("alerts_test.yml")
 REQUIRED = {"GovbusConsumerLagGrowing", "GovbusDeadLetterRateHigh", "GovbusSinkStalled",
             "GovbusWorkerDown", "GovbusWorkerMissing", "GovbusDepartmentSilent",
-            "GovbusLibraryNotKAnonymous"}
+            "GovbusLibraryNotKAnonymous", "GovbusSubscriptionOverdue"}
 
 
 def _alert_names(path: Path) -> set[str]:

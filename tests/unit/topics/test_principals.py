@@ -48,9 +48,9 @@ def test_the_workers_write_only_their_layers() -> None:
     assert theme_writes == {"theme", "state", "dlq", "quality"}
 
 
-def test_the_sink_reads_theme_fact_quality_and_audit() -> None:
+def test_the_sink_reads_theme_fact_quality_audit_and_subscriptions() -> None:
     layers = {t.split(".")[0] for t in _topics(SINK, Operation.READ)}
-    assert layers == {"theme", "fact", "quality", "audit"}
+    assert layers == {"theme", "fact", "quality", "audit", "sharing"}
 
 
 def test_the_admin_has_no_acls_of_its_own() -> None:
