@@ -528,6 +528,9 @@ def demo(
             out.print(line, highlight=False)
         minimum = load_policy().min_candidates[Grade.CORE]
         out.print(audit_table(audit(settings, minimum), minimum))
+        out.rule("sharing: the resource catalog and a department's subscriptions")
+        for line in run.sharing_summary(settings):
+            out.print(line, highlight=False)
         admin = admin_settings(settings)
         letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
             kafka_config(admin), registry(admin), dlq_topic("standardize").name
@@ -551,6 +554,7 @@ def demo(
     out.print("          govbus tail theme.individual --max 3")
     out.print("          govbus query \"SELECT * FROM govbus.v_k_anonymity\"")
     out.print("          govbus dlq list")
+    out.print("          govbus catalog list; govbus share list")
     out.print("stop:     govbus stack down")
 
 

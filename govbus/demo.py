@@ -135,6 +135,40 @@ def summaries(settings: Settings) -> Iterator[Summary]:
         yield Summary(title, result.columns, result.rows)
 
 
+# The demo's subscriptions: one resource of each sharing type, asked by the civil-affairs office.
+DEMO_REQUESTS = (
+    ("theme.organization", "婚姻登记时核验当事人任职企业信息"),
+    ("std.household.resident", "婚姻登记时核验当事人户籍信息"),
+    ("raw.household.resident", "直接读取户籍原始记录"),
+)
+
+
+def sharing_summary(settings: Settings) -> list[str]:
+    """The catalog's size and, for the civil-affairs office, one request of each sharing type
+    with its outcome (the first run makes them; later runs show them)."""
+    from govbus.resource_catalog import resource_catalog
+    from govbus.sharing import read_subscriptions, submit
+
+    resources = list(resource_catalog(settings))
+    lines = [f"catalog: {len(resources)} resources "
+             f"({sum(r.sharing == '无条件' for r in resources)} 无条件, "
+             f"{sum(r.sharing == '有条件' for r in resources)} 有条件, "
+             f"{sum(r.sharing == '不予共享' for r in resources)} 不予共享)"]
+    held = {(s.consumer, s.topic) for s in read_subscriptions(settings).values()}
+    for topic, purpose in DEMO_REQUESTS:
+        if ("civil", topic) not in held:
+            submit(settings, topic, "civil", purpose)
+    for made in sorted(read_subscriptions(settings).values(), key=lambda s: s.requested_ms):
+        due = (f", provider's decision due {_when(made.due_ms)}"
+               if made.status == "requested" and made.due_ms else "")
+        lines.append(f"{made.consumer} -> {made.topic} ({made.sharing}): {made.status}{due}")
+    return lines
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
+
+
 def kanon_summary(settings: Settings) -> list[str]:
     """One line per theme library: is it k-anonymous over its quasi-identifiers?"""
     db = settings.clickhouse_database
