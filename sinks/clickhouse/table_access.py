@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from sinks.clickhouse.backend import ClickHouseBackend
 
-_TREE_TABLE = re.compile(r"\bTABLE id: \d+(?:, alias: [^,\n]+)?, table_name: (\S+)")
+_TREE_TABLE = re.compile(r"\bTABLE id: \d+(?:, alias: [^,\n]+)?, table_name: ([^\s,]+)")
 _TREE_FUNCTION = re.compile(r"\bTABLE_FUNCTION id: \d+(?:, alias: [^,\n]+)?, "
                             r"table_function_name: (\w+)")
 _AST_TABLE = re.compile(r"^\s*TableIdentifier (\S+)\s*$", re.MULTILINE)

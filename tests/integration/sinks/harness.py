@@ -157,9 +157,9 @@ def sink_topics() -> list[Topic]:
 
 
 def apply_sink_topics(settings: Settings) -> None:
-    # The sink reads the audit topic too, and its query endpoint audits into it.
+    # The sink reads the audit and subscriptions topics too; its endpoint audits into the first.
     wanted = [*by_layer(Layer.THEME), *by_layer(Layer.FACT), *by_layer(Layer.QUALITY),
-              *by_layer(Layer.AUDIT)]
+              *by_layer(Layer.AUDIT), *by_layer(Layer.SHARING)]
     topic_admin(settings).apply(wanted)
 
 

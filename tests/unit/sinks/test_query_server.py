@@ -121,9 +121,11 @@ def test_grants_let_each_user_read_only_its_libraries(engine: ChdbBackend,
     db, table = finding_spec.database, finding_spec.name
     engine.execute(f"CREATE VIEW IF NOT EXISTS `{db}`.v_counts AS "
                    f"SELECT count() AS n FROM {finding_spec.qualified_name}")
+    engine.execute(f"CREATE TABLE IF NOT EXISTS `{db}`.latest (k String, v Int64) "
+                   "ENGINE = ReplacingMergeTree(v) ORDER BY k")
     reader = ChdbBackend(engine.path, read_only=True)
     grants = {"viewer": QueryUser("viewer", ("v_*",), ""),
-              "reader": QueryUser("reader", (table, "v_*"), "")}
+              "reader": QueryUser("reader", (table, "v_*", "latest"), "")}
     served = QueryServer(reader, users={u: SecretStr("pw") for u in (*grants, "nobody")},
                          grants=grants, database=db)
     served.start()
@@ -143,6 +145,8 @@ def test_grants_let_each_user_read_only_its_libraries(engine: ChdbBackend,
         assert status("viewer", "SELECT count() FROM system.tables") == 403
         assert status("viewer", "SELECT 1") == 200
         assert status("reader", f"SELECT count() FROM {finding_spec.qualified_name}") == 200
+        assert status("reader", f"SELECT count() FROM `{db}`.latest FINAL") == 200
+        assert status("viewer", f"SELECT count() FROM `{db}`.latest FINAL") == 403
         assert status("nobody", "SELECT 1") == 403
         refused = httpx.post(served.url, content=f"SELECT * FROM {finding_spec.qualified_name}",
                              auth=("viewer", "pw"))
