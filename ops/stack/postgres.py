@@ -14,6 +14,7 @@ otherwise as the current user.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -59,7 +60,25 @@ class PostgresServer:
 
     @property
     def data_dir(self) -> Path:
-        return self.home / "data"
+        """The cluster's folder, through the state folder's link when it lives elsewhere."""
+        return Path(os.path.realpath(self.home / "data"))
+
+    def _cluster_home(self) -> Path:
+        """Where the cluster is made: the state folder, unless the server's own user cannot
+        reach it (a clone inside a private folder, run as root: `mktemp -d` makes 0700
+        folders); then a folder of its own under /var/tmp, named after the state folder and
+        linked from it, so the state folder still finds it."""
+        if self._owner() is None or self._reachable(self.home):
+            return self.home
+        digest = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:12]
+        shared = Path("/var/tmp/govbus-postgres")
+        shared.mkdir(mode=0o755, exist_ok=True)
+        return shared / digest
+
+    def _reachable(self, folder: Path) -> bool:
+        result = subprocess.run([*self._as_owner(), "test", "-x", str(folder)], check=False,
+                                capture_output=True)
+        return result.returncode == 0
 
     def start(self, timeout_s: float = 30.0) -> int:
         bin_dir = server_bin_dir()
@@ -155,17 +174,30 @@ class PostgresServer:
         return bool(active)
 
     def _initdb(self, bin_dir: Path) -> None:
-        if self.data_dir.exists():
-            shutil.rmtree(self.data_dir)  # a half-made cluster from a failed first start
+        link = self.home / "data"
+        if link.is_symlink():
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            link.unlink()
+        elif link.exists():
+            shutil.rmtree(link)  # a half-made cluster from a failed first start
         self.home.mkdir(parents=True, exist_ok=True)
-        self.data_dir.mkdir(mode=0o700)
+        cluster = self._cluster_home()
+        owner = self._owner()
+        if cluster != self.home:
+            shutil.rmtree(cluster, ignore_errors=True)
+            cluster.mkdir(mode=0o700)
+            if owner is not None:
+                os.chown(cluster, owner.pw_uid, owner.pw_gid)
+            (cluster / "data").mkdir(mode=0o700)
+            link.symlink_to(cluster / "data")
+        else:
+            link.mkdir(mode=0o700)
         password = new_password()
         write_secret(self.password_file, password.get_secret_value().encode())
         # initdb reads the password from a file its own user can read: a scratch copy
         # beside the data folder, removed at once.
-        scratch = self.home / ".initdb-password"
+        scratch = cluster / ".initdb-password"
         write_secret(scratch, password.get_secret_value().encode())
-        owner = self._owner()
         try:
             if owner is not None:
                 for path in (self.data_dir, scratch):
