@@ -90,25 +90,21 @@ def profile_table(
 ) -> SinkTable:
     """``schema``: another version of the topic's value schema (default: the catalog's)."""
     topic = theme_topic(category)
-    schema = schema or _value_schema(topic)
-    spec = TableSpec(
-        name=f"{PROFILE_PREFIX}{category}",
-        schema=schema,
-        kind=TableKind.PROFILE,
-        order_by=(entity_key_field(schema),),
-        database=database,
-        source_time_column=_optional(schema, SOURCE_TIME),
-        title=str(schema.get("doc", "")),
-    )
-    return SinkTable(spec, (topic.name,))
+    return _latest_table(f"{PROFILE_PREFIX}{category}", topic, database,
+                         schema or _value_schema(topic))
 
 
 def subscriptions_table(database: str) -> SinkTable:
     """The subscriptions topic's latest revisions: one live row per subscription (FINAL)."""
     topic = subscriptions_topic()
-    schema = _value_schema(topic)
+    return _latest_table(SUBSCRIPTIONS_TABLE, topic, database, _value_schema(topic))
+
+
+def _latest_table(name: str, topic: Topic, database: str, schema: Mapping[str, Any]
+                  ) -> SinkTable:
+    """A compacted topic's latest record per entity key (ReplacingMergeTree)."""
     spec = TableSpec(
-        name=SUBSCRIPTIONS_TABLE,
+        name=name,
         schema=schema,
         kind=TableKind.PROFILE,
         order_by=(entity_key_field(schema),),
