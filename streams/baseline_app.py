@@ -36,7 +36,7 @@ from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
 from streams.processor_types import InputMessage
 from streams.theme_processor import ThemeProcessor
-from topics.catalog import state_topic
+from topics.catalog import THEME_PROFILES, state_topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
@@ -107,7 +107,7 @@ def faust_app(settings: Settings, name: str, **tuning: Any) -> faust.App:
 def profile_table(app: faust.App) -> Any:
     """The profiles table, on the changelog topic the catalog declares (created by `topics
     apply` before any worker starts: faust creating it itself raced the topic's metadata)."""
-    changelog = state_topic("theme.profiles")
+    changelog = state_topic(THEME_PROFILES)
     return app.Table(
         "profiles",
         default=dict,
