@@ -175,6 +175,10 @@ class ChangelogStore(Generic[V]):
     def shards(self) -> set[Shard]:
         return set(self._shards)
 
+    def keys(self, shard: Shard) -> list[str]:
+        """The table keys an owned shard holds (a copy: the shard may change meanwhile)."""
+        return list(self._shards[shard])
+
     def own(self, shards: Iterable[Shard]) -> None:
         """Take the shards over: open each, then bring it up to the changelog's end."""
         opened: dict[Shard, tuple[MutableMapping[str, bytes], int]] = {
