@@ -49,7 +49,10 @@ class BatchStage(Protocol):
 
     def assigned(self, partitions: list[TopicPartition]) -> None: ...
 
-    def revoked(self, partitions: list[TopicPartition]) -> None: ...
+    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
+        """Partitions go; ``lost``: without a drain, so outputs not yet produced (deferred
+        changelog records) were dropped."""
+        ...
 
 
 def consumer_config(connection: Mapping[str, Any], group_id: str) -> dict[str, Any]:
@@ -197,5 +200,5 @@ class BatchConsumerLoop:
         self.output.flush()
         self._in_flight.clear()
         self._delivered = {}
-        self.stage.revoked(partitions)
+        self.stage.revoked(partitions, lost=True)
         self.state = "rebalancing"

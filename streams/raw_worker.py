@@ -50,8 +50,10 @@ class RawStage:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         self.processor.rows.own(self._shards(partitions))
 
-    def revoked(self, partitions: list[TopicPartition]) -> None:
-        self.processor.rows.release(self._shards(partitions))
+    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
+        # Lost: in-flight batches' changelog records were never produced, so the shards
+        # may be ahead of their changelog.
+        self.processor.rows.release(self._shards(partitions), clean=not lost)
 
     def _shards(self, partitions: list[TopicPartition]) -> list[Shard]:
         return [(self.processor.routes[tp.topic].source, tp.partition) for tp in partitions]

@@ -102,11 +102,12 @@ class RowTables:
             self._tables.pop(shard, None)
         self.store.own(shards)
 
-    def release(self, shards: Iterable[Shard]) -> None:
+    def release(self, shards: Iterable[Shard], clean: bool = True) -> None:
+        """``clean`` false: changelog records were dropped (partitions lost)."""
         shards = list(shards)
         for shard in shards:
             self._tables.pop(shard, None)
-        self.store.release(shards)
+        self.store.release(shards, clean)
 
     def _open(self, shard: Shard) -> RowTable:
         if shard not in self.store.shards:

@@ -41,7 +41,8 @@ class ThemeStage:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         self.store.own(self._shards(partitions))
 
-    def revoked(self, partitions: list[TopicPartition]) -> None:
+    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
+        # Its changelog records are produced with its outputs, flushed even when lost.
         self.store.release(self._shards(partitions))
 
     def _shards(self, partitions: list[TopicPartition]) -> list[Shard]:

@@ -135,7 +135,7 @@ class Stage:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         self.events.append("assigned")
 
-    def revoked(self, partitions: list[TopicPartition]) -> None:
+    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
         self.events.append("revoked")
 
 
