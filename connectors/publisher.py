@@ -101,8 +101,11 @@ class ChangeEventPublisher:
         sequence: str | None = None,
         source_ts_ms: int | None = None,
         event_id: str | None = None,
+        snapshot: str | None = None,
     ) -> str:
-        """Check, encode and send one change event; returns its event id.
+        """Check, encode and send one change event; returns its event id. ``snapshot``: the
+        read's place in a snapshot run, as Debezium marks it (``first``, ``true``, ``last``,
+        ...; default ``true`` for a read, ``false`` otherwise).
 
         Raises RecordRejectedError, naming the field, when the event does not fit its schema.
         """
@@ -119,7 +122,7 @@ class ChangeEventPublisher:
                 **self._source,
                 "sequence": sequence,
                 "ts_ms": source_ts_ms or now_ms,
-                "snapshot": "true" if op == "r" else "false",
+                "snapshot": snapshot or ("true" if op == "r" else "false"),
             },
             "op": op,
             "ts_ms": now_ms,

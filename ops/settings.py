@@ -151,8 +151,9 @@ class Settings(BaseSettings):
     theme_store: str = Field(
         default="memory://",
         pattern=r"^(memory|rocksdb)://$",
-        description="Profile state store: memory:// (restored from the changelog on start) "
-        "or rocksdb:// (on disk in state_dir, for state larger than memory).",
+        description="State store of the workers' tables (theme profiles, raw source rows): "
+        "memory:// (restored from the changelog on start) or rocksdb:// (on disk in "
+        "state_dir, for state larger than memory).",
     )
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     metrics_host: str = Field(

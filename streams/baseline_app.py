@@ -36,7 +36,7 @@ from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
 from streams.processor_types import InputMessage
 from streams.theme_processor import ThemeProcessor
-from topics.catalog import state_topic
+from topics.catalog import THEME_PROFILES, state_topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
@@ -107,7 +107,7 @@ def faust_app(settings: Settings, name: str, **tuning: Any) -> faust.App:
 def profile_table(app: faust.App) -> Any:
     """The profiles table, on the changelog topic the catalog declares (created by `topics
     apply` before any worker starts: faust creating it itself raced the topic's metadata)."""
-    changelog = state_topic("theme.profiles")
+    changelog = state_topic(THEME_PROFILES)
     return app.Table(
         "profiles",
         default=dict,
@@ -118,18 +118,22 @@ def profile_table(app: faust.App) -> Any:
     )
 
 
+Outgoing = tuple[str, bytes | None, bytes | None, Headers | None, int | None]
+
+
 class Outbox:
     """Collects what a processor produces for one event, to be sent through faust."""
 
     def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes | None, bytes | None, Headers | None]] = []
+        self.messages: list[Outgoing] = []
 
     def produce(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None,
+        partition: int = -1,
     ) -> None:
-        self.messages.append((topic, key, value, headers))
+        self.messages.append((topic, key, value, headers, None if partition < 0 else partition))
 
-    def take(self) -> list[tuple[str, bytes | None, bytes | None, Headers | None]]:
+    def take(self) -> list[Outgoing]:
         taken, self.messages = self.messages, []
         return taken
 
@@ -174,14 +178,15 @@ def create_baseline_app(settings: Settings) -> faust.App:
     async def standardize(stream: AsyncIterable[Any]) -> None:
         async for event in stream.events():  # type: ignore[attr-defined]
             raw_layer.process([input_message(event)])
-            for name, key, value, headers in raw_out.take():
-                await topic(name).send(key=key, value=value, headers=faust_headers(headers))
+            for name, key, value, headers, partition in raw_out.take():
+                await topic(name).send(key=key, value=value, headers=faust_headers(headers),
+                                       partition=partition)
 
     @app.agent(facts, name="theme")
     async def theme(stream: AsyncIterable[Any]) -> None:
         async for event in stream.events():  # type: ignore[attr-defined]
             theme_layer.process([(input_message(event), event)], store)
-            for name, key, value, headers in theme_out.take():
+            for name, key, value, headers, _ in theme_out.take():
                 await topic(name).send(key=key, value=value, headers=faust_headers(headers))
 
     return app

@@ -9,7 +9,8 @@ processed, up to ``max_in_flight`` batches; on a partition revocation and at sto
 is flushed and committed first. Delivered offsets are committed at most every
 ``commit_interval_s``: a commit per 50 ms batch kept the broker's group coordinator and its
 offsets topic busy for nothing, as anything redelivered after a crash is applied
-idempotently anyway.
+idempotently anyway. A batch's deferred state changelog records are produced once its
+outputs are acknowledged, and its offsets committed once those are too (``output``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ class BatchStage(Protocol):
 
     def assigned(self, partitions: list[TopicPartition]) -> None: ...
 
-    def revoked(self, partitions: list[TopicPartition]) -> None: ...
+    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
+        """Partitions go; ``lost``: without a drain, so outputs not yet produced (deferred
+        changelog records) were dropped."""
+        ...
 
 
 def consumer_config(connection: Mapping[str, Any], group_id: str) -> dict[str, Any]:
@@ -144,6 +148,9 @@ class BatchConsumerLoop:
                 self.output.poll(0.01)
                 continue
             self._in_flight.popleft()
+            if head.deferred:  # its state changelog records, now that its outputs are in
+                self._in_flight.appendleft(self.output.release(head))
+                continue
             self._delivered.update({(tp.topic, tp.partition): tp for tp in head.offsets})
         if self._delivered and time.monotonic() - self._committed_at >= self.commit_interval_s:
             self._commit_held(asynchronous=True)
@@ -154,6 +161,10 @@ class BatchConsumerLoop:
         while self._in_flight:
             batch = self._in_flight.popleft()
             check_delivered(batch)
+            if batch.deferred:
+                self._in_flight.appendleft(self.output.release(batch))
+                self.output.flush()
+                continue
             self._delivered.update({(tp.topic, tp.partition): tp for tp in batch.offsets})
         self._commit_held(asynchronous=False)
 
@@ -189,5 +200,5 @@ class BatchConsumerLoop:
         self.output.flush()
         self._in_flight.clear()
         self._delivered = {}
-        self.stage.revoked(partitions)
+        self.stage.revoked(partitions, lost=True)
         self.state = "rebalancing"

@@ -5,6 +5,12 @@ counts against it, and its broker acknowledgement comes back through one bound c
 consumer commits a batch's input offsets only once all of its outputs (and those of every
 earlier batch) are acknowledged, so at-least-once holds without stopping to flush after
 every batch: the next batch is processed while the broker acknowledges the last.
+
+A stage's state changelog must not get ahead of the outputs it was computed with: after a
+crash the restored state would judge the batch's replayed events as already seen, and what
+the lost outputs said would be lost. So changelog records are *deferred*: kept with their
+batch, the last value per key, and produced (``release``) only once the batch's outputs are
+acknowledged; the batch's offsets are committed after those in turn.
 """
 
 from __future__ import annotations
@@ -36,13 +42,15 @@ def output_config(connection: Mapping[str, Any], client_id: str) -> dict[str, An
 class DeliveryBatch:
     """The outputs of one input batch, until the broker has acknowledged all of them."""
 
-    __slots__ = ("errors", "offsets", "outstanding", "sealed")
+    __slots__ = ("deferred", "errors", "offsets", "outstanding", "sealed")
 
     def __init__(self, offsets: Any = None) -> None:
         self.offsets = offsets  # what to commit once delivered (the consumer's business)
         self.outstanding = 0
         self.sealed = False  # no more outputs will be added
         self.errors: list[str] = []
+        # (topic, partition, key) -> value: produced once the outputs above are delivered
+        self.deferred: dict[tuple[str, int, bytes | None], bytes | None] = {}
 
     @property
     def delivered(self) -> bool:
@@ -79,11 +87,32 @@ class KafkaOutput:
         headers: list[tuple[str, str | bytes | None]] | None = None,
         partition: int = -1,
     ) -> None:
+        self._produce(self.current, topic, key, value, headers, partition)
+
+    def defer(self, topic: str, key: bytes | None, value: bytes | None,
+              headers: Any = None, partition: int = -1) -> None:
+        """Produce once the current batch's outputs are delivered (see ``release``); a later
+        value of the same key in the same batch replaces an earlier one."""
+        self.current.deferred[(topic, partition, key)] = value
+
+    def release(self, batch: DeliveryBatch) -> DeliveryBatch:
+        """Produce a delivered batch's deferred records; returns the batch that tracks their
+        delivery (with the first one's offsets, to commit once it is delivered)."""
+        follow = DeliveryBatch(batch.offsets)
+        follow.sealed = True
+        for (topic, partition, key), value in batch.deferred.items():
+            self._produce(follow, topic, key, value, None, partition)
+        batch.deferred = {}
+        return follow
+
+    def _produce(self, batch: DeliveryBatch, topic: str, key: bytes | None,
+                 value: bytes | None, headers: Any, partition: int) -> None:
+        on_delivery = self._on_delivery if batch is self.current else batch.on_delivery
         while True:
             try:
                 self.producer.produce(topic, value=value, key=key, headers=headers,
-                                      partition=partition, on_delivery=self._on_delivery)
-                self.current.outstanding += 1
+                                      partition=partition, on_delivery=on_delivery)
+                batch.outstanding += 1
                 return
             except BufferError:
                 self.producer.poll(0.05)
@@ -101,6 +130,13 @@ class KafkaOutput:
             raise OutputError(
                 f"{remaining} outputs unacknowledged, {len(errors)} failed: {errors[:3]}"
             )
+
+
+class Deferred:
+    """An output whose records wait for the current batch's outputs (a state changelog's)."""
+
+    def __init__(self, output: KafkaOutput) -> None:
+        self.produce = output.defer
 
 
 def check_delivered(batch: DeliveryBatch) -> None:

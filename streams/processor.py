@@ -1,6 +1,12 @@
 """Runs the fused raw-side stages over a batch of raw messages: decode once, standardize,
-extract facts, encode the std event and one fact per entity, route rejections to the DLQ and
-findings to the quality topic. The stages stay separate in code; only this loop fuses them.
+judge the change against its source row's state and extract facts, encode the std event and
+one fact per entity, route rejections to the DLQ and findings to the quality topic. The
+stages stay separate in code; only this loop fuses them.
+
+The source rows are tables (``row_store``): a change's facts, and the retracts of what its row
+named before, come from the row's state, whatever the event's op and before image; an event
+older than its row is not applied but reported (``timeliness.stale``); a closed snapshot run
+deletes the rows it did not read, on every partition of the table.
 
 Plain Python over plain messages, so tests and benchmarks drive it without a broker; the raw
 worker's loop hands it each batch and commits the batch once its outputs are acknowledged.
@@ -16,17 +22,19 @@ from datetime import date
 from typing import Any
 
 from streams.emitters import DeadLetterEmitter, FindingEmitter, SchemaIds
-from streams.enrich.facts import FactExtractor
-from streams.enrich.moves import entities_of
-from streams.enrich.plan import moving_fields
+from streams.enrich.facts import Fact, FactExtractor
+from streams.enrich.row_table import RowOutcome, RowTable
+from streams.enrich.snapshots import Closing
 from streams.masking.pseudonym import Pseudonymizer
 from streams.outcomes import Rejected
 from streams.processor_types import InputMessage, Output
 from streams.quality import finding_records
+from streams.row_store import CLOSING_KEY, RowTables, decode_entry, encode_entry
 from streams.rules.findings import RuleViolation
 from streams.standardize import STAGE, StandardizeStage
+from streams.state_store import ChangelogStore, MemoryBackend
 from topics.annotations import Category
-from topics.catalog import Topic, fact_topic, raw_topic, std_topic
+from topics.catalog import RAW_ROWS, Topic, fact_topic, raw_topic, state_topic, std_topic
 from topics.schemas import load_avsc, row_spec, source_names
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError
 
@@ -41,6 +49,7 @@ class BatchStats:
     filtered: int = 0
     findings: int = 0
     facts: int = 0
+    stale: int = 0  # events older than their row: not applied, reported
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
@@ -54,7 +63,7 @@ class _Route:
     stage: StandardizeStage
     std: Topic
     encode: Callable[[dict[str, Any]], bytes]
-    moving_fields: frozenset[str]
+    partitions: int  # of the raw topic: where a snapshot closing is carried
 
 
 class RawLayerProcessor:
@@ -67,23 +76,32 @@ class RawLayerProcessor:
         pseudonymizer: Pseudonymizer,
         output: Output,
         clock_ms: Callable[[], int] | None = None,
+        rows: RowTables | None = None,
     ) -> None:
+        """``rows``: the row tables of the partitions this member owns; without them, the
+        rows are kept in memory only (unit tests, the benchmark's bare loop)."""
         self.decoder = decoder
         self.output = output
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.routes: dict[str, _Route] = {}
+        self.facts = FactExtractor()
+        self.rows = rows or RowTables(
+            ChangelogStore(state_topic(RAW_ROWS).name, _Discard(), MemoryBackend(), None,
+                           encode_entry, decode_entry),
+            self.facts)
         for source in source_names():
+            raw = raw_topic(source)
             std = std_topic(source)
             assert std.value_schema is not None
             schema = std.value_schema()
             encoder = AvroEncoder(schema, schema_ids(std.value_subject, schema))
-            self.routes[raw_topic(source).name] = _Route(
+            self.routes[raw.name] = _Route(
                 source,
                 row_spec(source).dept,
                 StandardizeStage(source, pseudonymizer),
                 std,
                 encoder.encode,
-                moving_fields(source),
+                raw.partitions,
             )
         self.finding_emitter = FindingEmitter(schema_ids, output)
         self.dead_letters = DeadLetterEmitter(STAGE, output)
@@ -92,7 +110,6 @@ class RawLayerProcessor:
         self._encode_string_key = AvroEncoder(
             key_schema, schema_ids(some_fact_key, key_schema)
         ).encode
-        self.facts = FactExtractor()
         fact_schema = load_avsc("fact/fact.avsc")
         self._fact_topics = {str(c): fact_topic(c) for c in Category}
         some_fact_topic = self._fact_topics[str(Category.INDIVIDUAL)]
@@ -114,6 +131,9 @@ class RawLayerProcessor:
         now_ms = self.clock_ms()
         for message in messages:
             route = self.routes[message.topic]
+            if message.key == CLOSING_KEY:
+                self._close(message, route, now_ms, stats)
+                continue
             stats.outcomes[(route.dept, "in")] += 1
             try:
                 envelope = self.decoder.decode(message.value) if message.value is not None else None
@@ -168,51 +188,66 @@ class RawLayerProcessor:
                 stats.standardized += 1
                 stats.outcomes[(route.dept, "out")] += 1
                 notes: list[RuleViolation] = []
-                for fact in self._facts_of(route, envelope, result.envelope, today, notes):
-                    # Keyed by entity key: the repartition point of the theme layer.
-                    self.output.produce(
-                        self._fact_topics[fact["category"]].name,
-                        self._encode_string_key(fact["entity_key"]),
-                        self._encode_fact(fact),
-                    )
-                    stats.facts += 1
+                table = self.rows.table(route.source, message.partition)
+                self._row_changed(message, route, table, table.apply(result.envelope, notes),
+                                  now_ms, stats)
                 if result.findings or notes:
                     self._findings(
                         [*result.findings, *notes], None, result.envelope, route, now_ms, stats
                     )
         return stats
 
-    def _facts_of(
+    def _row_changed(
         self,
+        message: InputMessage,
         route: _Route,
-        raw: dict[str, Any],
-        std: dict[str, Any],
-        today: date,
-        notes: list[RuleViolation],
-    ) -> list[dict[str, Any]]:
-        """The std event's facts, plus retracts for entities an update moved away from.
+        table: RowTable,
+        outcome: RowOutcome,
+        now_ms: int,
+        stats: BatchStats,
+    ) -> None:
+        """Emits what a row table decided; its changed rows went to the changelog already
+        (the table's rows write through), its snapshot run goes now."""
+        if outcome.facts:
+            self._produce_facts(outcome.facts, stats)
+        if outcome.stale is not None:
+            stale = outcome.stale
+            stats.stale += 1
+            stats.outcomes[(route.dept, "stale")] += 1
+            stats.findings += self.finding_emitter.emit(
+                [stale.finding(STAGE, now_ms)], stale.event_id, stats.quality)
+        if outcome.run_changed:
+            self.rows.write_run(table, message.partition)
+        if outcome.closing is not None:
+            # After this partition's reads of the run, in each other partition's own order.
+            closing = outcome.closing.to_bytes()
+            for partition in range(route.partitions):
+                if partition != message.partition:
+                    self.output.produce(message.topic, CLOSING_KEY, closing,
+                                        partition=partition)
 
-        The raw update's before image says what the record stated until now; it is only
-        standardized when a field that picks the record's entities changed (rare), so the
-        common update costs one comparison per such field.
-        """
-        before, after = raw.get("before"), raw.get("after")
-        if (
-            raw.get("op") != "u"
-            or before is None
-            or after is None
-            or all(before.get(f) == after.get(f) for f in route.moving_fields)
-        ):
-            return self.facts.extract(route.source, std, notes)
-        previous_row = route.stage.std_row(before, today)
-        previous = None
-        if previous_row is not None:
-            previous = entities_of(
-                self.facts.extract(
-                    route.source, {**std, "op": "c", "before": None, "after": previous_row}
-                )
+    def _close(
+        self, message: InputMessage, route: _Route, now_ms: int, stats: BatchStats
+    ) -> None:
+        """A table's snapshot run closed on another partition: close it on this one."""
+        try:
+            closing = Closing.from_bytes(message.value or b"")
+        except (ValueError, TypeError) as exc:
+            self._reject(message, route, "snapshot.bad_closing", str(exc)[:300],
+                         type(exc).__name__, "", now_ms, stats)
+            return
+        table = self.rows.table(route.source, message.partition)
+        self._row_changed(message, route, table, table.close(closing), now_ms, stats)
+
+    def _produce_facts(self, facts: list[Fact], stats: BatchStats) -> None:
+        for fact in facts:
+            # Keyed by entity key: the repartition point of the theme layer.
+            self.output.produce(
+                self._fact_topics[fact["category"]].name,
+                self._encode_string_key(fact["entity_key"]),
+                self._encode_fact(fact),
             )
-        return self.facts.extract_tracked(route.source, std, previous, notes)[0]
+        stats.facts += len(facts)
 
     def _reject(
         self,
@@ -260,6 +295,14 @@ class RawLayerProcessor:
             rejected_by=fatal,
         )
         stats.findings += self.finding_emitter.emit(records, event_id, stats.quality)
+
+
+class _Discard:
+    """The changelog of row tables kept in memory only."""
+
+    def produce(self, topic: str, key: bytes | None, value: bytes | None,
+                headers: Any = None, partition: int = -1) -> None:
+        pass
 
 
 def _event_id(envelope: dict[str, Any] | None) -> str:

@@ -31,4 +31,5 @@ class Output(Protocol):
         key: bytes | None,
         value: bytes | None,
         headers: list[tuple[str, str | bytes | None]] | None = None,
+        partition: int = -1,
     ) -> None: ...

@@ -48,8 +48,10 @@ class ShardBackend(Protocol):
         """The shard's map and the changelog offset to restore from (0: from the start)."""
         ...
 
-    def close(self, shard: Shard, states: MutableMapping[str, bytes], next_offset: int) -> None:
-        """Release a shard cleanly; its states are correct up to ``next_offset``."""
+    def close(self, shard: Shard, states: MutableMapping[str, bytes],
+              next_offset: int | None) -> None:
+        """Release a shard; its states are correct up to ``next_offset``, or may be ahead of
+        the changelog (None: writes were dropped, the next owner must restore in full)."""
         ...
 
 
@@ -59,7 +61,8 @@ class MemoryBackend:
     def open(self, shard: Shard) -> tuple[MutableMapping[str, bytes], int]:
         return {}, 0
 
-    def close(self, shard: Shard, states: MutableMapping[str, bytes], next_offset: int) -> None:
+    def close(self, shard: Shard, states: MutableMapping[str, bytes],
+              next_offset: int | None) -> None:
         states.clear()
 
 
@@ -89,9 +92,11 @@ class RocksDBBackend:
             del db[self.CHECKPOINT]  # from now on the shard is being written
         return _RdictStates(db), int(checkpoint or 0)
 
-    def close(self, shard: Shard, states: MutableMapping[str, bytes], next_offset: int) -> None:
+    def close(self, shard: Shard, states: MutableMapping[str, bytes],
+              next_offset: int | None) -> None:
         assert isinstance(states, _RdictStates)
-        states.db[self.CHECKPOINT] = next_offset
+        if next_offset is not None:  # else no checkpoint: the next open wipes the shard
+            states.db[self.CHECKPOINT] = next_offset
         states.db.close()
 
 
@@ -175,6 +180,10 @@ class ChangelogStore(Generic[V]):
     def shards(self) -> set[Shard]:
         return set(self._shards)
 
+    def keys(self, shard: Shard) -> list[str]:
+        """The table keys an owned shard holds (a copy: the shard may change meanwhile)."""
+        return list(self._shards[shard])
+
     def own(self, shards: Iterable[Shard]) -> None:
         """Take the shards over: open each, then bring it up to the changelog's end."""
         opened: dict[Shard, tuple[MutableMapping[str, bytes], int]] = {
@@ -191,9 +200,14 @@ class ChangelogStore(Generic[V]):
             self._shards[shard] = states
         log.info("restored %d changelog records into %d shards", restored, len(opened))
 
-    def release(self, shards: Iterable[Shard]) -> None:
-        """Give shards up (their outputs are flushed by then): close each cleanly."""
-        ends = self._ends({p for _, p in shards})
+    def release(self, shards: Iterable[Shard], clean: bool = True) -> None:
+        """Give shards up: cleanly when every write reached the changelog (their outputs
+        are flushed by then), else (``clean`` false) so that the next owner restores them
+        in full."""
+        shards = list(shards)
+        ends: dict[int, int | None] = (
+            dict(self._ends({p for _, p in shards})) if clean
+            else dict.fromkeys({p for _, p in shards}))
         for shard in shards:
             states = self._shards.pop(shard, None)
             if states is not None:

@@ -13,7 +13,7 @@ from streams.output import KafkaOutput, output_config
 from streams.processor_types import InputMessage
 from streams.state_store import ChangelogStore, Shard, backend_for
 from streams.theme_processor import STAGE, ThemeProcessor, ThemeStats
-from topics.catalog import state_topic
+from topics.catalog import THEME_PROFILES, state_topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
@@ -41,7 +41,8 @@ class ThemeStage:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         self.store.own(self._shards(partitions))
 
-    def revoked(self, partitions: list[TopicPartition]) -> None:
+    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
+        # Its changelog records are produced with its outputs, flushed even when lost.
         self.store.release(self._shards(partitions))
 
     def _shards(self, partitions: list[TopicPartition]) -> list[Shard]:
@@ -58,7 +59,7 @@ def build_theme_loop(settings: Settings) -> BatchConsumerLoop:
         output,
     )
     store = ChangelogStore(
-        state_topic("theme.profiles").name,
+        state_topic(THEME_PROFILES).name,
         output,
         backend_for(settings.theme_store, settings.state_dir / "streams" / group),
         lambda: Consumer({**kafka_config(settings),

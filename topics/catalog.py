@@ -150,6 +150,9 @@ def _quality_topic(namespace: str) -> Topic:
 
 
 STAGES = ("standardize", "theme")
+# The stages' tables: the theme layer's profiles, the raw layer's source rows (per row key,
+# what the row names and since which position; see streams/row_store.py).
+THEME_PROFILES, RAW_ROWS = "theme.profiles", "raw.rows"
 # China's Cybersecurity Law (art. 21) keeps network logs at least six months.
 AUDIT_RETENTION_DAYS = 190
 
@@ -194,13 +197,15 @@ def _connect_topic(namespace: str, store: str) -> Topic:
     )
 
 
-def _state_topic(namespace: str, table: str) -> Topic:
+def _state_topic(namespace: str, table: str, stage: str) -> Topic:
     """A stage's table changelog: declared here so it exists, compacted and co-partitioned
-    with the fact topics, before the first worker starts."""
+    with the stage's input topics (the catalog's default partition count), before the first
+    worker starts."""
     return Topic(
         name=f"{namespace}state.{table}",
         layer=Layer.STATE,
-        description=f"Changelog of the {table} table: the theme stage's state, restored on start.",
+        description=f"Changelog of the {table} table: the {stage} stage's state, restored on "
+        "start.",
         retention_ms=-1,
         cleanup=Cleanup.COMPACT,
         grade=Grade.IMPORTANT,
@@ -245,7 +250,8 @@ def _catalog(namespace: str) -> tuple[Topic, ...]:
         *(_theme_topic(namespace, category) for category in Category),
         *(_dlq_topic(namespace, stage) for stage in STAGES),
         _quality_topic(namespace),
-        _state_topic(namespace, "theme.profiles"),
+        _state_topic(namespace, THEME_PROFILES, "theme"),
+        _state_topic(namespace, RAW_ROWS, "standardize"),
         _audit_topic(namespace),
         _subscriptions_topic(namespace),
         *(_connect_topic(namespace, store) for store in CONNECT_STORES),

@@ -17,7 +17,18 @@ from ops.access import ADMIN_PRINCIPAL
 from ops.settings import Settings, get_settings
 from ops.stack.connect import PRINCIPAL as CONNECT
 from ops.stack.connect import worker_group as connect_group
-from topics.catalog import Layer, Topic, by_layer, by_name, dlq_topic, quality_topic, raw_topic
+from topics.catalog import (
+    RAW_ROWS,
+    THEME_PROFILES,
+    Layer,
+    Topic,
+    by_layer,
+    by_name,
+    dlq_topic,
+    quality_topic,
+    raw_topic,
+    state_topic,
+)
 from topics.cdc import DEPARTMENT_TABLES, KEY_RECORD, VALUE_RECORD
 from topics.sharing import read_declaration
 
@@ -144,6 +155,7 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
     facts, themes = by_layer(Layer.FACT), by_layer(Layer.THEME)
     quality = quality_topic()
     audit = by_layer(Layer.AUDIT)
+    rows, profiles = state_topic(RAW_ROWS), state_topic(THEME_PROFILES)
     return (
         Principal(ADMIN, "topics, schemas, users and ACLs (a broker super user)", frozenset()),
         *(
@@ -156,10 +168,14 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
         ),
         Principal(
             RAW_WORKER,
-            "standardizes raw into std, fact, dlq and quality",
+            "standardizes raw into std, fact, dlq and quality; keeps the source rows' state "
+            "changelog; appends snapshot closings to the raw partitions it owns",
             frozenset(
-                _reads(raw)
-                | _writes([*by_layer(Layer.STD), *facts, dlq_topic("standardize"), quality])
+                _reads([*raw, rows])
+                # Raw: a table's closed snapshot run is carried to its other partitions as a
+                # control record in the partition's own order (see streams/row_store.py).
+                | _writes([*raw, *by_layer(Layer.STD), *facts, rows, dlq_topic("standardize"),
+                           quality])
                 | _group(worker_group(namespace, "raw"))
             ),
         ),
@@ -167,8 +183,8 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
             THEME_WORKER,
             "merges facts into theme profiles and their state changelog",
             frozenset(
-                _reads([*facts, *by_layer(Layer.STATE)])
-                | _writes([*themes, *by_layer(Layer.STATE), dlq_topic("theme"), quality])
+                _reads([*facts, profiles])
+                | _writes([*themes, profiles, dlq_topic("theme"), quality])
                 | _group(worker_group(namespace, "theme"))
             ),
         ),

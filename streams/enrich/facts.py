@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from streams.enrich.fact_map import FACT_MAP
 from streams.enrich.findings import missing_key
-from streams.enrich.moves import Moved, RecordEntities, entities_of, moved_away
+from streams.enrich.moves import Moved
 from streams.enrich.plan import EntityPlan, SourcePlan, source_plan
 from streams.rules.findings import RuleViolation
 
@@ -103,23 +103,6 @@ class FactExtractor:
         """The facts of one std change event; entities without a key are skipped and, when
         ``notes`` is given, reported there as ``enrich.missing_key``."""
         return self._extract(source, envelope, notes)[0]
-
-    def extract_tracked(
-        self,
-        source: str,
-        envelope: Mapping[str, Any] | None,
-        previous: RecordEntities | None,
-        notes: list[RuleViolation] | None = None,
-    ) -> tuple[list[Fact], RecordEntities | None]:
-        """``extract`` plus retracts for entities the record stated before (``previous``)
-        and no longer does; returns the record's new entity map (None after a delete: the
-        caller drops the record's entry)."""
-        facts, context = self._extract(source, envelope, notes)
-        if context is None:
-            return facts, previous
-        current = entities_of(facts)
-        facts.extend(context.retract(moved) for moved in moved_away(previous, current))
-        return facts, (None if context.op == RETRACT else current)
 
     def change(
         self,

@@ -1,11 +1,8 @@
-"""Entities a source record stopped stating: the retracts an update or delete implies.
+"""Entities a source row stopped naming: the retracts a change of the row implies.
 
-An update can move a record's statement to another entity (a new legal representative, a
-licence re-held): the std layer carries no before image for updates, so only a memory of
-which entities the record stated last time can retract the old one's contribution. That
-memory is a small JSON-compatible map per source record (``RecordEntities``), kept by the
-caller in a table keyed by the source record (raw topics are keyed by it, so one worker sees
-all changes of a record, in order).
+What a row names is kept per row, by role, in its state (``rows.RowState``), as a small
+JSON-compatible map (``RecordEntities``); a change compares the entities its facts name with
+that map, never with the event's before image.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from streams.enrich.fact_map import (
     fields_of,
 )
 from streams.enrich.theme_spec import theme_spec
-from streams.masking.std_schema import DERIVED_FROM
 from topics.annotations import DEPT
 from topics.schemas import key_schema, std_row_schema
 
@@ -171,16 +170,3 @@ def _is_string(avro_type: Any) -> bool:
 def _check_field(where: str, name: str, types: Mapping[str, Any]) -> None:
     if name not in types:
         raise FactMapError(f"{where}: the std row has no field {name!r}")
-
-
-def moving_fields(source: str) -> frozenset[str]:
-    """Raw fields whose change can move a record's statement to another entity: the raw
-    origins (``govbus.derived_from``) of the entity keys and of the conditions choosing them.
-    An update that changes none of them states the same entities as before."""
-    lineage = {f["name"]: f.get(DERIVED_FROM, f["name"]) for f in std_row_schema(source)["fields"]}
-    fields: set[str] = set()
-    for entity in source_plan(source).entities:
-        fields.update(lineage[name] for name in entity.key_fields.split("+"))
-        if entity.when is not None:
-            fields.add(lineage[entity.when.field])
-    return frozenset(fields)

@@ -55,7 +55,12 @@ class RowState(NamedTuple):
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RowState:
-        ts, sequence, event_id, entities, deleted, left = orjson.loads(data)
+        return cls.from_fields(orjson.loads(data))
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> RowState:
+        """From the decoded changelog form."""
+        ts, sequence, event_id, entities, deleted, left = fields
         return cls(ts, sequence, event_id, entities, bool(deleted), left,
                    order_key(ts, sequence))
 

@@ -64,7 +64,12 @@ class SnapshotRun(NamedTuple):
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SnapshotRun:
-        start, last = orjson.loads(data)
+        return cls.from_fields(orjson.loads(data))
+
+    @classmethod
+    def from_fields(cls, fields: list[Any]) -> SnapshotRun:
+        """From the decoded changelog form."""
+        start, last = fields
         return cls(None if start is None else Position(*start),
                    None if last is None else Closing.from_json(last))
 

@@ -14,13 +14,13 @@ from ops.kafka_client import kafka_config
 from ops.settings import get_settings
 from streams.output import KafkaOutput, output_config
 from streams.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, ShardBackend
-from topics.catalog import catalog, state_topic
+from topics.catalog import THEME_PROFILES, catalog, state_topic
 
 
 def _store(backend: ShardBackend, output: KafkaOutput) -> ChangelogStore[dict[str, int]]:
     settings = get_settings()
     return ChangelogStore(
-        state_topic("theme.profiles").name, output, backend,
+        state_topic(THEME_PROFILES).name, output, backend,
         lambda: Consumer({**kafka_config(settings),
                           "group.id": "restore-test", "enable.partition.eof": True}),
         orjson.dumps, orjson.loads)

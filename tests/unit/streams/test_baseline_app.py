@@ -31,8 +31,9 @@ class MemoryRegistry:
 def test_outbox_hands_out_what_one_event_produced() -> None:
     outbox = baseline_app.Outbox()
     outbox.produce("a", b"k", b"v")
-    outbox.produce("b", None, None, [("h", "x")])
-    assert outbox.take() == [("a", b"k", b"v", None), ("b", None, None, [("h", "x")])]
+    outbox.produce("b", None, None, [("h", "x")], partition=2)
+    assert outbox.take() == [("a", b"k", b"v", None, None),
+                             ("b", None, None, [("h", "x")], 2)]
     assert outbox.take() == []
 
 

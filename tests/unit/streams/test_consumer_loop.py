@@ -46,11 +46,13 @@ class Producer:
     def __init__(self) -> None:
         self.pending: list[tuple[int, Callable[[Any, Any], None]]] = []
         self.sent = 0
+        self.topics: list[str] = []
 
     def produce(self, topic: str, value: Any = None, key: Any = None, headers: Any = None,
                 partition: int = -1, on_delivery: Any = None) -> None:
         self.pending.append((self.sent, on_delivery))
         self.sent += 1
+        self.topics.append(topic)
 
     def ack(self, *numbers: int, error: Any = None) -> None:
         for number, callback in list(self.pending):
@@ -112,15 +114,19 @@ class Stage:
     input_topics: ClassVar[list[str]] = [TOPIC]
 
     def __init__(self, output: KafkaOutput,
-                 after_batch: Callable[[int], None] | None = None) -> None:
+                 after_batch: Callable[[int], None] | None = None,
+                 changelog: bool = False) -> None:
         self.output = output
         self.after_batch = after_batch
+        self.changelog = changelog
         self.batches = 0
         self.events: list[str] = []
 
     def process(self, batch: list[InputMessage]) -> BatchStats:
         for _ in batch:
             self.output.produce("std", b"k", b"v")
+            if self.changelog:
+                self.output.defer("changelog", b"row", b"state", partition=0)
         self.batches += 1
         if self.after_batch is not None:
             self.after_batch(self.batches)
@@ -129,15 +135,17 @@ class Stage:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         self.events.append("assigned")
 
-    def revoked(self, partitions: list[TopicPartition]) -> None:
+    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
         self.events.append("revoked")
 
 
 def make_loop(steps: list[Step], after_batch: Callable[[int], None] | None = None,
-              commit_interval_s: float = 0.0) -> tuple[BatchConsumerLoop, Consumer, Producer]:
+              commit_interval_s: float = 0.0,
+              changelog: bool = False) -> tuple[BatchConsumerLoop, Consumer, Producer]:
     consumer, producer = Consumer(steps), Producer()
     output = KafkaOutput(producer)  # type: ignore[arg-type]
-    loop = BatchConsumerLoop(consumer, Stage(output, after_batch=after_batch),  # type: ignore[arg-type]
+    stage = Stage(output, after_batch=after_batch, changelog=changelog)
+    loop = BatchConsumerLoop(consumer, stage,  # type: ignore[arg-type]
                              output, 10, 0.01, "g", max_in_flight=4,
                              commit_interval_s=commit_interval_s)
     consumer.loop = loop
@@ -179,6 +187,26 @@ def test_delivered_offsets_are_held_until_the_commit_interval() -> None:
         commit_interval_s=3600)
     loop.run()
     assert consumer.commits == [([(0, 2), (1, 1)], False)]  # one commit, at stop
+
+
+def test_a_batchs_changelog_follows_its_outputs_and_its_commit_follows_the_changelog() -> None:
+    def acknowledge(batch: int) -> None:
+        if batch == 1:
+            assert producer.topics == ["std", "std"]  # the changelog waits for the outputs
+            producer.ack(0, 1)
+        if batch == 2:
+            # Released once, with the row's last state of the batch; not committed before
+            # it is acknowledged.
+            assert producer.topics == ["std", "std", "changelog", "std"]
+            assert consumer.commits == []
+            producer.ack(2, 3)
+
+    loop, consumer, producer = make_loop(
+        [[Message(0, 0), Message(0, 1)], [Message(0, 2)]], after_batch=acknowledge,
+        changelog=True)
+    loop.run()
+    assert producer.topics == ["std", "std", "changelog", "std", "changelog"]
+    assert consumer.commits == [([(0, 2)], True), ([(0, 3)], False)]
 
 
 def test_a_failed_output_stops_the_loop_and_its_batch_is_never_committed() -> None:

@@ -89,6 +89,17 @@ def test_rocksdb_wipes_a_shard_that_was_not_released_cleanly(tmp_path: Path) -> 
     backend.close(("individual", 1), again, 0)
 
 
+def test_a_shard_given_up_with_writes_dropped_is_restored_in_full_next_time(
+        tmp_path: Path) -> None:
+    states = store(RocksDBBackend(tmp_path), Recorder())
+    states.own([("individual", 1)])
+    states.put("individual:p1", {"v": 1}, 1)
+    states.release([("individual", 1)], clean=False)  # its changelog record never left
+    again, start = RocksDBBackend(tmp_path).open(("individual", 1))
+    assert start == 0 and len(again) == 0
+    RocksDBBackend(tmp_path).close(("individual", 1), again, 0)
+
+
 def test_rocksdb_shards_hold_bytes_and_decode_on_read(tmp_path: Path) -> None:
     states = store(RocksDBBackend(tmp_path), Recorder())
     states.own([("organization", 3)])

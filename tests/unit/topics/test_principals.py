@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from topics.catalog import Layer, by_layer
+from topics.catalog import RAW_ROWS, THEME_PROFILES, Layer, by_layer, state_topic
 from topics.principals import (
     ADMIN,
     RAW_WORKER,
@@ -43,9 +43,18 @@ def test_raw_is_read_by_the_raw_worker_alone() -> None:
 
 def test_the_workers_write_only_their_layers() -> None:
     raw_writes = {t.split(".")[0] for t in _topics(RAW_WORKER, Operation.WRITE)}
-    assert raw_writes == {"std", "fact", "dlq", "quality"}
+    # raw: the snapshot closings it carries between a table's raw partitions
+    assert raw_writes == {"raw", "std", "fact", "state", "dlq", "quality"}
     theme_writes = {t.split(".")[0] for t in _topics(THEME_WORKER, Operation.WRITE)}
     assert theme_writes == {"theme", "state", "dlq", "quality"}
+
+
+def test_each_worker_reads_and_writes_its_own_state_changelog_only() -> None:
+    rows, profiles = state_topic(RAW_ROWS).name, state_topic(THEME_PROFILES).name
+    for name, own, other in ((RAW_WORKER, rows, profiles), (THEME_WORKER, profiles, rows)):
+        for operation in (Operation.READ, Operation.WRITE):
+            assert own in _topics(name, operation)
+            assert other not in _topics(name, operation)
 
 
 def test_the_sink_reads_theme_fact_quality_audit_and_subscriptions() -> None:

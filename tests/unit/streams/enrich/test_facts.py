@@ -10,6 +10,7 @@ from streams.enrich.fact_map import Const
 from streams.enrich.facts import FactExtractor
 from streams.enrich.findings import MISSING_KEY
 from streams.enrich.plan import FactMapError, as_text, compile_value
+from streams.enrich.row_table import RowTable
 from streams.rules.findings import RuleViolation
 from tests.unit.streams.enrich.rows import (
     ACME,
@@ -126,28 +127,12 @@ def test_tombstone_and_imageless_events_state_nothing() -> None:
     assert extractor.extract("household.resident", {**event(resident()), "after": None}) == []
 
 
-def test_new_legal_rep_retracts_the_old_ones_contribution() -> None:
-    extractor = FactExtractor()
-    _, index = extractor.extract_tracked("market.enterprise", event(enterprise()), None)
-    assert index == {"self/organization": ["organization", "enterprise", ACME],
-                     "legal_rep/individual": ["individual", "person", ALICE]}
-    changed = enterprise(legal_rep_id_number_pseudonym=BOB)
-    out, index = extractor.extract_tracked("market.enterprise", event(changed, op="u", ts=2),
-                                           index)
-    assert [(f["op"], f["role"], f["entity_key"]) for f in out] == [
-        ("assert", "self", ACME), ("assert", "legal_rep", BOB), ("retract", "legal_rep", ALICE)]
-    assert index is not None and index["legal_rep/individual"][2] == BOB
-    out, index = extractor.extract_tracked("market.enterprise",
-                                           event(changed, op="d", ts=3), index)
-    assert {f["op"] for f in out} == {"retract"} and index is None
-
-
 def test_holder_kind_change_retracts_the_other_category() -> None:
-    extractor = FactExtractor()
-    _, index = extractor.extract_tracked("licence.licence", event(person_licence()), None)
+    table = RowTable(FactExtractor(), "licence.licence", {}, reconcile_snapshots=False)
+    table.apply(event(person_licence()))
     row = person_licence(holder_kind="organization", holder_id_number_pseudonym=None,
                          holder_id_number_masked=None, holder_uscc=ACME)
-    out, _ = extractor.extract_tracked("licence.licence", event(row, op="u", ts=2), index)
+    out = table.apply(event(row, op="u", ts=2_000)).facts
     assert [(f["op"], f["category"], f["entity_key"]) for f in out][1:] == [
         ("assert", "organization", ACME), ("retract", "individual", ALICE)]
 

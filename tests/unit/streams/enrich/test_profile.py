@@ -10,6 +10,7 @@ from streams.enrich.findings import AUTHORITY_CONFLICT
 from streams.enrich.merge import Conflict, agrees
 from streams.enrich.order import order_key
 from streams.enrich.profile import ProfileState, Status, apply_fact
+from streams.enrich.row_table import RowTable
 from streams.enrich.theme import conflict_findings, render
 from tests.unit.streams.enrich.rows import (
     ACME,
@@ -147,10 +148,10 @@ def test_deleting_one_of_two_contributions_keeps_the_others_values() -> None:
 
 
 def test_a_moved_legal_rep_loses_the_enterprise_link() -> None:
-    extractor = FactExtractor()
-    first, index = extractor.extract_tracked(MARKET, event(enterprise(), ts=1), None)
-    moved, _ = extractor.extract_tracked(
-        MARKET, event(enterprise(legal_rep_id_number_pseudonym=BOB), op="u", ts=2), index)
+    table = RowTable(FactExtractor(), MARKET, {}, reconcile_snapshots=False)
+    first = table.apply(event(enterprise(), ts=1)).facts
+    moved = table.apply(
+        event(enterprise(legal_rep_id_number_pseudonym=BOB), op="u", ts=2)).facts
     alice = [f for f in [*first, *moved] if f["entity_key"] == ALICE]
     state = fold(_alice(HOUSEHOLD, resident(), ts=0), *alice)
     record = render("individual", ALICE, state, 0)

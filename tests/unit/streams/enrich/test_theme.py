@@ -10,6 +10,7 @@ from fastavro.validation import validate
 from connectors.simulator.simulator import DepartmentSimulator
 from streams.enrich.facts import FactExtractor
 from streams.enrich.profile import ProfileState, apply_fact
+from streams.enrich.row_table import RowTable
 from streams.enrich.theme import conflict_findings, render
 from streams.masking.pseudonym import Pseudonymizer
 from streams.outcomes import Standardized
@@ -74,7 +75,7 @@ def test_a_simulated_stream_fits_every_schema() -> None:
     stages: dict[str, StandardizeStage] = {}
     extractor = FactExtractor()
     states: dict[tuple[str, str], ProfileState | None] = {}
-    index: dict[tuple[str, str], dict[str, list[str]]] = {}
+    tables: dict[str, RowTable] = {}
     notes: list[RuleViolation] = []
     statuses: Counter[str] = Counter()
     for e in DepartmentSimulator(seed=3, defect_rate=0.05).events(1500):
@@ -92,14 +93,9 @@ def test_a_simulated_stream_fits_every_schema() -> None:
         )
         if not isinstance(std, Standardized):
             continue
-        record = (e.source, next(iter(e.key.values())))
-        facts, entities = extractor.extract_tracked(
-            e.source, std.envelope, index.get(record), notes
-        )
-        if entities is None:
-            index.pop(record, None)
-        else:
-            index[record] = entities
+        table = tables.setdefault(
+            e.source, RowTable(extractor, e.source, {}, reconcile_snapshots=False))
+        facts = table.apply(std.envelope, notes).facts
         for fact in facts:
             assert validate(fact, FACT_SCHEMA, raise_errors=True)
             key = (fact["category"], fact["entity_key"])
