@@ -17,9 +17,11 @@ from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, topic_admin
 from ops.settings import get_settings
+from streams.enrich.rows import RowState
 from streams.masking.pseudonym import Pseudonymizer
+from streams.row_store import RUN_KEY
 from tests.integration.workers import read_topic, running_worker, wait_for
-from topics.catalog import catalog, quality_topic, theme_topic
+from topics.catalog import RAW_ROWS, catalog, quality_topic, state_topic, theme_topic
 from topics.codes.citizen_id import make_citizen_id
 from topics.codes.sex import SexCode
 from topics.codes.uscc import make_uscc
@@ -229,7 +231,7 @@ def _run_to_completion(log: Path, settled: Callable[[], bool], kill_midway: bool
 
 def test_sigkill_recovers_profiles_from_changelog(stack, tmp_path: Path, monkeypatch) -> None:
     events = DepartmentSimulator(seed=21, defect_rate=0.0, population=120).events(2500)
-    results = []
+    results, rows = [], []
     for run, kill in (("steady", False), ("killed", True)):
         monkeypatch.setenv("GOVBUS_TOPIC_NAMESPACE", f"t{os.urandom(4).hex()}{run}.")
         get_settings.cache_clear()
@@ -239,7 +241,26 @@ def test_sigkill_recovers_profiles_from_changelog(stack, tmp_path: Path, monkeyp
         settle = _Settle(quiet_s=12.0)
         _run_to_completion(tmp_path / f"{run}.log", settle, kill)
         results.append(settle.last)
+        rows.append(_row_states())
     get_settings.cache_clear()
     steady, killed = results
     assert len(steady) > 100
     assert killed == steady
+    # The raw layer's source rows too: the same position, event and entities per row.
+    assert len(rows[0]) > 100
+    assert rows[1] == rows[0]
+
+
+def _row_states() -> dict[bytes, tuple[Any, ...]]:
+    """Each source row's last state in the row changelog (what the next owner restores)."""
+    latest: dict[bytes, bytes | None] = {}
+    for message in read_topic(state_topic(RAW_ROWS).name, idle_s=2.0):
+        if message.raw_key is not None and not message.raw_key.endswith(RUN_KEY.encode()):
+            latest[message.raw_key] = message.raw_value
+    states = {}
+    for key, value in latest.items():
+        if value is not None:
+            state = RowState.from_bytes(value)
+            states[key] = (state.ts, state.sequence, state.event_id, state.entities,
+                           state.deleted)
+    return states
