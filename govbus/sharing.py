@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
 
 from confluent_kafka import Producer
 
@@ -25,7 +24,6 @@ from topics.reader import TopicReader
 from topics.serde import AvroEncoder
 from topics.sharing import read_declaration
 from topics.subscriptions import (
-    Status,
     Subscription,
     SubscriptionError,
     decide,
@@ -146,12 +144,3 @@ def _consumer_principal(settings: Settings, dept: str, granted: dict[str, frozen
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def overdue(subscriptions: Iterable[Subscription], now_ms: int | None = None) -> list[Subscription]:
-    moment = _now_ms() if now_ms is None else now_ms
-    return [s for s in subscriptions if s.overdue(moment)]
-
-
-__all__ = ["Status", "SubscriptionError", "decide_request", "overdue", "read_subscriptions",
-           "revoke_grant", "submit", "subscribed"]
