@@ -421,7 +421,10 @@ def worker(
     keyed = pseudonymizer(settings) if role != "theme" else None  # before any connection
     for principal in WORKER_PRINCIPALS[role]:
         _require_topics(settings, principal)
-    code = run_worker(settings, role, keyed)
+    from govbus.lineage import reported_runs, worker_flows
+
+    with reported_runs(settings, worker_flows(role)):
+        code = run_worker(settings, role, keyed)
     if code:
         raise typer.Exit(code)
 
@@ -531,6 +534,9 @@ def demo(
         out.rule("sharing: the resource catalog and a department's subscriptions")
         for line in run.sharing_summary(settings):
             out.print(line, highlight=False)
+        out.rule("lineage: one person's theme row back to each department's raw messages")
+        for line in run.lineage_example(settings):
+            out.print(line, highlight=False, markup=False)
         admin = admin_settings(settings)
         letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
             kafka_config(admin), registry(admin), dlq_topic("standardize").name
@@ -555,6 +561,7 @@ def demo(
     out.print("          govbus query \"SELECT * FROM govbus.v_k_anonymity\"")
     out.print("          govbus dlq list")
     out.print("          govbus catalog list; govbus share list")
+    out.print("          govbus lineage <a theme row's entity key>")
     out.print("stop:     govbus stack down")
 
 
@@ -700,8 +707,10 @@ bench_app.command("latency")(bench_latency)
 
 app.command("status")(status)
 from govbus.cli_connect import connect_app  # noqa: E402
+from govbus.cli_lineage import lineage  # noqa: E402
 
 app.add_typer(connect_app, name="connect")
+app.command("lineage")(lineage)
 
 
 def main() -> None:

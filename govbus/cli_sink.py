@@ -111,8 +111,12 @@ def sink_run(
             markup=False,
         )
 
+    from govbus.lineage import reported_run
+    from sinks.lineage import sink_flow
+
     try:
-        service.run(stop, on_ready=ready)
+        with reported_run(settings, sink_flow(settings.clickhouse_database)):
+            service.run(stop, on_ready=ready)
     finally:
         service.close()
         if metrics_server is not None:

@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -163,6 +163,31 @@ def sharing_summary(settings: Settings) -> list[str]:
                if made.status == "requested" and made.due_ms else "")
         lines.append(f"{made.consumer} -> {made.topic} ({made.sharing}): {made.status}{due}")
     return lines
+
+
+def lineage_example(settings: Settings, most_changes: int = 3) -> list[str]:
+    """``govbus lineage`` of the person most departments contributed to (their last few
+    changes per record)."""
+    from govbus.lineage import Contribution, render, trace
+    from govbus.privacy_audit import json_rows
+    from sinks.clickhouse.tables import facts_table
+
+    facts = facts_table(settings.clickhouse_database).spec
+    best = query(settings, f"SELECT entity_key FROM {facts.qualified_name} "
+                           "WHERE category = 'individual' GROUP BY entity_key "
+                           "ORDER BY uniqExact(dept) DESC, count() DESC LIMIT 1").rows
+    if not best:
+        return ["no person facts landed yet"]
+    key = str(best[0][0])
+    found = trace(lambda sql: json_rows(run_query(settings, sql, "json")),
+                  settings.clickhouse_database, key)
+    if found is None:
+        return [f"no facts of {key}"]
+    shown = replace(found, contributions=tuple(
+        Contribution(c.dept, c.source, c.record_key, c.role, c.changes[-most_changes:])
+        for c in found.contributions))
+    return [*render(shown), f"(the last {most_changes} changes per record; all of them: "
+                            f"govbus lineage {key})"]
 
 
 def _when(ms: int) -> str:

@@ -209,7 +209,7 @@ class RawLayerProcessor:
         """Emits what a row table decided; its changed rows went to the changelog already
         (the table's rows write through), its snapshot run goes now."""
         if outcome.facts:
-            self._produce_facts(outcome.facts, stats)
+            self._produce_facts(outcome.facts, message, stats)
         if outcome.stale is not None:
             stale = outcome.stale
             stats.stale += 1
@@ -239,8 +239,12 @@ class RawLayerProcessor:
         table = self.rows.table(route.source, message.partition)
         self._row_changed(message, route, table, table.close(closing), now_ms, stats)
 
-    def _produce_facts(self, facts: list[Fact], stats: BatchStats) -> None:
+    def _produce_facts(self, facts: list[Fact], message: InputMessage, stats: BatchStats
+                       ) -> None:
+        # Lineage: the theme row's facts name the raw message that made them.
+        position = f"{message.topic}:{message.partition}:{message.offset}"
         for fact in facts:
+            fact["source_position"] = position
             # Keyed by entity key: the repartition point of the theme layer.
             self.output.produce(
                 self._fact_topics[fact["category"]].name,

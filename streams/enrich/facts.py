@@ -71,6 +71,7 @@ class FactContext:
             "role": role,
             "event_id": self.event_id,
             "sequence": self.sequence,
+            "source_position": None,  # the raw layer names the change's raw offset
             "source_ts_ms": self.ts,
             "attributes": attributes,
             "links": links,

@@ -5,15 +5,18 @@ a row deletes it, on whichever raw partition that row lives."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
+from govbus.lineage import events_path
 from govbus.wiring import publishers, topic_admin
 from ops.settings import Settings, get_settings
 from sinks.clickhouse.tables import entity_key_field
 from streams.masking.pseudonym import Pseudonymizer
 from streams.row_store import CLOSING_KEY
-from tests.integration.sinks.harness import SinkRun, child_env, running
+from tests.integration.sinks.harness import GOVBUS, SinkRun, child_env, running
 from tests.integration.workers import read_topic, running_worker, wait_for
 from topics.catalog import RAW_ROWS, catalog, raw_topic, state_topic, theme_topic
 from topics.codes.citizen_id import make_citizen_id
@@ -93,6 +96,19 @@ def test_profiles_follow_the_rows_through_resnapshots(
         wait_for(settled, 180, "one live person per current row", worker, log)
         sink.wait(lambda: {r[key] for r in sink.rows(live_sql)} == {wu, qian},
                   "theme_individual FINAL to hold the two current people")
+        # Lineage: the live row names its record and the raw messages it came from.
+        traced = subprocess.run([*GOVBUS, "lineage", wu], env=sink.env, capture_output=True,
+                                text=True, timeout=120)
+    assert traced.returncode == 0, traced.stderr
+    lines = traced.stdout.splitlines()
+    assert f"theme_individual {wu}: live" in lines[0]
+    assert any("household.resident" in line and "RK9000000001" in line for line in lines)
+    positions = [line.rsplit("<- ", 1)[1] for line in lines if "<- " in line]
+    assert positions and all(p.startswith(f"{raw_topic(SOURCE).name}:") for p in positions)
+    # The sink reported its run as OpenLineage events, column lineage included.
+    runs = [json.loads(line) for line in events_path(sink_settings).read_text().splitlines()]
+    assert [r["eventType"] for r in runs if r["job"]["name"] == "sink"][:2] == [
+        "START", "COMPLETE"]
     people = _people()
     assert {k for k, v in people.items() if v is not None} == {wu, qian}
     assert people[zhou] is None and people[sun] is None  # tombstoned

@@ -1,0 +1,139 @@
+"""Lineage: the flows derived from schemas, their OpenLineage rendering, one row's trace."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from openlineage.client.event_v2 import RunState
+from openlineage.client.serde import Serde
+
+from govbus.lineage import render, reported_run, run_event, trace, worker_flows
+from ops.settings import Settings
+from sinks.lineage import sink_flow
+from streams.enrich.theme_spec import theme_spec
+from streams.lineage import raw_flow, theme_flow
+from topics.annotations import PII, Category
+from topics.catalog import raw_topic, std_topic, theme_topic
+from topics.lineage import IDENTITY, std_columns
+from topics.schemas import row_schema, source_names
+
+
+@pytest.mark.parametrize("source", source_names())
+def test_no_personal_raw_column_reaches_std_unmasked(source: str) -> None:
+    personal = {f["name"] for f in row_schema(source)["fields"] if f.get(PII, "none") != "none"}
+    for column, made_from in std_columns(source).items():
+        for origin in made_from:
+            assert origin.dataset == raw_topic(source).name
+            if origin.field in personal:
+                assert origin.masking and origin.transformation != IDENTITY, (column, origin)
+
+
+def test_fact_columns_name_existing_raw_columns() -> None:
+    flow = raw_flow()
+    raw_fields = {raw_topic(s).name: {f["name"] for f in row_schema(s)["fields"]}
+                  for s in source_names()}
+    facts = [name for name in flow.columns if name.startswith("fact.")]
+    assert facts
+    for name in facts:
+        for column, made_from in flow.columns[name].items():
+            assert column.startswith("attributes.")
+            assert made_from, column
+            for origin in made_from:
+                assert origin.field in raw_fields[origin.dataset], (name, column, origin)
+
+
+def test_theme_flow_covers_every_attribute() -> None:
+    flow = theme_flow()
+    for category in Category:
+        assert set(flow.columns[theme_topic(category).name]) == set(
+            theme_spec(category).attributes)
+
+
+def test_sink_flow_lands_every_column_from_its_topics() -> None:
+    flow = sink_flow("lib")
+    assert flow.tables == set(flow.outputs)
+    for table, columns in flow.columns.items():
+        assert columns, table
+        assert all(o.dataset in flow.inputs for made in columns.values() for o in made)
+
+
+def test_run_event_marks_masked_columns() -> None:
+    settings = Settings(kafka_bootstrap="broker-a:9093,broker-b:9093")
+    run_id = "0190c2a4-6a3e-7c7d-9b5e-2f1a3b4c5d6e"
+    event = json.loads(Serde.to_json(run_event(raw_flow(), RunState.START, run_id, settings)))
+    std = std_topic("household.resident").name
+    output = next(o for o in event["outputs"] if o["name"] == std)
+    assert output["namespace"] == "kafka://broker-a:9093"
+    masked = output["facets"]["columnLineage"]["fields"]["id_number_masked"]["inputFields"][0]
+    assert masked["field"] == "id_number"
+    assert masked["transformations"][0]["masking"] is True
+    assert masked["transformations"][0]["description"] == "mask_id_division"
+    copied = output["facets"]["columnLineage"]["fields"]["sex"]["inputFields"][0]
+    assert copied["transformations"][0]["subtype"] == "IDENTITY"
+    assert {f["name"] for f in output["facets"]["schema"]["fields"]} >= {"after", "op"}
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def emit(self, event: Any) -> None:
+        self.events.append(event)
+
+
+def test_reported_run_start_then_complete_or_fail() -> None:
+    settings = Settings()
+    collected = _Collector()
+    with reported_run(settings, theme_flow(), client=lambda _: collected):  # type: ignore[arg-type,return-value]
+        pass
+    with pytest.raises(ValueError), \
+            reported_run(settings, theme_flow(), client=lambda _: collected):  # type: ignore[arg-type,return-value]
+        raise ValueError("boom")
+    states = [e.eventType for e in collected.events]
+    assert states == [RunState.START, RunState.COMPLETE, RunState.START, RunState.FAIL]
+    assert collected.events[0].run.runId == collected.events[1].run.runId
+    assert "boom" in collected.events[3].run.facets["errorMessage"].message
+
+
+def test_worker_flows_by_role() -> None:
+    assert [f.job for f in worker_flows("raw")] == ["raw"]
+    assert [f.job for f in worker_flows("theme")] == ["theme"]
+    assert [f.job for f in worker_flows("all")] == ["raw", "theme"]
+
+
+def _fact(dept: str, source: str, record: str, role: str, op: str, ts: int, position: str
+          ) -> dict[str, Any]:
+    return {"category": "individual", "entity_type": "person", "dept": dept, "source": source,
+            "record_key": record, "role": role, "op": op, "event_id": f"e-{ts}",
+            "sequence": None, "source_ts_ms": ts, "source_position": position}
+
+
+def test_trace_groups_facts_by_contributing_record() -> None:
+    facts = [
+        _fact("civil", "civil.marriage", "M1", "party_a", "assert", 1_000,
+              "raw.civil.marriage:0:7"),
+        _fact("civil", "civil.marriage", "M1", "party_a", "retract", 2_000,
+              "raw.civil.marriage:0:9"),
+        _fact("household", "household.resident", "R1", "self", "assert", 1_500,
+              "raw.household.resident:2:41"),
+    ]
+    asked: list[str] = []
+
+    def select(sql: str) -> list[dict[str, Any]]:
+        asked.append(sql)
+        return facts if "facts" in sql else [{"person_key": "p'1"}]
+
+    found = trace(select, "lib", "p'1")
+    assert found is not None
+    assert "'p\\'1'" in asked[0] and "FINAL" in asked[1]
+    assert [(c.source, c.active) for c in found.contributions] == [
+        ("civil.marriage", False), ("household.resident", True)]
+    lines = render(found)
+    assert "1 active contributions of 2 from 2 departments (civil, household)" in lines[0]
+    assert any(line.endswith("<- raw.household.resident:2:41") for line in lines)
+
+
+def test_trace_of_an_unknown_key_is_none() -> None:
+    assert trace(lambda sql: [], "lib", "nobody") is None
