@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import httpx
 
@@ -165,10 +165,11 @@ def sharing_summary(settings: Settings) -> list[str]:
     return lines
 
 
-def lineage_example(settings: Settings, most_changes: int = 3) -> list[str]:
-    """``govbus lineage`` of the person most departments contributed to (their last few
-    changes per record)."""
-    from govbus.lineage import Contribution, render, trace
+def lineage_example(settings: Settings, most_records: int = 2, most_changes: int = 2
+                    ) -> list[str]:
+    """``govbus lineage`` of the person most departments contributed to, shortened to a few
+    records per department and their last few changes."""
+    from govbus.lineage import render, trace
     from govbus.privacy_audit import json_rows
     from sinks.clickhouse.tables import facts_table
 
@@ -183,11 +184,9 @@ def lineage_example(settings: Settings, most_changes: int = 3) -> list[str]:
                   settings.clickhouse_database, key)
     if found is None:
         return [f"no facts of {key}"]
-    shown = replace(found, contributions=tuple(
-        Contribution(c.dept, c.source, c.record_key, c.role, c.changes[-most_changes:])
-        for c in found.contributions))
-    return [*render(shown), f"(the last {most_changes} changes per record; all of them: "
-                            f"govbus lineage {key})"]
+    return [*render(found, most_records, most_changes),
+            f"(up to {most_records} records per department, their last {most_changes} "
+            f"changes; all of them: govbus lineage {key})"]
 
 
 def _when(ms: int) -> str:

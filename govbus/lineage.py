@@ -225,27 +225,38 @@ def trace(select: Callable[[str], list[Row]], database: str, key: str) -> Trace 
         f"SELECT * FROM {table.qualified_name} FINAL "
         f"WHERE {entity_key_field(table.schema)} = {_literal(key)} "
         f"AND {table.is_deleted_column} = 0")
-    grouped: dict[tuple[str, str, str, str], list[Row]] = {}
+    grouped: dict[tuple[str, str, str, str], dict[tuple[str, str], Row]] = {}
     for row in rows:
-        grouped.setdefault((row["dept"], row["source"], row["record_key"], row["role"]),
-                           []).append(row)
+        changes = grouped.setdefault(
+            (row["dept"], row["source"], row["record_key"], row["role"]), {})
+        # A fact landed twice (an event re-sent) is one change; the copy naming its raw
+        # message is kept over one landed before positions were recorded.
+        seen = changes.get((row["event_id"], row["op"]))
+        if seen is None or not seen["source_position"]:
+            changes[(row["event_id"], row["op"])] = row
     return Trace(key, category, f"{PROFILE_PREFIX}{category}",
                  profiles[0] if profiles else None,
-                 tuple(Contribution(*group, changes=tuple(changes))
+                 tuple(Contribution(*group, changes=tuple(changes.values()))
                        for group, changes in grouped.items()))
 
 
-def render(found: Trace) -> list[str]:
-    """The trace as lines: the theme row, then per contributing record its raw messages."""
+def render(found: Trace, most_records: int | None = None, most_changes: int | None = None
+           ) -> list[str]:
+    """The trace as lines: the theme row, then per contributing record its raw messages;
+    optionally only ``most_records`` records per department and their last changes."""
     state = "live" if found.profile is not None else "not in the library (deleted or pending)"
     active = sum(c.active for c in found.contributions)
     depts = sorted({c.dept for c in found.contributions})
     lines = [f"{found.library} {found.key}: {state}; {active} active contributions "
              f"of {len(found.contributions)} from {len(depts)} departments ({', '.join(depts)})"]
+    shown: dict[str, int] = {}
     for part in found.contributions:
+        shown[part.dept] = shown.get(part.dept, 0) + 1
+        if most_records is not None and shown[part.dept] > most_records:
+            continue
         lines.append(f"  {part.dept:<10} {part.source:<22} record {part.record_key}  "
                      f"role {part.role}  {'active' if part.active else 'retracted'}")
-        for change in part.changes:
+        for change in part.changes[-(most_changes or len(part.changes)):]:
             when = dt.datetime.fromtimestamp(int(change["source_ts_ms"]) / 1000, dt.UTC)
             lines.append(f"      {when:%Y-%m-%d %H:%M:%S}  {change['op']:<7} "
                          f"event {change['event_id']}  "

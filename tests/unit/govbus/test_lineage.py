@@ -137,3 +137,24 @@ def test_trace_groups_facts_by_contributing_record() -> None:
 
 def test_trace_of_an_unknown_key_is_none() -> None:
     assert trace(lambda sql: [], "lib", "nobody") is None
+
+
+def test_render_can_shorten_to_a_few_records_and_changes() -> None:
+    facts = [_fact("civil", "civil.marriage", f"M{i}", "party_a", "assert", 1_000 + j,
+                   f"raw.civil.marriage:0:{i * 10 + j}") for i in range(4) for j in range(3)]
+    found = trace(lambda sql: facts if "facts" in sql else [], "lib", "p1")
+    assert found is not None
+    lines = render(found, most_records=2, most_changes=1)
+    assert "4 active contributions of 4 from 1 departments" in lines[0]
+    assert "not in the library" in lines[0]
+    assert len(lines) == 1 + 2 * (1 + 1)
+    assert lines[2].endswith("<- raw.civil.marriage:0:2")
+
+
+def test_a_fact_landed_twice_is_one_change() -> None:
+    first = _fact("civil", "civil.marriage", "M1", "party_a", "assert", 1_000, "")
+    again = {**first, "source_position": "raw.civil.marriage:0:7"}
+    found = trace(lambda sql: [first, again] if "facts" in sql else [], "lib", "p1")
+    assert found is not None
+    assert [c["source_position"] for c in found.contributions[0].changes] == [
+        "raw.civil.marriage:0:7"]
