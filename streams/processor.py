@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from streams.cdc_input import DebeziumInput, RawInput
+from streams.debezium import Ignored
 from streams.emitters import DeadLetterEmitter, FindingEmitter, SchemaIds
 from streams.enrich.facts import Fact, FactExtractor
 from streams.enrich.row_table import RowOutcome, RowTable
@@ -51,6 +53,7 @@ class BatchStats:
     facts: int = 0
     stale: int = 0  # events older than their row: not applied, reported
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    filtered_by_reason: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
     quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
@@ -81,6 +84,7 @@ class RawLayerProcessor:
         """``rows``: the row tables of the partitions this member owns; without them, the
         rows are kept in memory only (unit tests, the benchmark's bare loop)."""
         self.decoder = decoder
+        self.debezium = DebeziumInput(decoder, schema_ids)
         self.output = output
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.routes: dict[str, _Route] = {}
@@ -149,6 +153,11 @@ class RawLayerProcessor:
                     stats,
                 )
                 continue
+            raw = self.debezium.read(message, envelope)
+            if not isinstance(raw, RawInput):
+                self._skip(message, route, raw, now_ms, stats)
+                continue
+            envelope, key = raw.envelope, raw.key
             if envelope is not None and not envelope.get("event_id"):
                 # Plain Debezium events carry no id: their position is their identity.
                 envelope["event_id"] = f"{message.topic}:{message.partition}:{message.offset}"
@@ -184,7 +193,7 @@ class RawLayerProcessor:
                 self._findings(result.findings, result.fatal, envelope, route, now_ms, stats)
             else:
                 assert envelope is not None  # a standardized event had one
-                self.output.produce(route.std.name, message.key, route.encode(result.envelope))
+                self.output.produce(route.std.name, key, route.encode(result.envelope))
                 stats.standardized += 1
                 stats.outcomes[(route.dept, "out")] += 1
                 notes: list[RuleViolation] = []
@@ -252,6 +261,18 @@ class RawLayerProcessor:
                 self._encode_fact(fact),
             )
         stats.facts += len(facts)
+
+    def _skip(self, message: InputMessage, route: _Route, outcome: Ignored | Rejected,
+              now_ms: int, stats: BatchStats) -> None:
+        """A change-capture event that is deliberately not standardized, or cannot be."""
+        if isinstance(outcome, Rejected):
+            self._reject(message, route, outcome.reason_code, outcome.detail,
+                         outcome.exception_class,
+                         f"{message.topic}:{message.partition}:{message.offset}", now_ms, stats)
+            return
+        stats.filtered += 1
+        stats.filtered_by_reason[outcome.reason] += 1
+        stats.outcomes[(route.dept, "filtered")] += 1
 
     def _reject(
         self,

@@ -11,7 +11,7 @@ import json
 import logging
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
@@ -111,13 +111,23 @@ class AvroDecoder:
         self._clock = clock
         self._reader = parsed(reader_schema) if reader_schema is not None else None
         self._writers: dict[int, Any] = {}
+        self._declared: dict[int, Any] = {}
 
     def writer_schema(self, schema_id: int) -> Any:
         writer = self._writers.get(schema_id)
         if writer is None:
-            writer = parsed(json.loads(self._fetch_patiently(schema_id)))
+            declared = json.loads(self._fetch_patiently(schema_id))
+            writer = parsed(declared)
+            self._declared[schema_id] = declared
             self._writers[schema_id] = writer
         return writer
+
+    def writer_declaration(self, schema_id: int) -> Mapping[str, Any]:
+        """The writer schema of an id as registered (JSON, its custom properties kept), from the
+        same one fetch that decodes its messages: which system wrote it, and how."""
+        self.writer_schema(schema_id)
+        declared = self._declared[schema_id]
+        return declared if isinstance(declared, dict) else {"type": declared}
 
     def _fetch_patiently(self, schema_id: int) -> str:
         deadline = self._clock() + REGISTRY_PATIENCE_S
