@@ -215,6 +215,13 @@ def department_quality() -> dict[str, Any]:
     grid.add(table("Dead letters by reason (last 24 h)", "short",
                    (f"topk(20, sum by (dept, stage, reason) (increase({dlq}{dept}[24h])))", "")),
              12, 10)
+    grid.add(table("Ignored by reason (change capture's tombstones, truncates, heartbeats; "
+                   "last 24 h)", "short",
+                   (f"sum by (dept, stage, reason) "
+                    f"(increase({m('govbus_stage_ignored_events_total')}{dept}[24h]))", "")),
+             12, 6)
+    grid.add(table("Captured tables' undeclared columns (left out until declared)", "short",
+                   (f"max by (table) ({m('govbus_source_undeclared_columns')}) > 0", "")), 12, 6)
     grid.row("Freshness")
     grid.add(table("Silent departments (events in the last 6 h, none in the last 30 min)",
                    "short",

@@ -121,6 +121,17 @@ stage_events = _counter(
 dlq_events = _counter(
     "govbus_dlq_events_total", "Events a stage sent to its dead-letter topic, by reason code.",
     ("stage", "dept", "reason"), _R)
+ignored_events = _counter(
+    "govbus_stage_ignored_events_total",
+    "Events a stage deliberately did not process, by reason: the change-capture connector's "
+    "tombstones, truncates, heartbeats and logical-decoding messages.",
+    ("stage", "dept", "reason"), _R)
+source_undeclared_columns = _gauge(
+    "govbus_source_undeclared_columns",
+    "Columns a department's captured table has that its source declaration does not carry "
+    "(added at the source, e.g. ALTER TABLE ADD COLUMN), by source table: left out until "
+    "declared; the raw worker's log names them.",
+    ("table",), _R)
 stage_batch_seconds = _histogram(
     "govbus_stage_batch_seconds", "Processing time of one batch in a stage.",
     ("stage",), BATCH_SECONDS_BUCKETS, _R)

@@ -14,10 +14,12 @@ encoded with the govbus key schema, so a std event is keyed as if the SDK had pu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ops import metrics
 from streams.debezium import DebeziumMapper, Ignored, MappingError, is_debezium
 from streams.emitters import SchemaIds
 from streams.outcomes import Rejected
@@ -26,6 +28,8 @@ from topics.catalog import raw_topic, std_topic
 from topics.cdc import DEPARTMENT_TABLES, KEY_RECORD, DepartmentTable
 from topics.schemas import key_schema, row_spec
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError, schema_id_of
+
+log = logging.getLogger("govbus.streams.cdc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,8 @@ class DebeziumInput:
                 mapper = DebeziumMapper(writer, table, row_spec(table.source))
             except MappingError as exc:
                 mapper = Rejected(exc.reason_code, exc.detail, exception_class="MappingError")
+            else:
+                _report_undeclared(table.source, mapper.unmapped)
         self._mappers[schema_id] = mapper
         return mapper
 
@@ -114,6 +120,15 @@ class DebeziumInput:
         except UndecodableMessageError:
             return False  # not a key this bus can read: the stages judge the message
         return known
+
+
+def _report_undeclared(source: str, columns: tuple[str, ...]) -> None:
+    """A column the table gained at the source is left out until its declaration (and its
+    personal-data class) says what it is: said once per writer schema, and on the gauge."""
+    metrics.source_undeclared_columns.labels(table=source).set(len(columns))
+    if columns:
+        log.warning("%s: the captured table has columns its declaration does not carry, left "
+                    "out until declared: %s", source, ", ".join(columns))
 
 
 def _full_name(schema: Mapping[str, Any]) -> str:

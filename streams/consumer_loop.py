@@ -35,6 +35,7 @@ class StageStats(Protocol):
     outcomes: Counter[tuple[str, str]]  # (dept, outcome)
     quality: Counter[tuple[str, str, str]]  # (dept, dimension, reason)
     dead_letters: Counter[tuple[str, str]]  # (dept, reason)
+    ignored: Counter[tuple[str, str]]  # (dept, reason)
 
 
 class BatchStage(Protocol):
@@ -133,7 +134,7 @@ class BatchConsumerLoop:
         stats = self.stage.process(batch)
         self.output.begin()  # seal this batch: later outputs are not its own
         observe_batch(self.stage.name, len(batch), time.perf_counter() - started,
-                      stats.outcomes, stats.quality, stats.dead_letters)
+                      stats.outcomes, stats.quality, stats.dead_letters, stats.ignored)
         observe_lag(self.group_id, self.consumer)
 
     def _commit_delivered(self) -> None:

@@ -15,8 +15,10 @@ LAG_GROUP_LABEL_MAX = 64
 def observe_batch(stage: str, events: int, seconds: float,
                   outcomes: Counter[tuple[str, str]],
                   quality: Counter[tuple[str, str, str]],
-                  dead_letters: Counter[tuple[str, str]] | None = None) -> None:
-    """One processed batch: its size, time, outcomes by department, findings, dead letters."""
+                  dead_letters: Counter[tuple[str, str]] | None = None,
+                  ignored: Counter[tuple[str, str]] | None = None) -> None:
+    """One processed batch: its size, time, outcomes by department, findings, dead letters
+    and the events deliberately not processed, by reason."""
     metrics.record_stage_batch(stage, events, seconds)
     for (dept, outcome), count in outcomes.items():
         metrics.stage_events.labels(stage=stage, dept=dept, outcome=outcome).inc(count)
@@ -24,6 +26,8 @@ def observe_batch(stage: str, events: int, seconds: float,
         metrics.quality_findings.labels(dept=dept, dimension=dimension, reason=reason).inc(count)
     for (dept, reason), count in (dead_letters or Counter()).items():
         metrics.dlq_events.labels(stage=stage, dept=dept, reason=reason).inc(count)
+    for (dept, reason), count in (ignored or Counter()).items():
+        metrics.ignored_events.labels(stage=stage, dept=dept, reason=reason).inc(count)
 
 
 def observe_lag(group: str, consumer: Consumer) -> None:

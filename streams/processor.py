@@ -53,7 +53,7 @@ class BatchStats:
     facts: int = 0
     stale: int = 0  # events older than their row: not applied, reported
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
-    filtered_by_reason: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
     quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
@@ -271,7 +271,7 @@ class RawLayerProcessor:
                          f"{message.topic}:{message.partition}:{message.offset}", now_ms, stats)
             return
         stats.filtered += 1
-        stats.filtered_by_reason[outcome.reason] += 1
+        stats.ignored[(route.dept, outcome.reason)] += 1
         stats.outcomes[(route.dept, "filtered")] += 1
 
     def _reject(

@@ -49,6 +49,7 @@ class ThemeStats:
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
     quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
+    ignored: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason): none yet
 
 
 @dataclass

@@ -25,7 +25,7 @@ from tests.integration.sinks.harness import SinkRun, child_env, running
 from tests.integration.test_cdc_debezium import SOURCE, TABLE, _govbus, _read, cdc
 from tests.integration.workers import read_topic, running_worker
 from topics.annotations import Category
-from topics.catalog import catalog, fact_topic, std_topic, theme_topic
+from topics.catalog import catalog, dlq_topic, fact_topic, std_topic, theme_topic
 from topics.codes.citizen_id import make_citizen_id, upgrade_legacy_id
 from topics.codes.sex import SexCode
 
@@ -143,7 +143,12 @@ def test_cdc_changes_reach_the_theme_library_as_sdk_published_ones_do(
     _apply(postgres, "c", None, R1)  # read by the snapshot
     added = _govbus(settings, "connect", "add", SOURCE)
     assert "RUNNING (1/1 tasks)" in added, added
-    for op, before, after in STREAMED:
+    for step, (op, before, after) in enumerate(STREAMED):
+        if step == 2:
+            # The department adds a column mid-stream: the connector registers a new schema
+            # version, the raw layer leaves the undeclared column out, and nothing is lost.
+            postgres.sql(f"ALTER TABLE {TABLE.table} ADD COLUMN bz text DEFAULT '迁入登记'",
+                         TABLE.database)
         _apply(postgres, op, before, after)
 
     # Debezium's positions of each change: the SDK publishes the same ones.
@@ -154,6 +159,8 @@ def test_cdc_changes_reach_the_theme_library_as_sdk_published_ones_do(
     positions = [(e["source"]["lsn"], e["source"]["ts_ms"]) for e in [*snapshot, *streamed]]
 
     cdc_rows, cdc_text = _theme_of(tmp_path / "cdc", keys)
+    assert read_topic(dlq_topic("standardize").name) == []
+    assert "迁入登记" not in cdc_text
 
     sdk_namespace = f"t{uuid.uuid4().hex[:10]}."
     monkeypatch.setenv("GOVBUS_TOPIC_NAMESPACE", sdk_namespace)

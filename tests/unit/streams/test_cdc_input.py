@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
@@ -184,7 +185,8 @@ def test_tombstones_and_truncates_are_filtered_with_their_reason(setup: Any) -> 
     stats = processor.process([delete, department.message(delete.key, None),
                                department.message(None, truncate)])
     assert stats.standardized == 1 and stats.filtered == 2
-    assert stats.filtered_by_reason == {"debezium.tombstone": 1, "debezium.truncate": 1}
+    assert stats.ignored == {("household", "debezium.tombstone"): 1,
+                             ("household", "debezium.truncate"): 1}
     assert stats.outcomes[("household", "filtered")] == 2
 
 
@@ -192,7 +194,7 @@ def test_an_sdk_tombstone_still_passes_through_the_stage(setup: Any) -> None:
     processor, _, department, _ = setup
     key = department.sdk_key.encode({"resident_id": "R1"})
     stats = processor.process([department.message(key, None)])
-    assert stats.filtered == 1 and not stats.filtered_by_reason
+    assert stats.filtered == 1 and not stats.ignored
 
 
 def test_a_debezium_event_that_does_not_map_goes_to_the_dlq_with_its_reason(setup: Any) -> None:
@@ -208,3 +210,48 @@ def test_a_debezium_event_that_does_not_map_goes_to_the_dlq_with_its_reason(setu
     [(topic, _, value)] = output.sent
     assert topic.endswith("dlq.standardize") and value == odd  # the original bytes, unchanged
     assert stats.dead_letters[("household", "debezium.unknown_op")] == 1
+
+
+def _debezium_event(columns: list[dict[str, Any]], registry: Registry, row: dict[str, Any],
+                    lsn: int) -> bytes:
+    """An insert written under another version of the table's schema."""
+    schema = envelope_schema(columns)
+    names = {c["name"] for c in columns}
+    return AvroEncoder(schema, registry("x-Envelope", schema)).encode({
+        "before": None, "after": {k: v for k, v in row.items() if k in names}, "op": "c",
+        "ts_ms": 1_700_000_000_500,
+        "source": {"version": "3.6.1.Final", "connector": "postgresql", "name": "household",
+                   "ts_ms": 1_700_000_000_000, "snapshot": "false", "db": "household",
+                   "sequence": None, "schema": "public", "table": "hj_resident",
+                   "txId": 9, "lsn": lsn}})
+
+
+def test_a_column_added_at_the_source_is_left_out_and_reported(setup: Any) -> None:
+    processor, output, department, decoder = setup
+    widened = [*COLUMNS, {"name": "bz", "type": _nullable("string"), "default": None}]
+    row = {**department_row({**ROW, "resident_id": "R7"}), "bz": "身份证号11010519491231002X"}
+    before = department.debezium("c", None, ROW, 10)
+    after = department.message(department.dbz_key.encode({"rybh": "R7"}),
+                               _debezium_event(widened, department.registry, row, 11))
+    stats = processor.process([before, after])
+    assert stats.standardized == 2 and stats.rejected == 0  # nothing lost to the new column
+    std = [decoder.decode(value) for topic, _, value in output.sent
+           if topic == std_topic(TABLE.source).name and value is not None]
+    assert [e["after"]["resident_id"] for e in std] == ["R1", "R7"]
+    assert "11010519491231002X" not in repr(std)  # the undeclared column is not carried
+    assert REGISTRY.get_sample_value("govbus_source_undeclared_columns",
+                                     {"table": TABLE.source}) == 1
+
+
+def test_a_dropped_required_column_dead_letters_only_that_schemas_events(setup: Any) -> None:
+    processor, output, department, _ = setup
+    narrowed = [c for c in COLUMNS if c["name"] != "xm"]  # the name column, required
+    dropped = department.message(
+        department.dbz_key.encode({"rybh": "R8"}),
+        _debezium_event(narrowed, department.registry,
+                        department_row({**ROW, "resident_id": "R8"}), 12))
+    stats = processor.process([dropped, department.debezium("c", None, ROW, 13)])
+    # The declaration requires a name: the rules reject each such event, naming the field.
+    assert stats.rejected_by_reason == {"required.missing": 1}
+    assert stats.standardized == 1  # the table's events under its declared schema go on
+    assert [t for t, _, _ in output.sent if t.endswith("dlq.standardize")] != []
