@@ -79,8 +79,8 @@ def _renames(**pairs: str) -> Mapping[str, str]:
     return MappingProxyType(pairs)
 
 
-# The household registry's resident table, with the pinyin-initial column names its system
-# uses (GMSFHM 公民身份号码, XM 姓名, ...).
+# The household registry's resident table has the pinyin-initial column names its system uses
+# (GMSFHM 公民身份号码, XM 姓名, ...).
 DEPARTMENT_TABLES: tuple[DepartmentTable, ...] = (
     DepartmentTable(
         source="household.resident",
@@ -101,6 +101,13 @@ DEPARTMENT_TABLES: tuple[DepartmentTable, ...] = (
             djrq="registered_date",
         ),
     ),
+    # The other three departments' tables keep the govbus field names.
+    DepartmentTable(source="civil.marriage", database="civil", table="hy_marriage",
+                    key=("registration_id",)),
+    DepartmentTable(source="licence.licence", database="licence", table="zz_licence",
+                    key=("licence_id",)),
+    DepartmentTable(source="market.enterprise", database="market", table="qy_enterprise",
+                    key=("enterprise_id",)),
 )
 
 

@@ -36,7 +36,7 @@ class Phone(NamedTuple):
 
 _SEPARATORS: Final = str.maketrans("", "", " -()")
 
-_KINDS: Final = {
+KINDS: Final = {
     PhoneNumberType.MOBILE: PhoneKind.MOBILE,
     PhoneNumberType.FIXED_LINE: PhoneKind.LANDLINE,
     PhoneNumberType.FIXED_LINE_OR_MOBILE: PhoneKind.LANDLINE,
@@ -76,7 +76,7 @@ def _parse_slow(value: str, field: str) -> Phone | RuleViolation:
         return violation(Reason.PHONE_INVALID, field, "not a telephone number")
     if number.country_code != 86 or not phonenumbers.is_valid_number_for_region(number, "CN"):
         return violation(Reason.PHONE_INVALID, field, "not a valid mainland number")
-    kind = _KINDS.get(phonenumbers.number_type(number))
+    kind = KINDS.get(phonenumbers.number_type(number))
     if kind is None:
         return violation(Reason.PHONE_INVALID, field, "not a mobile, landline or service line")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

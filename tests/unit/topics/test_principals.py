@@ -76,7 +76,8 @@ def test_connect_writes_only_its_raw_topics_its_storage_and_its_registry_artifac
     carried = {raw_topic(t.source).name for t in DEPARTMENT_TABLES}
     assert written == carried | {t.name for t in by_layer(Layer.CONNECT)}
     assert not any(g.resource.startswith(("std.", "fact.", "theme.")) for g in connect.grants)
+    assert ("household.public.hj_resident", "raw.household.resident-Envelope") in (
+        connect.registry_writes)
     assert connect.registry_writes == {
-        ("household.public.hj_resident", "raw.household.resident-Key"),
-        ("household.public.hj_resident", "raw.household.resident-Envelope"),
-    }
+        (t.record_namespace, f"{raw_topic(t.source).name}-{record}")
+        for t in DEPARTMENT_TABLES for record in ("Key", "Envelope")}
