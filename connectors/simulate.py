@@ -1,15 +1,30 @@
-"""Drives the department simulator into the raw topics at a steady rate."""
+"""Drives the department simulator at a steady rate: into the raw topics through the
+publisher SDK, or into the departments' own PostgreSQL tables (``department_db``), from which
+Debezium carries the changes."""
 
 from __future__ import annotations
 
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from connectors.publisher import ChangeEventPublisher, DeliveryReport
+from connectors.publisher import DeliveryReport
 from connectors.simulator import DepartmentSimulator, SimulatedEvent
+
+
+class ChangeTarget(Protocol):
+    """Where a source's changes go: a publisher, or a department table's writer."""
+
+    def publish(self, op: str, *, before: Mapping[str, Any] | None = ...,
+                after: Mapping[str, Any] | None = ..., sequence: str | None = ...,
+                source_ts_ms: int | None = ..., event_id: str | None = ...) -> str: ...
+
+    def poll(self) -> None: ...
+
+    def flush(self, timeout_s: float = ...) -> DeliveryReport: ...
 
 
 @dataclass
@@ -27,7 +42,7 @@ class SimulationReport:
 
 def run_simulation(
     simulator: DepartmentSimulator,
-    publishers: dict[str, ChangeEventPublisher],
+    publishers: Mapping[str, ChangeTarget],
     rate: float,
     duration_s: float,
     progress: Callable[[int], None] = lambda _: None,
@@ -56,7 +71,7 @@ def run_simulation(
     return report
 
 
-def publish_event(event: SimulatedEvent, publishers: dict[str, ChangeEventPublisher]) -> None:
+def publish_event(event: SimulatedEvent, publishers: Mapping[str, ChangeTarget]) -> None:
     """Send one simulated event through its source's publisher."""
     publishers[event.source].publish(
         event.op,
@@ -68,7 +83,7 @@ def publish_event(event: SimulatedEvent, publishers: dict[str, ChangeEventPublis
     )
 
 
-def publish_all(events: Iterable[SimulatedEvent], publishers: dict[str, ChangeEventPublisher],
+def publish_all(events: Iterable[SimulatedEvent], publishers: Mapping[str, ChangeTarget],
                 timeout_s: float = 60.0) -> DeliveryReport:
     """Send the events and wait until the broker acknowledged them all."""
     for count, event in enumerate(events, start=1):
@@ -81,7 +96,7 @@ def publish_all(events: Iterable[SimulatedEvent], publishers: dict[str, ChangeEv
     return total
 
 
-def flush_all(publishers: dict[str, ChangeEventPublisher], timeout_s: float) -> DeliveryReport:
+def flush_all(publishers: Mapping[str, ChangeTarget], timeout_s: float) -> DeliveryReport:
     """Wait for every publisher's events; their delivery reports added up."""
     total = DeliveryReport()
     for publisher in publishers.values():
@@ -94,7 +109,7 @@ def flush_all(publishers: dict[str, ChangeEventPublisher], timeout_s: float) -> 
 
 
 def _publish(
-    event: SimulatedEvent, publishers: dict[str, ChangeEventPublisher], report: SimulationReport
+    event: SimulatedEvent, publishers: Mapping[str, ChangeTarget], report: SimulationReport
 ) -> None:
     publish_event(event, publishers)
     report.by_source[event.source] += 1

@@ -17,6 +17,9 @@ from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from connectors.simulate import ChangeTarget
     from streams.bench import StageBenchResult
 
 app = typer.Typer(
@@ -337,21 +340,23 @@ def simulate(
         float, typer.Option(min=0.0, max=1.0, help="Share of events with a defect")
     ] = 0.05,
     population: Annotated[int, typer.Option(min=10, help="Residents in the snapshot")] = 200,
+    via: Annotated[str, typer.Option(
+        help="kafka: publish through the SDK; postgres: write the departments' own tables "
+             "with SQL, for Debezium to carry (`govbus stack up --cdc`)")] = "kafka",
 ) -> None:
-    """Publish realistic, consistent change events of the four department systems."""
+    """Realistic, consistent changes of the four department systems, published or written
+    to their databases."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from connectors.simulate import run_simulation
     from connectors.simulator import DepartmentSimulator
-    from govbus.wiring import connect, publishers
-    from topics.principals import publisher
-    from topics.schemas import row_spec, source_names
 
+    if via not in ("kafka", "postgres"):
+        raise fail(f"--via {via!r} is not one of kafka, postgres", 2)
     simulator = DepartmentSimulator(seed=seed, defect_rate=defect_rate, population=population)
     settings = get_settings()
-    for dept in sorted({row_spec(s).dept for s in source_names()}):
-        connect(settings, publisher(dept))
-    targets = publishers(settings, list(source_names()))
+    targets: Mapping[str, ChangeTarget] = (
+        _department_tables(settings) if via == "postgres" else _publishers(settings))
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -368,11 +373,18 @@ def simulate(
     for source, count in sorted(report.by_source.items()):
         table.add_row(source, str(count))
     out.print(table)
-    out.print(
-        f"published {report.published} events ({report.snapshot} snapshot reads, "
-        f"{report.changes} changes, {sum(report.defects.values())} with injected defects); "
-        f"{report.delivery.delivered} acknowledged, {report.delivery.failed} failed"
-    )
+    made = (f"{report.published} events ({report.snapshot} snapshot reads, "
+            f"{report.changes} changes, {sum(report.defects.values())} with injected defects)")
+    if via == "postgres":
+        # A department's database refuses some defects (a row without its key): they never
+        # become changes, as in a real system.
+        out.print(f"wrote {made} as SQL: {report.delivery.delivered} committed, "
+                  f"{report.delivery.failed} refused by the database")
+        for error in report.delivery.errors[:3]:
+            err.print(f"refused: {error}", markup=False)
+        return
+    out.print(f"published {made}; {report.delivery.delivered} acknowledged, "
+              f"{report.delivery.failed} failed")
     if report.delivery.failed or report.delivery.pending:
         for error in report.delivery.errors[:5]:
             err.print(error, markup=False)
@@ -427,6 +439,38 @@ def worker(
         code = run_worker(settings, role, keyed)
     if code:
         raise typer.Exit(code)
+
+
+def _publishers(settings: Settings) -> Mapping[str, ChangeTarget]:
+    from govbus.wiring import connect, publishers
+    from topics.principals import publisher
+    from topics.schemas import row_spec, source_names
+
+    for dept in sorted({row_spec(s).dept for s in source_names()}):
+        connect(settings, publisher(dept))
+    return publishers(settings, list(source_names()))
+
+
+def _department_tables(settings: Settings) -> Mapping[str, ChangeTarget]:
+    """The declared tables in the local department PostgreSQL, each with its connector."""
+    import psycopg
+
+    from govbus.wiring import department_writers, ensure_connectors
+    from ops.stack.connect import ConnectError
+    from ops.stack.process import StackError
+    from topics.cdc import DEPARTMENT_TABLES
+
+    sources = [t.source for t in DEPARTMENT_TABLES]
+    try:
+        writers = department_writers(settings, sources)
+        for name in ensure_connectors(settings, sources):
+            err.print(f"connector {name} added", markup=False)
+    except (psycopg.Error, StackError) as exc:
+        raise fail(f"the department PostgreSQL is not usable: {exc} "
+                   "(run `govbus stack up --cdc`)") from None
+    except ConnectError as exc:
+        raise fail(f"Kafka Connect: {exc} (run `govbus stack up --cdc`)") from None
+    return writers
 
 
 LOG_LEVELS = {"crit": 50, "error": 40, "warn": 30, "info": 20, "debug": 10}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Producer
 
@@ -24,6 +25,9 @@ from topics.audit import AuditEvent, AuditTrail, broker_denials
 from topics.principals import ADMIN, SINK, principals, publisher
 from topics.registry import SchemaRegistry
 from topics.schemas import row_spec
+
+if TYPE_CHECKING:
+    from connectors.department_db import TableWriter
 
 
 def connect(settings: Settings, principal: str) -> Settings:
@@ -175,3 +179,45 @@ def cdc_connector(settings: Settings, source: str, snapshot: str = "initial"
     config = connector_config(table, raw_topic(source).name, settings.topic_namespace,
                               database, registry_endpoint, SnapshotMode(snapshot))
     return name, config
+
+
+def department_writers(settings: Settings, sources: Iterable[str]) -> dict[str, TableWriter]:
+    """One writer per declared department table, on its database in the local department
+    PostgreSQL (the database and the table made if missing), connected as the superuser."""
+    import psycopg
+
+    from connectors.department_db import TableWriter, create_table
+    from ops.stack.postgres import SUPERUSER, PostgresServer
+    from topics.cdc import department_table
+
+    postgres = PostgresServer(settings)
+    password = postgres.password().get_secret_value()
+    connections: dict[str, psycopg.Connection[Any]] = {}
+    writers = {}
+    for source in sources:
+        table = department_table(source)
+        if table.database not in connections:
+            postgres.ensure_database(table.database)
+            connections[table.database] = psycopg.connect(
+                host=postgres.host, port=postgres.port, user=SUPERUSER, password=password,
+                dbname=table.database, autocommit=True)
+        connection = connections[table.database]
+        connection.execute(create_table(table))
+        writers[source] = TableWriter(table, connection)
+    return writers
+
+
+def ensure_connectors(settings: Settings, sources: Iterable[str]) -> list[str]:
+    """Each source's Debezium connector submitted unless configured already; what was added."""
+    from ops.stack.connect import ConnectWorker
+
+    worker = ConnectWorker(settings)
+    present = set(worker.connectors())
+    added = []
+    for source in sources:
+        name, config = cdc_connector(settings, source)
+        if name not in present:
+            worker.put_config(name, config)
+            worker.mark_configured(name, True)
+            added.append(name)
+    return added

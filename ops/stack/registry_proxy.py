@@ -26,6 +26,7 @@ import json
 import re
 import ssl
 import sys
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -62,6 +63,7 @@ class RegistryDoor:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.access = access
         self.client = httpx.Client(base_url=upstream, timeout=30, transport=transport)
+        self._writes = threading.Lock()
 
     def user(self, authorization: str | None) -> str | None:
         return basic_user(authorization, self._password)
@@ -111,8 +113,13 @@ class RegistryDoor:
     def forward(self, method: str, path: str, headers: dict[str, str], body: bytes
                 ) -> tuple[int, dict[str, str], bytes]:
         sent = {k: v for k, v in headers.items() if k.lower() not in _HOP_HEADERS}
+        # Writes go one at a time: the registry's storage mishandles artifacts created at
+        # once (two Debezium tasks' first records together: one answered "no artifact with
+        # ID ... was found", and Connect kills that task for good).
+        serial = self._writes if method not in ("GET", "HEAD") else contextlib.nullcontext()
         try:
-            reply = self.client.request(method, path, headers=sent, content=body)
+            with serial:
+                reply = self.client.request(method, path, headers=sent, content=body)
         except httpx.HTTPError as exc:
             return _refusal(HTTPStatus.BAD_GATEWAY, f"registry unreachable: {exc}")
         kept = {k: v for k, v in reply.headers.items() if k.lower() not in _HOP_HEADERS
