@@ -609,6 +609,28 @@ def demo(
     out.print("stop:     govbus stack down")
 
 
+@bench_app.command("cdc")
+def bench_cdc(
+    rate: Annotated[float, typer.Option(min=1.0, help="Committed changes per second")] = 200.0,
+    duration: Annotated[float, typer.Option(min=5.0, help="Seconds of changes")] = 30.0,
+) -> None:
+    """Change-capture latency: a row committed in the department's PostgreSQL until its theme
+    row is queryable, p50/p99, next to the same changes published through the SDK."""
+    from govbus.bench_cdc import run
+
+    try:
+        results = run(rate, duration, lambda line: err.print(line, markup=False))
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+    table = Table("path", "changes", "theme rows timed", "p50 ms", "p99 ms",
+                  title=f"change to queryable theme row at {rate:,.0f} changes/s")
+    for result in results:
+        table.add_row("PostgreSQL -> Debezium" if result.path == "cdc" else "publisher SDK",
+                      f"{result.changes:,}", f"{result.rows:,}", str(result.p50_ms),
+                      str(result.p99_ms))
+    out.print(table)
+
+
 @bench_app.command("e2e")
 def bench_e2e(
     rates: Annotated[

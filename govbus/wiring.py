@@ -28,6 +28,7 @@ from topics.schemas import row_spec
 
 if TYPE_CHECKING:
     from connectors.department_db import TableWriter
+    from topics.cdc import DepartmentTable
 
 
 def connect(settings: Settings, principal: str) -> Settings:
@@ -146,8 +147,8 @@ def ship_denials(settings: Settings, follow: bool = False,
         time.sleep(1.0)
 
 
-def cdc_connector(settings: Settings, source: str, snapshot: str = "initial"
-                  ) -> tuple[str, dict[str, str]]:
+def cdc_connector(settings: Settings, source: str, snapshot: str = "initial",
+                  table: DepartmentTable | None = None) -> tuple[str, dict[str, str]]:
     """The Debezium connector's name and configuration for a declared department table,
     against the local stack's department database and registry; every password in it is a
     reference the Connect worker resolves from the access folder."""
@@ -163,7 +164,7 @@ def cdc_connector(settings: Settings, source: str, snapshot: str = "initial"
     from topics.catalog import raw_topic
     from topics.cdc import department_table
 
-    table = department_table(source)
+    table = table or department_table(source)
     postgres = PostgresServer(settings)
     access = AccessFolder(settings)
     database = DatabaseEndpoint(postgres.host, postgres.port, SUPERUSER,
