@@ -534,6 +534,10 @@ def demo(
     rate: Annotated[float, typer.Option(min=1.0, help="Change events per second")] = 300.0,
     duration: Annotated[float, typer.Option(min=1.0, help="Seconds of changes")] = 60.0,
     seed: Annotated[int, typer.Option(help="Same seed, same events")] = 1,
+    via: Annotated[str, typer.Option(
+        help="postgres: the departments write their own PostgreSQL tables and Debezium "
+             "carries the changes; kafka: they publish through the SDK; auto: postgres when "
+             "PostgreSQL is installed")] = "auto",
 ) -> None:
     """The whole bus on this machine: stack, pipeline, simulated departments, theme libraries."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -549,19 +553,31 @@ def demo(
     from topics.reader import TopicReader
 
     settings = get_settings()
+    if via not in ("auto", "kafka", "postgres"):
+        raise fail(f"--via {via!r} is not one of auto, kafka, postgres", 2)
+    cdc = via == "postgres" or (via == "auto" and run.postgres_available(settings))
     try:
         out.rule("[bold]govbus demo[/]: starting the bus")
-        run.start(settings, out.print)
-        out.rule(f"simulated departments: {rate:.0f} changes/s for {duration:.0f} s")
+        run.start(settings, out.print, cdc)
+        how = ("writing their own PostgreSQL tables; Debezium carries the changes" if cdc
+               else "publishing through the SDK")
+        out.rule(f"simulated departments: {rate:.0f} changes/s for {duration:.0f} s, {how}")
         expected = int(rate * duration)
         with Progress("[progress.description]{task.description}", BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=out) as bar:
             task = bar.add_task("publishing", total=None)
             report = run.simulate(settings, rate, duration, seed,
                                   lambda done: bar.update(task, completed=done,
-                                                          total=max(done, expected)))
-        out.print(f"published {report.published} events "
-                  f"({sum(report.defects.values())} with injected defects)")
+                                                          total=max(done, expected)),
+                                  cdc, out.print)
+        if cdc:
+            out.print(f"wrote {report.published} changes as SQL "
+                      f"({sum(report.defects.values())} with injected defects): "
+                      f"{report.delivery.delivered} committed, {report.delivery.failed} "
+                      "refused by the departments' databases")
+        else:
+            out.print(f"published {report.published} events "
+                      f"({sum(report.defects.values())} with injected defects)")
         with out.status("waiting for the theme libraries to catch up..."):
             profiles = run.wait_for_landing(settings)
         out.rule(f"theme libraries: {profiles} profiles landed in ClickHouse")
@@ -603,7 +619,7 @@ def demo(
     out.print("          govbus query \"SELECT * FROM govbus.v_licences_expiring LIMIT 10\"")
     out.print("          govbus tail theme.individual --max 3")
     out.print("          govbus query \"SELECT * FROM govbus.v_k_anonymity\"")
-    out.print("          govbus dlq list")
+    out.print("          govbus dlq list; govbus connect status")
     out.print("          govbus catalog list; govbus share list")
     out.print("          govbus lineage <a theme row's entity key>")
     out.print("stop:     govbus stack down")

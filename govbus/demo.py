@@ -17,7 +17,13 @@ import httpx
 
 from connectors.simulate import SimulationReport, run_simulation
 from connectors.simulator import DepartmentSimulator
-from govbus.wiring import admin_settings, publishers, topic_admin
+from govbus.wiring import (
+    admin_settings,
+    department_writers,
+    ensure_connectors,
+    publishers,
+    topic_admin,
+)
 from ops.http import targets
 from ops.settings import Settings
 from ops.stack.manager import LocalStack
@@ -37,14 +43,31 @@ class Summary:
     rows: list[list[object]]
 
 
-def start(settings: Settings, say: Callable[[str], None]) -> None:
-    """Stack, topics, tables, pipeline: each step harmless when already done."""
+def postgres_available(settings: Settings) -> bool:
+    """The demo's departments write their own PostgreSQL when the stack can run one."""
+    from ops.stack.postgres import server_bin_dir
+    from ops.stack.process import StackError
+
+    try:
+        server_bin_dir()
+    except StackError:
+        return False
+    return settings.manage_stack
+
+
+def start(settings: Settings, say: Callable[[str], None], cdc: bool = False) -> None:
+    """Stack, topics, tables, pipeline (with ``cdc``, the department PostgreSQL and Kafka
+    Connect too): each step harmless when already done."""
     stack = LocalStack(settings)
     for line in stack.up():
         say(line)
     start_audit_shipper(settings, stack, say)
     topic_admin(admin_settings(settings)).apply(catalog())
     say(f"topics: {len(catalog())} applied")
+    if cdc:  # after the topics: Connect's own topics and principal come with them
+        for line in stack.up(cdc=True):
+            if line.startswith(("postgres", "connect")):
+                say(line)
     for name, argv, ready in (
         ("worker", [*GOVBUS, "worker", "--role", "all"], lambda: _worker_ready(settings)),
         ("sink", [*GOVBUS, "sink", "run"], lambda: endpoint_url(settings) is not None),
@@ -66,12 +89,20 @@ def start_audit_shipper(settings: Settings, stack: LocalStack, say: Callable[[st
 
 
 def simulate(
-    settings: Settings, rate: float, duration_s: float, seed: int, progress: Callable[[int], None]
+    settings: Settings, rate: float, duration_s: float, seed: int, progress: Callable[[int], None],
+    cdc: bool = False, say: Callable[[str], None] = lambda _: None,
 ) -> SimulationReport:
+    """The departments' changes: published through the SDK, or with ``cdc`` written to their
+    own PostgreSQL tables with SQL, for Debezium to carry."""
     simulator = DepartmentSimulator(seed=seed, defect_rate=0.05)
-    return run_simulation(
-        simulator, publishers(settings, list(source_names())), rate, duration_s, progress
-    )
+    sources = list(source_names())
+    if not cdc:
+        return run_simulation(simulator, publishers(settings, sources), rate, duration_s,
+                              progress)
+    writers = department_writers(settings, sources)
+    for name in ensure_connectors(settings, sources):
+        say(f"connector {name} added")
+    return run_simulation(simulator, writers, rate, duration_s, progress)
 
 
 def wait_for_landing(settings: Settings, quiet_s: float = 6.0, timeout_s: float = 180.0) -> int:
