@@ -28,6 +28,16 @@ class RecordRejectedError(ValueError):
     """A change event that does not fit its schema; it was not sent."""
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """A change event checked and encoded, not sent yet."""
+
+    op: str
+    event_id: str
+    key: bytes
+    value: bytes
+
+
 @dataclass
 class DeliveryReport:
     """What the broker acknowledged, and what it refused, since the publisher started."""
@@ -109,6 +119,23 @@ class ChangeEventPublisher:
 
         Raises RecordRejectedError, naming the field, when the event does not fit its schema.
         """
+        return self.send(self.prepare(op, before=before, after=after, sequence=sequence,
+                                      source_ts_ms=source_ts_ms, event_id=event_id,
+                                      snapshot=snapshot))
+
+    def prepare(
+        self,
+        op: str,
+        *,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+        sequence: str | None = None,
+        source_ts_ms: int | None = None,
+        event_id: str | None = None,
+        snapshot: str | None = None,
+    ) -> PreparedEvent:
+        """Check and encode one change event without sending it (``publish`` = ``send`` of
+        this): a caller that must send all or nothing prepares every event first."""
         self._check_shape(op, before, after)
         row = after if after is not None else before
         assert row is not None  # _check_shape guarantees one image
@@ -128,13 +155,16 @@ class ChangeEventPublisher:
             "ts_ms": now_ms,
             "event_id": event_id,
         }
-        key_bytes = self._encode_key(key)
-        value_bytes = self._encode_value(envelope, before, after)
-        self._produce(key_bytes, value_bytes)
-        if op == "d" and self.tombstones:
+        return PreparedEvent(op, event_id, self._encode_key(key),
+                             self._encode_value(envelope, before, after))
+
+    def send(self, event: PreparedEvent) -> str:
+        """Send a prepared event; returns its event id."""
+        self._produce(event.key, event.value)
+        if event.op == "d" and self.tombstones:
             # As Debezium does: lets compaction forget the row once the delete is seen.
-            self._produce(key_bytes, None)
-        return event_id
+            self._produce(event.key, None)
+        return event.event_id
 
     def poll(self) -> None:
         """Serve delivery reports without blocking."""

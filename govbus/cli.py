@@ -298,6 +298,47 @@ def publish(
         raise typer.Exit(1)
 
 
+@app.command("import")
+def import_file(
+    source: Annotated[str, typer.Option("--source", help="Source table, e.g. household.resident")],
+    file: Annotated[Path, typer.Argument(help="A .csv file or an .xlsx workbook (first sheet)")],
+    complete: Annotated[bool, typer.Option(
+        help="The file is the whole table: rows it lacks are deleted (one snapshot run)")] = False,
+) -> None:
+    """Import a department's table export as snapshot reads; columns by header through the
+    source's declaration. One bad row and nothing is sent; a re-import changes nothing."""
+    from connectors.file_import import ImportFileError, prepare
+    from govbus.wiring import connect, publishers
+    from topics.cdc import department_table
+    from topics.principals import publisher as publisher_of
+    from topics.schemas import row_spec, source_names
+
+    if source not in source_names():
+        raise fail(f"unknown source {source!r}; known: {', '.join(source_names())}", 2)
+    if not file.is_file():
+        raise fail(f"{file}: no such file", 2)
+    settings = get_settings()
+    connect(settings, publisher_of(row_spec(source).dept))
+    publisher = publishers(settings, [source])[source]
+    try:
+        events, report = prepare(file, department_table(source), publisher, complete)
+    except ImportFileError as exc:
+        raise fail(f"{file}: {exc}", 2) from None
+    for number, reason in report.bad_rows:
+        err.print(f"{file}:{number}: {reason}", highlight=False, markup=False)
+    if report.bad_rows:
+        raise fail(f"{len(report.bad_rows)} bad rows of {report.rows}: nothing sent")
+    for event in events:
+        publisher.send(event)
+    delivery = publisher.flush()
+    out.print(f"imported {len(events)} rows of {file.name} to {publisher.topic.name} as "
+              f"snapshot reads ({delivery.delivered} acknowledged, {delivery.failed} failed)")
+    if delivery.failed or delivery.pending:
+        for error in delivery.errors[:5]:
+            err.print(error, markup=False)
+        raise typer.Exit(1)
+
+
 @app.command("tail")
 def tail(
     topic: Annotated[str, typer.Argument(help="Topic name, as `govbus topics list` shows it")],
