@@ -17,7 +17,7 @@ from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from streams.bench import StageBenchResult
+    from govbus.bench.stage_rates import StageBenchResult
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -384,7 +384,7 @@ def bench_publisher(
     events: Annotated[int, typer.Option(min=1000, help="Events to publish")] = 50_000,
 ) -> None:
     """Publisher events/s into the local broker next to the bare Avro encode rate."""
-    from connectors.bench import run
+    from govbus.bench.publisher_rate import run
     from govbus.wiring import publishers, topic_admin
     from topics.catalog import Layer, by_layer
     from topics.schemas import source_names
@@ -456,9 +456,9 @@ def bench_standardize(
     events: Annotated[int, typer.Option(min=1000, help="Raw events to pre-fill")] = 50_000,
 ) -> None:
     """One worker's sustained standardize events/s next to the bare per-event loop."""
-    from govbus import benchmarks
+    from govbus.bench import stage_runs
 
-    _print_stage_bench(benchmarks.standardize(events),
+    _print_stage_bench(stage_runs.standardize(events),
                        "bare loop (decode, rules, masking, facts, encode)",
                        "raw worker (1 process)")
 
@@ -468,9 +468,9 @@ def bench_theme(
     events: Annotated[int, typer.Option(min=1000, help="Raw events to pre-fill")] = 50_000,
 ) -> None:
     """Raw-to-theme events/s of one `worker --role all` process next to the bare loop."""
-    from govbus import benchmarks
+    from govbus.bench import stage_runs
 
-    _print_stage_bench(benchmarks.raw_to_theme(events), "bare loop (both layers, same work)",
+    _print_stage_bench(stage_runs.raw_to_theme(events), "bare loop (both layers, same work)",
                        "raw-to-theme worker (1 process)")
 
 
@@ -576,7 +576,7 @@ def bench_e2e(
 ) -> None:
     """The whole pipeline (worker + sink) at fixed publish rates next to a per-event faust
     baseline: throughput, p50/p99 source time -> queryable row, and their ratio."""
-    from govbus import bench_e2e as bench
+    from govbus.bench import pipelines as bench
 
     try:
         rate_list = [float(r) for r in rates.split(",") if r.strip()]
