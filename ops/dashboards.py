@@ -171,18 +171,6 @@ def pipeline_overview() -> dict[str, Any]:
                            f"p{round(q * 100)} {{{{table}}}}") for q in (0.5, 0.95, 0.99))))
     grid.add(timeseries("Consumer lag by group and topic", "short",
                         (f"sum by (group, topic) ({lag})", "{{group}} {{topic}}")))
-    grid.add(timeseries("Profile table recovery", "percentunit",
-                        (f"max by (table) ({m('govbus_table_recovery_progress_ratio')})",
-                         "{{table}}")), 12)
-    grid.add(timeseries("Changelog messages recovered /s", "ops",
-                        (f"sum by (table) "
-                         f"(rate({m('govbus_table_recovered_messages_total')}[5m]))",
-                         "{{table}}")), 12)
-    grid.row("Publishers (department side)")
-    grid.add(timeseries("Publisher events by department and outcome", "ops",
-                        (f"sum by (dept, outcome) "
-                         f"(rate({m('govbus_publisher_events_total')}[5m]))",
-                         "{{dept}} {{outcome}}")), 24)
     return _dashboard("govbus-pipeline", "govbus / pipeline overview",
                       "Events through the stages, dead letters, batches, latency and lag.",
                       grid.panels)
