@@ -79,7 +79,8 @@ def _dashboard_exprs() -> Iterator[str]:
             for target in panel.get("targets", []):
                 yield target["expr"]
         for variable in text["templating"]["list"]:
-            yield str(variable.get("definition", ""))
+            if variable["type"] == "query":
+                yield variable["query"]
 
 
 def _declared_name(series: str) -> str:
