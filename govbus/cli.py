@@ -157,7 +157,7 @@ def users_list() -> None:
 
     existing = access_admin(operator_settings()).users()
     table = Table("principal", "role", "grants", "user on broker")
-    for principal in principals():
+    for principal in principals(get_settings()):
         table.add_row(principal.name, principal.role, str(len(principal.grants)),
                       "yes" if principal.name in existing else "no")
     out.print(table)
@@ -186,7 +186,7 @@ def _change_user(action: str, name: str) -> None:
     from topics.principals import principal
 
     try:
-        principal(name)
+        principal(name, get_settings())
     except KeyError as exc:
         raise fail(str(exc.args[0]), 2) from None
     settings = operator_settings()
@@ -445,7 +445,7 @@ def _require_topics(settings: Settings, principal: str) -> None:
         listed = AdminClient({**kafka_config(chosen), "log_level": 0}).list_topics(timeout=10)
     except KafkaException as exc:
         raise fail(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
-    missing = [t for t in principal_topics(principal) if t not in listed.topics]
+    missing = [t for t in principal_topics(principal, settings) if t not in listed.topics]
     if missing:
         raise fail(f"{len(missing)} catalog topics do not exist, {missing[0]} among them: "
                    "run `govbus topics apply` first")

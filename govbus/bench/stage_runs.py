@@ -55,7 +55,7 @@ def fresh_namespace(prefix: str) -> Iterator[Settings]:
             # behind would slow the broker down for every later run. Nor are its ACLs.
             admin.delete(t.name for t in catalog())
             if admin.access is not None:
-                admin.access.revoke_declared(principals())
+                admin.access.revoke_declared(principals(settings))
     finally:
         if previous is None:
             os.environ.pop("GOVBUS_TOPIC_NAMESPACE", None)
