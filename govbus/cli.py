@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from connectors.simulate import ChangeTarget
-    from streams.bench import StageBenchResult
+    from govbus.bench.stage_rates import StageBenchResult
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -160,7 +160,7 @@ def users_list() -> None:
 
     existing = access_admin(operator_settings()).users()
     table = Table("principal", "role", "grants", "user on broker")
-    for principal in principals():
+    for principal in principals(get_settings()):
         table.add_row(principal.name, principal.role, str(len(principal.grants)),
                       "yes" if principal.name in existing else "no")
     out.print(table)
@@ -189,7 +189,7 @@ def _change_user(action: str, name: str) -> None:
     from topics.principals import principal
 
     try:
-        principal(name)
+        principal(name, get_settings())
     except KeyError as exc:
         raise fail(str(exc.args[0]), 2) from None
     settings = operator_settings()
@@ -437,7 +437,7 @@ def bench_publisher(
     events: Annotated[int, typer.Option(min=1000, help="Events to publish")] = 50_000,
 ) -> None:
     """Publisher events/s into the local broker next to the bare Avro encode rate."""
-    from connectors.bench import run
+    from govbus.bench.publisher_rate import run
     from govbus.wiring import publishers, topic_admin
     from topics.catalog import Layer, by_layer
     from topics.schemas import source_names
@@ -533,7 +533,7 @@ def _require_topics(settings: Settings, principal: str) -> None:
         listed = AdminClient({**kafka_config(chosen), "log_level": 0}).list_topics(timeout=10)
     except KafkaException as exc:
         raise fail(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
-    missing = [t for t in principal_topics(principal) if t not in listed.topics]
+    missing = [t for t in principal_topics(principal, settings) if t not in listed.topics]
     if missing:
         raise fail(f"{len(missing)} catalog topics do not exist, {missing[0]} among them: "
                    "run `govbus topics apply` first")
@@ -544,9 +544,9 @@ def bench_standardize(
     events: Annotated[int, typer.Option(min=1000, help="Raw events to pre-fill")] = 50_000,
 ) -> None:
     """One worker's sustained standardize events/s next to the bare per-event loop."""
-    from govbus import benchmarks
+    from govbus.bench import stage_runs
 
-    _print_stage_bench(benchmarks.standardize(events),
+    _print_stage_bench(stage_runs.standardize(events),
                        "bare loop (decode, rules, masking, facts, encode)",
                        "raw worker (1 process)")
 
@@ -556,9 +556,9 @@ def bench_theme(
     events: Annotated[int, typer.Option(min=1000, help="Raw events to pre-fill")] = 50_000,
 ) -> None:
     """Raw-to-theme events/s of one `worker --role all` process next to the bare loop."""
-    from govbus import benchmarks
+    from govbus.bench import stage_runs
 
-    _print_stage_bench(benchmarks.raw_to_theme(events), "bare loop (both layers, same work)",
+    _print_stage_bench(stage_runs.raw_to_theme(events), "bare loop (both layers, same work)",
                        "raw-to-theme worker (1 process)")
 
 
@@ -673,7 +673,7 @@ def bench_cdc(
 ) -> None:
     """Change-capture latency: a row committed in the department's PostgreSQL until its theme
     row is queryable, p50/p99, next to the same changes published through the SDK."""
-    from govbus.bench_cdc import run
+    from govbus.bench.cdc_latency import run
 
     try:
         results = run(rate, duration, lambda line: err.print(line, markup=False))
@@ -706,7 +706,7 @@ def bench_e2e(
 ) -> None:
     """The whole pipeline (worker + sink) at fixed publish rates next to a per-event faust
     baseline: throughput, p50/p99 source time -> queryable row, and their ratio."""
-    from govbus import bench_e2e as bench
+    from govbus.bench import pipelines as bench
 
     try:
         rate_list = [float(r) for r in rates.split(",") if r.strip()]

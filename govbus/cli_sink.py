@@ -79,10 +79,10 @@ def sink_run(
         help="Append each profile-table insert's row latencies to this file (benchmarks)")] = None,
 ) -> None:
     """Sink theme, fact and quality topics into ClickHouse until SIGTERM or Ctrl-C."""
+    from govbus.bench.latency import LatencyLog
     from govbus.wiring import connect, query_auditor, registry
     from ops.http import start_metrics_server
     from sinks.instrumentation import MetricsObserver, Observers
-    from sinks.latency import LatencyLog
     from sinks.query_access import query_access
     from sinks.service import SinkService, group_id
     from topics.principals import SINK
@@ -196,11 +196,11 @@ def bench_sink(
     import tempfile
     from pathlib import Path
 
-    from govbus.benchmarks import fresh_namespace
+    from govbus.bench.sink_from_topic import bench_from_topic, sink_latency
+    from govbus.bench.stage_runs import fresh_namespace
     from govbus.wiring import registry
     from sinks.clickhouse.chdb_backend import ChdbBackend
     from sinks.clickhouse.tables import profile_table
-    from sinks.topic_bench import bench_from_topic, sink_latency
     from topics.annotations import Category
     from topics.catalog import theme_topic
 
@@ -237,9 +237,9 @@ def bench_latency(
     import time
 
     from connectors.simulator import DepartmentSimulator
+    from govbus.bench.latency import poll_latency, publish_at_rate, summarize
     from govbus.wiring import publishers
     from sinks.clickhouse.tables import SOURCE_TIME, epoch_ms_expression, profile_table
-    from sinks.latency import poll_latency, publish_at_rate, summarize
     from sinks.query_client import QueryError, endpoint_url, run_query
     from topics.annotations import Category
 

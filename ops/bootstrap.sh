@@ -18,7 +18,7 @@ done
 # is installed, hash-checked, into the state folder and then installs the rest.
 export UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=.venv
 stamp=.venv/.govbus-installed
-want=$(cat uv.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat uv.lock pyproject.toml ops/bootstrap.sh | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   uv_pin=$("$python" - <<'PY'
 import tomllib
@@ -45,7 +45,7 @@ PY
   fi
   echo "installing the locked Python packages (once; a minute on a fresh clone) ..."
   # --locked: a pyproject.toml changed without `make lock` is an error, not a silent re-resolve.
-  if ! PYTHONPATH="$uv_dir" "$uv_dir/bin/uv" sync --quiet --locked --extra dev \
+  if ! PYTHONPATH="$uv_dir" "$uv_dir/bin/uv" sync --quiet --locked --extra dev --extra faust \
       --python "$python" > .state/tools/sync.log 2>&1; then
     cat .state/tools/sync.log >&2
     exit 1

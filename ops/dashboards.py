@@ -1,4 +1,6 @@
-"""Grafana dashboards as code, built from the declared metrics.
+"""Grafana dashboards as code, built from the declared metrics with Grafana's typed
+builders (``grafana-foundation-sdk``): a field or value Grafana's schema does not know cannot
+be written.
 
 Every expression names metrics through ``m()``, which looks the name up in ``ops.metrics``:
 a dashboard cannot reference a metric that is not declared. ``python -m ops.dashboards``
@@ -13,11 +15,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from grafana_foundation_sdk.builders import common as gcommon
+from grafana_foundation_sdk.builders import dashboard as gdash
+from grafana_foundation_sdk.builders import prometheus as gprometheus
+from grafana_foundation_sdk.builders import stat as gstat
+from grafana_foundation_sdk.builders import table as gtable
+from grafana_foundation_sdk.builders import timeseries as gtimeseries
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as mcommon
+from grafana_foundation_sdk.models import dashboard as mdashboard
+from grafana_foundation_sdk.models import prometheus as mprometheus
+
 from ops.metrics import METRICS_BY_NAME
 
 GRAFANA_DIR = Path(__file__).resolve().parent / "grafana"
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-Panel = dict[str, Any]
+DATASOURCE = mdashboard.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
 
 def m(name: str, suffix: str = "") -> str:
@@ -35,100 +48,96 @@ def quantile(q: float, name: str, by: str, selector: str = "", window: str = "5m
 
 
 class _Layout:
-    """Places panels left to right on Grafana's 24-column grid, with rows between."""
+    """Panels in order, left to right on Grafana's 24-column grid, with rows between; the
+    dashboard builder places them."""
 
     def __init__(self) -> None:
-        self.panels: list[Panel] = []
-        self.x = 0
-        self.y = 0
-        self.row_height = 0
+        self.panels: list[Builder[Any]] = []
 
     def row(self, title: str) -> None:
-        self._newline()
-        self.panels.append({"type": "row", "title": title, "collapsed": False, "panels": [],
-                            "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y},
-                            "id": len(self.panels) + 1})
-        self.y += 1
+        self.panels.append(gdash.Row(title).collapsed(False).id(len(self.panels) + 1))
 
-    def add(self, panel: Panel, w: int = 12, h: int = 8) -> None:
-        if self.x + w > 24:
-            self._newline()
-        panel["gridPos"] = {"h": h, "w": w, "x": self.x, "y": self.y}
-        panel["id"] = len(self.panels) + 1
-        self.panels.append(panel)
-        self.x += w
-        self.row_height = max(self.row_height, h)
-
-    def _newline(self) -> None:
-        self.y += self.row_height
-        self.x = 0
-        self.row_height = 0
+    def add(self, panel: _PanelBuilder, w: int = 12, h: int = 8) -> None:
+        self.panels.append(panel.span(w).height(h).id(len(self.panels) + 1))
 
 
-def _targets(queries: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [{"datasource": DATASOURCE, "expr": expr, "legendFormat": legend,
-             "refId": chr(ord("A") + i)} for i, (expr, legend) in enumerate(queries)]
+_PanelBuilder = gtimeseries.Panel | gstat.Panel | gtable.Panel
+
+
+def _with_targets(panel: _PanelBuilder, queries: Sequence[tuple[str, str]],
+                  instant: bool = False) -> _PanelBuilder:
+    for i, (expr, legend) in enumerate(queries):
+        query = (gprometheus.Dataquery().datasource(DATASOURCE).expr(expr)
+                 .legend_format(legend).ref_id(chr(ord("A") + i)))
+        if instant:
+            query = query.instant().format(mprometheus.PromQueryFormat.TABLE)
+        panel.with_target(query)
+    return panel
 
 
 def timeseries(title: str, unit: str, *queries: tuple[str, str], stack: bool = False,
-               description: str = "") -> Panel:
-    custom: dict[str, Any] = {"drawStyle": "line", "fillOpacity": 10 if stack else 0,
-                              "showPoints": "never"}
+               description: str = "") -> gtimeseries.Panel:
+    panel = (gtimeseries.Panel().title(title).description(description).datasource(DATASOURCE)
+             .unit(unit).draw_style(mcommon.GraphDrawStyle.LINE)
+             .fill_opacity(10 if stack else 0).show_points(mcommon.VisibilityMode.NEVER)
+             .legend(gcommon.VizLegendOptions().show_legend(True)
+                     .display_mode(mcommon.LegendDisplayMode.TABLE)
+                     .placement(mcommon.LegendPlacement.BOTTOM).calcs(["lastNotNull", "max"]))
+             .tooltip(gcommon.VizTooltipOptions().mode(mcommon.TooltipDisplayMode.MULTI)
+                      .sort(mcommon.SortOrder.DESCENDING)))
     if stack:
-        custom["stacking"] = {"mode": "normal", "group": "A"}
-    return {"type": "timeseries", "title": title, "description": description,
-            "datasource": DATASOURCE, "targets": _targets(queries),
-            "fieldConfig": {"defaults": {"unit": unit, "custom": custom}, "overrides": []},
-            "options": {"legend": {"displayMode": "table", "placement": "bottom",
-                                   "calcs": ["lastNotNull", "max"]},
-                        "tooltip": {"mode": "multi", "sort": "desc"}}}
+        panel.stacking(gcommon.StackingConfig().mode(mcommon.StackingMode.NORMAL).group("A"))
+    _with_targets(panel, queries)
+    return panel
 
 
 def stat(title: str, unit: str, expr: str, legend: str = "",
          thresholds: Sequence[tuple[float | None, str]] = ((None, "green"),),
-         description: str = "") -> Panel:
-    return {"type": "stat", "title": title, "description": description,
-            "datasource": DATASOURCE, "targets": _targets([(expr, legend)]),
-            "fieldConfig": {"defaults": {
-                "unit": unit,
-                "thresholds": {"mode": "absolute", "steps": [
-                    {"value": value, "color": color} for value, color in thresholds]}},
-                "overrides": []},
-            "options": {"reduceOptions": {"calcs": ["lastNotNull"], "values": False},
-                        "colorMode": "background", "graphMode": "area"}}
+         description: str = "") -> gstat.Panel:
+    steps = gdash.ThresholdsConfig().mode(mdashboard.ThresholdsMode.ABSOLUTE).steps(
+        [mdashboard.Threshold(value=value, color=color) for value, color in thresholds])
+    panel = (gstat.Panel().title(title).description(description).datasource(DATASOURCE)
+             .unit(unit).thresholds(steps)
+             .reduce_options(gcommon.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+             .color_mode(mcommon.BigValueColorMode.BACKGROUND)
+             .graph_mode(mcommon.BigValueGraphMode.AREA))
+    _with_targets(panel, [(expr, legend)])
+    return panel
 
 
-def table(title: str, unit: str, *queries: tuple[str, str], description: str = "") -> Panel:
-    targets = _targets(queries)
-    for target in targets:
-        target.update({"instant": True, "format": "table"})
-    return {"type": "table", "title": title, "description": description,
-            "datasource": DATASOURCE, "targets": targets,
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "transformations": [{"id": "merge"}], "options": {"showHeader": True}}
+def table(title: str, unit: str, *queries: tuple[str, str],
+          description: str = "") -> gtable.Panel:
+    panel = (gtable.Panel().title(title).description(description).datasource(DATASOURCE)
+             .unit(unit).show_header(True)
+             .with_transformation(mdashboard.DataTransformerConfig(id_val="merge", options={})))
+    _with_targets(panel, queries, instant=True)
+    return panel
 
 
-def _variable(name: str, query: str, label: str) -> dict[str, Any]:
-    return {"name": name, "label": label, "type": "query", "datasource": DATASOURCE,
-            "query": {"query": query, "refId": f"var-{name}"}, "definition": query,
-            "refresh": 2, "includeAll": True, "multi": True, "allValue": ".*",
-            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-            "sort": 1}
+def _variable(name: str, query: str, label: str) -> gdash.QueryVariable:
+    return (gdash.QueryVariable(name).id(name).label(label).datasource(DATASOURCE)
+            .query(query).refresh(mdashboard.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .include_all(True).multi(True).all_value(".*")
+            .current(mdashboard.VariableOption(selected=True, text=["All"], value=["$__all"]))
+            .sort(mdashboard.VariableSort.ALPHABETICAL_ASC))
 
 
-def _dashboard(uid: str, title: str, description: str, panels: list[Panel],
-               variables: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    datasource = {"name": "datasource", "label": "Prometheus", "type": "datasource",
-                  "query": "prometheus", "current": {}, "hide": 0}
-    return {
-        "uid": uid, "title": title, "description": description,
-        "tags": ["govbus"], "editable": True, "graphTooltip": 1,
-        "schemaVersion": 39, "version": 1, "refresh": "30s",
-        "time": {"from": "now-3h", "to": "now"}, "timezone": "browser",
-        "templating": {"list": [datasource, *variables]},
-        "annotations": {"list": []}, "links": [],
-        "panels": panels,
-    }
+def _dashboard(uid: str, title: str, description: str, panels: Sequence[Builder[Any]],
+               variables: Sequence[gdash.QueryVariable] = ()) -> dict[str, Any]:
+    board = (gdash.Dashboard(title).uid(uid).description(description).tags(["govbus"])
+             .editable().tooltip(mdashboard.DashboardCursorSync.CROSSHAIR)
+             .refresh("30s").time("now-3h", "now").timezone("browser")
+             .with_variable(gdash.DatasourceVariable("datasource").id("datasource").label("Prometheus")
+                            .type("prometheus")))
+    for variable in variables:
+        board.with_variable(variable)
+    for panel in panels:
+        if isinstance(panel, gdash.Row):
+            board.with_row(panel)
+        else:
+            board.with_panel(panel)
+    loaded: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    return loaded
 
 
 # ------------------------------------------------------------------ the dashboards
@@ -171,18 +180,6 @@ def pipeline_overview() -> dict[str, Any]:
                            f"p{round(q * 100)} {{{{table}}}}") for q in (0.5, 0.95, 0.99))))
     grid.add(timeseries("Consumer lag by group and topic", "short",
                         (f"sum by (group, topic) ({lag})", "{{group}} {{topic}}")))
-    grid.add(timeseries("Profile table recovery", "percentunit",
-                        (f"max by (table) ({m('govbus_table_recovery_progress_ratio')})",
-                         "{{table}}")), 12)
-    grid.add(timeseries("Changelog messages recovered /s", "ops",
-                        (f"sum by (table) "
-                         f"(rate({m('govbus_table_recovered_messages_total')}[5m]))",
-                         "{{table}}")), 12)
-    grid.row("Publishers (department side)")
-    grid.add(timeseries("Publisher events by department and outcome", "ops",
-                        (f"sum by (dept, outcome) "
-                         f"(rate({m('govbus_publisher_events_total')}[5m]))",
-                         "{{dept}} {{outcome}}")), 24)
     return _dashboard("govbus-pipeline", "govbus / pipeline overview",
                       "Events through the stages, dead letters, batches, latency and lag.",
                       grid.panels)

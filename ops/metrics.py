@@ -36,10 +36,8 @@ ALLOWED_LABELS: Final = frozenset(
 
 #: Closed value sets of the ``outcome`` labels (tests and dashboards rely on them).
 STAGE_OUTCOMES: Final = ("in", "out", "rejected", "filtered", "stale")
-PUBLISHER_OUTCOMES: Final = ("sent", "delivered", "failed", "rejected")
 
 StageOutcome = Literal["in", "out", "rejected", "filtered", "stale"]
-PublisherOutcome = Literal["sent", "delivered", "failed", "rejected"]
 
 MetricType = Literal["counter", "gauge", "histogram"]
 
@@ -194,22 +192,6 @@ subscriptions_overdue = _gauge(
     "govbus_subscriptions_overdue_requests",
     "有条件 subscription requests past their 10-working-day due date, by providing dept.",
     ("dept",), _R)
-
-# ------------------------------------------------------------------ table recovery
-
-table_recovery_progress = _gauge(
-    "govbus_table_recovery_progress_ratio",
-    "Share (0..1) of a profile table's changelog replayed during recovery.", ("table",), _R)
-table_recovered_messages = _counter(
-    "govbus_table_recovered_messages_total",
-    "Changelog messages replayed into a profile table during recovery.", ("table",), _R)
-
-# ------------------------------------------------------------------ publisher (connectors)
-
-publisher_events = _counter(
-    "govbus_publisher_events_total",
-    "Events a department publisher handled, by outcome (sent, delivered, failed, rejected).",
-    ("dept", "outcome"), _R)
 
 #: Every declared metric: name (as scraped, counters with _total), type, labels, help.
 METRICS: Final[tuple[MetricSpec, ...]] = tuple(_specs)

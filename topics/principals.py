@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import cache
 
 from ops.access import ADMIN_PRINCIPAL
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from ops.stack.connect import PRINCIPAL as CONNECT
 from ops.stack.connect import worker_group as connect_group
 from topics.catalog import (
@@ -120,13 +120,12 @@ SUBSCRIBER = "subscriber"
 ADMIN = ADMIN_PRINCIPAL
 
 
-def principals(settings: Settings | None = None,
+def principals(settings: Settings,
                subscribed: Mapping[str, frozenset[str]] | None = None) -> tuple[Principal, ...]:
-    """Every principal of the bus, its grants named in the settings' namespace and groups
-    (the process-wide settings when none are given). ``subscribed``: per consuming
+    """Every principal of the bus, its grants named in the settings' namespace and groups.
+    ``subscribed``: per consuming
     department, the topics (without the namespace) its granted subscriptions name
     (``topics/subscriptions.py``); their READ is the department's principal's."""
-    settings = settings or get_settings()
     return (*_principals(settings.topic_namespace, settings.sink_group_id),
             *_consumers(settings.topic_namespace,
                         tuple(sorted((subscribed or {}).items()))))
@@ -235,15 +234,16 @@ def _connect(namespace: str) -> Principal:
     )
 
 
-def principal_topics(name: str) -> list[str]:
-    """The topics a principal has any grant on, in the configured namespace."""
-    grants = principal(name).grants
+def principal_topics(name: str, settings: Settings) -> list[str]:
+    """The topics a principal has any grant on, in the settings' namespace."""
+    grants = principal(name, settings).grants
     return sorted({g.resource for g in grants if g.kind is ResourceKind.TOPIC})
 
 
-def principal(name: str) -> Principal:
-    for candidate in principals():
+def principal(name: str, settings: Settings) -> Principal:
+    declared = principals(settings)
+    for candidate in declared:
         if candidate.name == name:
             return candidate
-    known = ", ".join(p.name for p in principals())
+    known = ", ".join(p.name for p in declared)
     raise KeyError(f"no principal {name!r}; known principals: {known}")

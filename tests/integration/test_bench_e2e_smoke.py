@@ -6,7 +6,7 @@ from ops.settings import Settings
 
 
 def test_baseline_at_a_low_rate_lands_rows_with_latencies(stack: Settings) -> None:
-    from govbus.bench_e2e import fixed_rate
+    from govbus.bench.pipelines import fixed_rate
 
     lines: list[str] = []
     result = fixed_rate("baseline", rate=20.0, duration_s=3.0, say=lines.append)

@@ -33,7 +33,7 @@ def _exprs(dashboard: dict[str, Any]) -> Iterator[str]:
             yield target["expr"]
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
-            yield variable["definition"]
+            yield variable["query"]
 
 
 def test_the_files_are_what_the_generator_makes() -> None:

@@ -31,9 +31,6 @@ REQUIRED = {
     "govbus_sink_rows_total": ("counter", ("table",)),
     "govbus_sink_last_insert_timestamp_seconds": ("gauge", ("table",)),
     "govbus_quality_findings_total": ("counter", ("dept", "dimension", "reason")),
-    "govbus_table_recovery_progress_ratio": ("gauge", ("table",)),
-    "govbus_table_recovered_messages_total": ("counter", ("table",)),
-    "govbus_publisher_events_total": ("counter", ("dept", "outcome")),
     "govbus_build_info": ("gauge", ("version",)),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ops.settings import Settings
 from topics.catalog import RAW_ROWS, THEME_PROFILES, Layer, by_layer, state_topic
 from topics.principals import (
     ADMIN,
@@ -16,14 +17,17 @@ from topics.principals import (
     publisher,
 )
 
+# The namespace and groups a test makes are a Settings it builds, not the environment.
+SETTINGS = Settings()
+
 
 def _topics(name: str, operation: Operation) -> set[str]:
-    return {g.resource for g in principal(name).grants if g.operation is operation
+    return {g.resource for g in principal(name, SETTINGS).grants if g.operation is operation
             and g.kind == "TOPIC"}
 
 
 def test_every_principal_is_declared_once() -> None:
-    names = [p.name for p in principals()]
+    names = [p.name for p in principals(SETTINGS)]
     assert len(names) == len(set(names))
     assert {ADMIN, RAW_WORKER, THEME_WORKER, SINK, SUBSCRIBER} <= set(names)
 
@@ -37,7 +41,7 @@ def test_a_publisher_writes_its_own_departments_raw_topics_only() -> None:
 
 def test_raw_is_read_by_the_raw_worker_alone() -> None:
     raw = {t.name for t in by_layer(Layer.RAW)}
-    readers = {p.name for p in principals() if raw & _topics(p.name, Operation.READ)}
+    readers = {p.name for p in principals(SETTINGS) if raw & _topics(p.name, Operation.READ)}
     assert readers == {RAW_WORKER}
 
 
@@ -63,7 +67,7 @@ def test_the_sink_reads_theme_fact_quality_audit_and_subscriptions() -> None:
 
 
 def test_the_admin_has_no_acls_of_its_own() -> None:
-    assert principal_topics(ADMIN) == []
+    assert principal_topics(ADMIN, SETTINGS) == []
 
 
 def test_connect_writes_only_its_raw_topics_its_storage_and_its_registry_artifacts() -> None:
@@ -71,7 +75,7 @@ def test_connect_writes_only_its_raw_topics_its_storage_and_its_registry_artifac
     from topics.cdc import DEPARTMENT_TABLES
     from topics.principals import principal
 
-    connect = principal("connect")
+    connect = principal("connect", SETTINGS)
     written = {g.resource for g in connect.grants if g.operation == "WRITE"}
     carried = {raw_topic(t.source).name for t in DEPARTMENT_TABLES}
     assert written == carried | {t.name for t in by_layer(Layer.CONNECT)}

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from sinks.clickhouse.ddl import TableKind, TableSpec
-from sinks.instrumentation import Observers
-from sinks.latency import (
+from govbus.bench.latency import (
     LatencyLog,
     LatencyRecorder,
     percentile,
@@ -19,6 +17,8 @@ from sinks.latency import (
     read_latency_log,
     summarize,
 )
+from sinks.clickhouse.ddl import TableKind, TableSpec
+from sinks.instrumentation import Observers
 from topics.schemas import load_avsc
 
 

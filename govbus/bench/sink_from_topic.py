@@ -27,6 +27,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
+from govbus.bench.latency import LatencyRecorder, LatencyResult, publish_at_rate, summarize
 from sinks.clickhouse.arrow_batch import ArrowBatchBuilder
 from sinks.clickhouse.backend import ClickHouseBackend, SerializedBackend
 from sinks.clickhouse.ddl import TableSpec
@@ -36,7 +37,6 @@ from sinks.clickhouse.tables import entity_key_field
 from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.collector import scheduled_collection
 from sinks.consumer import SinkConsumer
-from sinks.latency import LatencyRecorder, LatencyResult, publish_at_rate, summarize
 from topics.catalog import Topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder, AvroEncoder

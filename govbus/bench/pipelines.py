@@ -3,7 +3,7 @@
 Two pipelines do the same work on the same simulated events:
 
 - ``govbus``: ``govbus worker --role all`` (batched, fused raw layer; batched theme layer);
-- ``baseline``: ``python -m streams.baseline_app worker`` (faust, one event at a time, each
+- ``baseline``: ``python -m govbus.bench.faust_baseline worker`` (faust, one event at a time, each
   output sent through faust's producer, one theme record per fact).
 
 Two modes, each run in a fresh topic namespace and a temporary state folder (its own chDB,
@@ -53,18 +53,18 @@ from confluent_kafka.admin import AdminClient
 from connectors.publisher import producer_config
 from connectors.simulate import flush_all
 from connectors.simulator import DepartmentSimulator, SimulatedEvent
-from govbus.benchmarks import fresh_namespace, prefill_raw
+from govbus.bench.faust_baseline import app_id as baseline_app_id
+from govbus.bench.latency import percentile, publish_at_rate, read_latency_log
+from govbus.bench.stage_rates import bare_raw_to_theme_rate, read_raw
+from govbus.bench.stage_runs import fresh_namespace, prefill_raw
 from govbus.keys import pseudonymizer
 from govbus.wiring import publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
 from ops.keys import key_env_for_child
 from ops.settings import Settings
 from sinks.clickhouse.tables import sink_tables
-from sinks.latency import percentile, publish_at_rate, read_latency_log
 from sinks.query_client import QueryError, endpoint_url
 from sinks.service import group_id as sink_group_id
-from streams.baseline_app import app_id as baseline_app_id
-from streams.bench import bare_raw_to_theme_rate, read_raw
 from streams.processor_types import InputMessage
 from streams.raw_worker import group_id as raw_group_id
 from streams.theme_worker import group_id as theme_app_id
@@ -215,7 +215,7 @@ class Processes:
 def worker_argv(pipeline: str) -> list[str]:
     if pipeline == "govbus":
         return [sys.executable, "-m", "govbus.cli", "worker", "--role", "all"]
-    return [sys.executable, "-m", "streams.baseline_app", "worker"]
+    return [sys.executable, "-m", "govbus.bench.faust_baseline", "worker"]
 
 
 SINK_ARGV = [sys.executable, "-m", "govbus.cli", "sink", "run", "--loglevel", "warning"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
+from govbus.bench.sink_from_topic import individual_profile, profiles
 from sinks.clickhouse.arrow_batch import ArrowBatchBuilder
 from sinks.clickhouse.tables import profile_table
-from sinks.topic_bench import individual_profile, profiles
 from topics.annotations import Category
 from topics.catalog import theme_topic
 from topics.schemas import schema_text

@@ -1,7 +1,7 @@
 """Per-event extraction, row-table and per-fact apply+render costs, next to a bare loop and
 the standardize stage (the bulk of the raw layer's per-event work).
 
-Not a test: run ``.venv/bin/python -m tests.unit.streams.enrich.bench_enrich [events]``.
+Not a test: run ``.venv/bin/python -m govbus.bench.enrich_costs [events]``.
 Std events come from the department simulator through the standardize stage.
 """
 

@@ -18,11 +18,7 @@ from confluent_kafka import Consumer
 
 from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
-from govbus.keys import pseudonymizer
-from govbus.wiring import admin_settings, publishers, registry, topic_admin
-from ops.kafka_client import kafka_config
-from ops.settings import Settings, get_settings
-from streams.bench import (
+from govbus.bench.stage_rates import (
     StageBenchResult,
     bare_rate,
     bare_raw_to_theme_rate,
@@ -31,6 +27,10 @@ from streams.bench import (
     first_output,
     read_raw,
 )
+from govbus.keys import pseudonymizer
+from govbus.wiring import admin_settings, publishers, registry, topic_admin
+from ops.kafka_client import kafka_config
+from ops.settings import Settings, get_settings
 from streams.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
 from topics.principals import principals
@@ -55,7 +55,7 @@ def fresh_namespace(prefix: str) -> Iterator[Settings]:
             # behind would slow the broker down for every later run. Nor are its ACLs.
             admin.delete(t.name for t in catalog())
             if admin.access is not None:
-                admin.access.revoke_declared(principals())
+                admin.access.revoke_declared(principals(settings))
     finally:
         if previous is None:
             os.environ.pop("GOVBUS_TOPIC_NAMESPACE", None)

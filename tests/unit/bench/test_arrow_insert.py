@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sinks.bench import bench_sink
+from govbus.bench.arrow_insert import bench_sink
 
 
 def test_bench_reports_figures_with_baseline() -> None:

@@ -11,7 +11,7 @@ handed one message at a time, so the stage logic (decode, rules, masking, facts,
 render, encode, dead letters, findings) is identical and the figure measures only how the
 framework is used. Not for production: it exists to be measured against.
 
-Run it with ``python -m streams.baseline_app worker`` (settings from ``GOVBUS_*``).
+Run it with ``python -m govbus.bench.faust_baseline worker`` (settings from ``GOVBUS_*``).
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def run_baseline(settings: Settings, loglevel: str = "warn") -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] != ["worker"] or len(argv) > 2:
-        sys.stderr.write("usage: python -m streams.baseline_app worker [LOGLEVEL]\n")
+        sys.stderr.write("usage: python -m govbus.bench.faust_baseline worker [LOGLEVEL]\n")
         return 2
     run_baseline(get_settings(), argv[1] if len(argv) > 1 else "warn")
     return 0

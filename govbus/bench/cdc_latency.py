@@ -26,7 +26,8 @@ import psycopg
 
 from connectors.department_db import TableWriter, create_table
 from connectors.simulator import DepartmentSimulator, SimulatedEvent
-from govbus.bench_e2e import (
+from govbus.bench.latency import percentile, publish_at_rate, read_latency_log
+from govbus.bench.pipelines import (
     SINK_ARGV,
     STARTUP_TIMEOUT_S,
     Processes,
@@ -39,7 +40,6 @@ from govbus.wiring import cdc_connector, publishers
 from ops.settings import Settings
 from ops.stack.connect import ConnectWorker
 from ops.stack.postgres import SUPERUSER, PostgresServer
-from sinks.latency import percentile, publish_at_rate, read_latency_log
 from sinks.query_client import endpoint_url
 from topics.cdc import DepartmentTable, department_table
 
