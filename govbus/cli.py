@@ -485,7 +485,8 @@ def bench_restore(
     result = theme_restore(events)
     out.print(f"changelog:    {result.records:,} records, {result.megabytes:,.1f} MB")
     out.print(f"bare read:    {result.bare_mb_per_s:,.1f} MB/s ({result.bare_s:.1f} s)")
-    out.print(f"restore:      {result.restore_mb_per_s:,.1f} MB/s ({result.restore_s:.1f} s)")
+    out.print(f"restore:      {result.restore_mb_per_s:,.1f} MB/s ({result.restore_s:.1f} s) "
+              f"into {result.store}")
     out.print(f"per GB:       {result.seconds_per_gb:,.0f} s of restore")
 
 

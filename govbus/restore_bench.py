@@ -7,8 +7,10 @@ back): a shard is processed again only once its changelog is replayed.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -17,7 +19,7 @@ from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from streams.bench import read_raw
 from streams.enrich.profile import ProfileState
-from streams.state_store import ChangelogStore, MemoryBackend
+from streams.state_store import ChangelogStore, backend_for
 from streams.theme_worker import group_id
 from topics.annotations import Category
 from topics.catalog import THEME_PROFILES, state_topic
@@ -29,6 +31,7 @@ SETTLE_TIMEOUT_S = 900.0
 
 @dataclass(frozen=True, slots=True)
 class RestoreBenchResult:
+    store: str
     records: int
     megabytes: float
     bare_s: float
@@ -96,13 +99,18 @@ def theme_restore(events: int) -> RestoreBenchResult:
         partitions = {m.partition for m in messages}
 
         group = group_id(settings)
-        store = ChangelogStore(
-            changelog, _NoOutput(), MemoryBackend(),
-            lambda: Consumer({**kafka_config(settings), "group.id": f"{group}-restore",
-                              "enable.auto.commit": False, "enable.partition.eof": True}),
-            ProfileState.to_bytes, ProfileState.from_bytes,
-        )
-        started = time.monotonic()
-        store.own([(str(c), p) for c in Category for p in partitions])
-        restore_s = time.monotonic() - started
-        return RestoreBenchResult(len(messages), size / 1_048_576, bare_s, restore_s)
+        shards = [(str(c), p) for c in Category for p in partitions]
+        # The store the worker is configured with (GOVBUS_THEME_STORE), in a folder of its own.
+        with tempfile.TemporaryDirectory(dir=settings.state_dir) as folder:
+            store = ChangelogStore(
+                changelog, _NoOutput(), backend_for(settings.theme_store, Path(folder)),
+                lambda: Consumer({**kafka_config(settings), "group.id": f"{group}-restore",
+                                  "enable.auto.commit": False, "enable.partition.eof": True}),
+                ProfileState.to_bytes, ProfileState.from_bytes,
+            )
+            started = time.monotonic()
+            store.own(shards)
+            restore_s = time.monotonic() - started
+            store.release(shards, clean=False)
+        return RestoreBenchResult(settings.theme_store, len(messages), size / 1_048_576,
+                                  bare_s, restore_s)
