@@ -562,6 +562,22 @@ def bench_theme(
                        "raw-to-theme worker (1 process)")
 
 
+@bench_app.command("restore")
+def bench_restore(
+    events: Annotated[int, typer.Option(min=1000, help="Raw events to pre-fill")] = 50_000,
+) -> None:
+    """The theme worker's state restore: its profile changelog into a fresh store, next to a
+    bare read of the same changelog."""
+    from govbus.bench.restore_rate import theme_restore
+
+    result = theme_restore(events)
+    out.print(f"changelog:    {result.records:,} records, {result.megabytes:,.1f} MB")
+    out.print(f"bare read:    {result.bare_mb_per_s:,.1f} MB/s ({result.bare_s:.1f} s)")
+    out.print(f"restore:      {result.restore_mb_per_s:,.1f} MB/s ({result.restore_s:.1f} s) "
+              f"into {result.store}")
+    out.print(f"per GB:       {result.seconds_per_gb:,.0f} s of restore")
+
+
 def _print_stage_bench(result: StageBenchResult, bare: str, stage: str) -> None:
     width = max(len(bare), len(stage)) + 2
     out.print(f"{'events:':{width}}{result.events}")

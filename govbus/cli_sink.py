@@ -42,7 +42,12 @@ def sink_migrate() -> None:
     settings = get_settings()
     backend = open_backend(settings)
     try:
-        steps = migrate(backend, settings.clickhouse_database, k=settings.privacy_k)
+        steps = migrate(
+            backend,
+            settings.clickhouse_database,
+            k=settings.privacy_k,
+            cluster=settings.clickhouse_cluster,
+        )
     finally:
         backend.close()
     table = Table("object", "kind", "action", "detail", title=settings.clickhouse_database)

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -27,6 +27,9 @@ from ops.http import Target, targets
 from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 from ops.stack.manager import LocalStack, ServiceStatus
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin._metadata import ClusterMetadata
 
 STALE_INSERT_S = 600.0
 MAX_ROWS = 12
@@ -119,7 +122,24 @@ def rates(prev: Snapshot | None, cur: Snapshot, name: str, by: Sequence[str],
 class KafkaFacts:
     lag: dict[tuple[str, str], int] = field(default_factory=dict)  # (group, topic) -> messages
     topic_messages: dict[str, int] = field(default_factory=dict)  # topic -> high - low
+    brokers: int | None = None
+    # "topic[partition]" of the bus's partitions with fewer in-sync replicas than replicas
+    under_replicated: list[str] = field(default_factory=list)
     error: str | None = None
+
+
+def under_replicated(metadata: ClusterMetadata, topic_names: Iterable[str]) -> list[str]:
+    """The named topics' partitions whose in-sync replicas are fewer than their replicas
+    (a broker is down or behind): their writes wait for fewer copies than were asked for."""
+    found = []
+    for name in sorted(topic_names):
+        topic = metadata.topics.get(name)
+        if topic is None or topic.error is not None:
+            continue
+        for partition in sorted(topic.partitions.values(), key=lambda p: p.id):
+            if len(partition.isrs) < len(partition.replicas):
+                found.append(f"{name}[{partition.id}]")
+    return found
 
 
 def kafka_facts(settings: Settings, topic_names: Sequence[str], dlq_topics: Sequence[str],
@@ -143,6 +163,8 @@ def kafka_facts(settings: Settings, topic_names: Sequence[str], dlq_topics: Sequ
             return watermarks[topic, partition]
 
         metadata = consumer.list_topics(timeout=KAFKA_TIMEOUT_S)
+        facts.brokers = len(metadata.brokers)
+        facts.under_replicated = under_replicated(metadata, wanted)
         for name in dlq_topics:
             topic = metadata.topics.get(name)
             if topic is not None and topic.error is None:
@@ -221,6 +243,14 @@ def _stack_table(view: StatusView) -> Table:
     if not view.cur.targets:
         table.add_row("govbus workers", Text("none running", style="yellow"), "-",
                       "no metrics targets announced")
+    if view.kafka is not None and view.kafka.brokers is not None:
+        lagging = view.kafka.under_replicated
+        shown = ", ".join(lagging[:3]) + (f" ... {len(lagging) - 3} more" if len(lagging) > 3
+                                          else "")
+        table.add_row("kafka partitions",
+                      Text(f"{len(lagging)} under-replicated",
+                           style="red" if lagging else "green"),
+                      "-", f"{view.kafka.brokers} broker(s) up" + (f": {shown}" if shown else ""))
     return table
 
 

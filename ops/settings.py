@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         default=None, description="ClickHouse server URL; unset means chDB in state_dir."
     )
     clickhouse_database: str = "govbus"
+    clickhouse_cluster: str | None = Field(
+        default=None,
+        description="A cluster in the server's remote_servers: the sink's tables are made "
+        "ON CLUSTER, replicated, behind Distributed tables. Needs clickhouse_url.",
+    )
     sink_batch_rows: int = Field(
         default=10_000, ge=1, description="A sink batch is inserted at this many rows ..."
     )

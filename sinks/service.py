@@ -83,6 +83,7 @@ class SinkService:
                 else settings.sink_history_batch_seconds,
                 observer=observer,
                 background=True,
+                cluster=settings.clickhouse_cluster,
             )
             for t in self.tables
         }
@@ -106,8 +107,13 @@ class SinkService:
         self.stats = SinkStats()
 
     def migrate(self) -> list[MigrationStep]:
-        return migrate(self.backend, self.settings.clickhouse_database, self.tables,
-                       self.settings.privacy_k)
+        return migrate(
+            self.backend,
+            self.settings.clickhouse_database,
+            self.tables,
+            self.settings.privacy_k,
+            self.settings.clickhouse_cluster,
+        )
 
     @property
     def rows_inserted(self) -> int:

@@ -27,6 +27,8 @@ def query_limits(settings: Settings) -> dict[str, int]:
 def open_backend(settings: Settings, read_only: bool = False) -> ClickHouseBackend:
     # Imported here so a process using one engine never loads the other's library.
     limits = query_limits(settings) if read_only else {}
+    if settings.clickhouse_cluster and not settings.clickhouse_url:
+        raise ValueError("GOVBUS_CLICKHOUSE_CLUSTER needs GOVBUS_CLICKHOUSE_URL: chDB is one node")
     if settings.clickhouse_url:
         from sinks.clickhouse.server_backend import ServerBackend
 

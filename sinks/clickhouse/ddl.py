@@ -24,6 +24,14 @@ from sinks.clickhouse.columns import (
 )
 from sinks.clickhouse.sql import normalize_type, qualified, quote_identifier, quote_literal
 
+# On a cluster each node holds its shard's replica under this name; the spec's own name is
+# the Distributed table that every reader and writer uses, so nothing else changes.
+LOCAL_SUFFIX = "_local"
+# The usual replication path: one keeper node per shard and table, the replica named by the
+# node's own macro.
+REPLICA_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
+REPLICA_NAME = "{replica}"
+
 # Tokens of this many recent inserts are remembered per table; a retry arrives within seconds,
 # so a thousand covers hours of batches at one insert per partition per second.
 DEDUP_WINDOW = 1000
@@ -151,49 +159,111 @@ class TableSpec:
                 )
 
 
-def create_database_sql(database: str) -> str:
-    return f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}"
+def on_cluster(cluster: str | None) -> str:
+    """The ``ON CLUSTER`` clause of a statement every node must run, or nothing on one node."""
+    return f" ON CLUSTER {quote_identifier(cluster)}" if cluster else ""
 
 
-def create_table_sql(spec: TableSpec) -> str:
-    body = ",\n".join(f"    {c.definition()}" for c in spec.columns)
+def local_table_name(spec: TableSpec) -> str:
+    return spec.name + LOCAL_SUFFIX
+
+
+def create_database_sql(database: str, cluster: str | None = None) -> str:
+    return f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}{on_cluster(cluster)}"
+
+
+def _engine(spec: TableSpec, cluster: str | None) -> str:
+    arguments: list[str] = []
+    if cluster:
+        arguments += [quote_literal(REPLICA_PATH), quote_literal(REPLICA_NAME)]
     if spec.is_profile:
-        engine = (
-            f"ReplacingMergeTree({quote_identifier(spec.version_column)}, "
-            f"{quote_identifier(spec.is_deleted_column)})"
-        )
-    else:
-        engine = "MergeTree"
+        arguments += [
+            quote_identifier(spec.version_column),
+            quote_identifier(spec.is_deleted_column),
+        ]
+    family = "ReplacingMergeTree" if spec.is_profile else "MergeTree"
+    engine = ("Replicated" if cluster else "") + family
+    return f"{engine}({', '.join(arguments)})" if arguments else engine
+
+
+def create_table_sql(spec: TableSpec, cluster: str | None = None) -> str:
+    """The table that holds the rows: on one node the spec's table itself; on a cluster the
+    replicated ``<name>_local`` on every node, behind the Distributed table of
+    ``create_distributed_sql``."""
+    body = ",\n".join(f"    {c.definition()}" for c in spec.columns)
+    name = qualified(spec.database, local_table_name(spec)) if cluster else spec.qualified_name
     lines = [
-        f"CREATE TABLE IF NOT EXISTS {spec.qualified_name}",
+        f"CREATE TABLE IF NOT EXISTS {name}{on_cluster(cluster)}",
         "(",
         body,
         ")",
-        f"ENGINE = {engine}",
+        f"ENGINE = {_engine(spec, cluster)}",
     ]
     if spec.partition_by:
         lines.append(f"PARTITION BY {spec.partition_by}")
     lines.append(f"ORDER BY ({', '.join(quote_identifier(k) for k in spec.order_by)})")
     if spec.ttl:
         lines.append(f"TTL {spec.ttl}")
-    settings: dict[str, str | int] = {
-        # Without it a plain MergeTree ignores insert_deduplication_token. With it, an
-        # insert without a token is deduplicated by its content hash instead.
-        "non_replicated_deduplication_window": spec.dedup_window,
-        **spec.settings,
-    }
+    # Without its window a table ignores insert_deduplication_token (and with it, an insert
+    # without a token is deduplicated by its content hash). A replicated table keeps its
+    # window in the keeper, shared by the replicas, so a retry on another replica is caught.
+    window = (
+        "replicated_deduplication_window" if cluster else "non_replicated_deduplication_window"
+    )
+    settings: dict[str, str | int] = {window: spec.dedup_window, **spec.settings}
     lines.append("SETTINGS " + ", ".join(f"{k} = {_setting(v)}" for k, v in settings.items()))
     if spec.title:
         lines.append(f"COMMENT {quote_literal(spec.title)}")
     return "\n".join(lines)
 
 
+def sharding_key(spec: TableSpec) -> str:
+    """Rows of one key go to one shard: ReplacingMergeTree collapses versions only within a
+    shard, so an entity's versions must meet there for FINAL to leave one row."""
+    return f"cityHash64({', '.join(quote_identifier(k) for k in spec.order_by)})"
+
+
+def create_distributed_sql(spec: TableSpec, cluster: str) -> str:
+    """The table under the spec's name on every node: reads fan out to the shards, inserts
+    are routed by ``sharding_key``."""
+    engine = (
+        f"Distributed({quote_identifier(cluster)}, {quote_identifier(spec.database)}, "
+        f"{quote_identifier(local_table_name(spec))}, {sharding_key(spec)})"
+    )
+    lines = [
+        f"CREATE TABLE IF NOT EXISTS {spec.qualified_name}{on_cluster(cluster)}",
+        f"AS {qualified(spec.database, local_table_name(spec))}",
+        f"ENGINE = {engine}",
+    ]
+    if spec.title:
+        lines.append(f"COMMENT {quote_literal(spec.title)}")
+    return "\n".join(lines)
+
+
+def create_table_statements(spec: TableSpec, cluster: str | None = None) -> tuple[str, ...]:
+    """What makes the spec's table, in order: one statement on one node; on a cluster the
+    replicated local tables, then the Distributed table over them."""
+    if not cluster:
+        return (create_table_sql(spec),)
+    return (create_table_sql(spec, cluster), create_distributed_sql(spec, cluster))
+
+
 def _setting(value: str | int) -> str:
     return str(value) if isinstance(value, int) else quote_literal(value)
 
 
-def add_column_sql(spec: TableSpec, column: Column) -> str:
-    return f"ALTER TABLE {spec.qualified_name} ADD COLUMN IF NOT EXISTS {column.definition()}"
+def add_column_statements(
+    spec: TableSpec, column: Column, cluster: str | None = None
+) -> tuple[str, ...]:
+    """A new field's column: on a cluster added to the local tables first, so the Distributed
+    table never names a column a shard lacks."""
+    names: tuple[str, ...] = (spec.qualified_name,)
+    if cluster:
+        names = (qualified(spec.database, local_table_name(spec)), spec.qualified_name)
+    return tuple(
+        f"ALTER TABLE {name}{on_cluster(cluster)} ADD COLUMN IF NOT EXISTS {column.definition()}"
+        for name in names
+    )
 
 
 @dataclass(frozen=True, slots=True)

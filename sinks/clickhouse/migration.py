@@ -29,11 +29,12 @@ def migrate(
     database: str,
     tables: tuple[SinkTable, ...] | None = None,
     k: int = DEFAULT_K,
+    cluster: str | None = None,
 ) -> list[MigrationStep]:
     """``k``: counts below it are suppressed in the views, classes below it flagged."""
     tables = sink_tables(database) if tables is None else tables
-    manager = SchemaManager(backend)
-    backend.execute(create_database_sql(database))
+    manager = SchemaManager(backend, cluster)
+    backend.execute(create_database_sql(database, cluster))
     steps: list[MigrationStep] = []
     for table in tables:
         spec = table.spec

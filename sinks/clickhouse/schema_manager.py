@@ -13,9 +13,9 @@ from sinks.clickhouse.backend import ClickHouseBackend
 from sinks.clickhouse.ddl import (
     EvolutionPlan,
     TableSpec,
-    add_column_sql,
+    add_column_statements,
     create_database_sql,
-    create_table_sql,
+    create_table_statements,
     plan_evolution,
 )
 from sinks.clickhouse.sql import qualified, quote_identifier, quote_literal
@@ -32,10 +32,12 @@ class RegisteredStatement:
 
 
 class SchemaManager:
-    """Applies table specs and registered extra statements (views) to one backend."""
+    """Applies table specs and registered extra statements (views) to one backend. With a
+    ``cluster`` the tables are made on all its nodes: replicated, behind Distributed tables."""
 
-    def __init__(self, backend: ClickHouseBackend) -> None:
+    def __init__(self, backend: ClickHouseBackend, cluster: str | None = None) -> None:
         self._backend = backend
+        self._cluster = cluster
         self._statements: dict[str, RegisteredStatement] = {}
 
     def existing_columns(self, database: str, table: str) -> dict[str, str]:
@@ -51,10 +53,11 @@ class SchemaManager:
 
         Returns the plan that was applied (empty when the table was already current).
         """
-        self._backend.execute(create_database_sql(spec.database))
+        self._backend.execute(create_database_sql(spec.database, self._cluster))
         existing = self.existing_columns(spec.database, spec.name)
         if not existing:
-            self._backend.execute(create_table_sql(spec))
+            for statement in create_table_statements(spec, self._cluster):
+                self._backend.execute(statement)
             existing = self.existing_columns(spec.database, spec.name)
         plan = plan_evolution(spec, existing)
         if plan.conflicts:
@@ -71,7 +74,8 @@ class SchemaManager:
                 f"migrate it deliberately, e.g. {fixes}"
             )
         for column in plan.add:
-            self._backend.execute(add_column_sql(spec, column))
+            for statement in add_column_statements(spec, column, self._cluster):
+                self._backend.execute(statement)
         return plan
 
     def register_statement(self, name: str, sql: str) -> None:

@@ -121,6 +121,7 @@ class ClickHouseWriter:
         wall_ms: Callable[[], int] = _wall_ms,
         observer: InsertObserver | None = None,
         background: bool = False,
+        cluster: str | None = None,
     ) -> None:
         if max_rows < 1 or max_seconds <= 0:
             raise ValueError("max_rows >= 1 and max_seconds > 0")
@@ -132,7 +133,7 @@ class ClickHouseWriter:
         self._clock = clock
         self._wall_ms = wall_ms
         self.observer = observer
-        self._schemas = SchemaManager(backend)
+        self._schemas = SchemaManager(backend, cluster)
         self._builders: dict[int, ArrowBatchBuilder] = {}
         self._open: dict[TopicPartition, _OpenBatch] = {}
         self._sealed: dict[TopicPartition, deque[SealedBatch]] = {}

@@ -86,3 +86,34 @@ def test_targets_in_the_view_show_readiness() -> None:
     console.print(render(StatusView([], None, cur, None)))
     text = console.export_text()
     assert "govbus raw" in text and "not ready: starting" in text
+
+
+def test_under_replicated_partitions_are_those_short_of_in_sync_replicas() -> None:
+    from confluent_kafka.admin._metadata import (
+        ClusterMetadata,
+        PartitionMetadata,
+        TopicMetadata,
+    )
+
+    from govbus.cli_status import under_replicated
+
+    def partition(pid: int, replicas: list[int], isrs: list[int]) -> PartitionMetadata:
+        p = PartitionMetadata()
+        p.id, p.replicas, p.isrs = pid, replicas, isrs
+        return p
+
+    topic = TopicMetadata()
+    topic.topic = "std.gongan.person"
+    topic.partitions = {0: partition(0, [1, 2, 3], [1, 2, 3]),
+                        1: partition(1, [1, 2, 3], [1, 3])}
+    metadata = ClusterMetadata()
+    metadata.topics = {topic.topic: topic}
+    assert under_replicated(metadata, ["std.gongan.person", "absent"]) == ["std.gongan.person[1]"]
+
+
+def test_the_stack_table_shows_brokers_and_under_replicated_partitions() -> None:
+    facts = KafkaFacts(brokers=2, under_replicated=["std.gongan.person[1]"])
+    console = Console(width=140, record=True)
+    console.print(render(StatusView([], None, Snapshot(0.0), facts)))
+    text = console.export_text()
+    assert "1 under-replicated" in text and "2 broker(s) up: std.gongan.person[1]" in text

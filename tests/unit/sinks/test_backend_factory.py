@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ops.settings import Settings
 from sinks.clickhouse.backend_factory import CHDB_FOLDER, open_backend
 from sinks.clickhouse.chdb_backend import ChdbBackend
@@ -32,3 +34,8 @@ def test_url_selects_the_client(tmp_path: Path) -> None:
         assert backend.query("SELECT 1").rows == [(1,)]
     finally:
         backend.close()
+
+
+def test_a_cluster_needs_a_server(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="GOVBUS_CLICKHOUSE_CLUSTER needs GOVBUS_CLICKHOUSE_URL"):
+        open_backend(Settings(state_dir=tmp_path, clickhouse_cluster="govbus_cluster"))
