@@ -78,7 +78,8 @@ def revoke_grant(settings: Settings, subscription_id: str, by: str, reason: str
 def _find(settings: Settings, subscription_id: str) -> Subscription:
     found = read_subscriptions(settings).get(subscription_id)
     if found is None:
-        raise SubscriptionError(f"no subscription {subscription_id!r} (see `govbus share list`)")
+        raise SubscriptionError(
+            f"no subscription {subscription_id!r} (see `govbus subscribe list`)")
     return found
 
 

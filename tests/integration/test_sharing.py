@@ -1,5 +1,5 @@
 """The subscription workflow on the real broker, over SASL_SSL: a department's grants come
-from its subscriptions and go with them; raw data is refused with its basis; a 有条件 request
+from its subscriptions and go with them; raw data is rejected with its basis; a 有条件 request
 waits for its provider; every step is audited."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def test_grants_follow_the_subscriptions(namespace: str) -> None:
     topic_admin(settings).apply(catalog())
 
     raw = submit(settings, "raw.household.resident", CIVIL, "婚姻登记身份核验")
-    assert raw.status == "refused" and raw.reason.startswith("不予共享")
+    assert raw.status == "rejected" and raw.reason.startswith("不予共享")
 
     open_data = submit(settings, "theme.organization", CIVIL, "婚姻登记核验法人信息")
     assert open_data.status == "granted"
@@ -51,11 +51,11 @@ def test_grants_follow_the_subscriptions(namespace: str) -> None:
     revoke_grant(settings, open_data.subscription_id, "govbus", "用途已完成")
     assert denied(settings, "theme.organization")
     assert {s.status for s in read_subscriptions(settings).values()} == {
-        "refused", "granted", "revoked"}
+        "rejected", "granted", "revoked"}
 
     admin = admin_settings(settings)
     kinds = [m.value["kind"] for m in TopicReader(kafka_config(admin), registry(admin),
                                                    audit_topic().name).messages_to_end()
              if m.value is not None]
-    assert {"sharing.refused", "sharing.granted", "sharing.requested", "sharing.revoked",
+    assert {"sharing.rejected", "sharing.granted", "sharing.requested", "sharing.revoked",
             "acl.granted", "acl.revoked"} <= set(kinds)
