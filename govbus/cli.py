@@ -688,10 +688,11 @@ from govbus.cli_privacy import keys_app, privacy_app  # noqa: E402
 
 app.add_typer(privacy_app, name="privacy")
 from govbus.cli_catalog import catalog_app  # noqa: E402
-from govbus.cli_subscribe import subscribe_app  # noqa: E402
+from govbus.cli_subscribe import acl_app, subscribe_app  # noqa: E402
 
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(subscribe_app, name="subscribe")
+app.add_typer(acl_app, name="acl")
 app.add_typer(keys_app, name="keys")
 app.command("query")(query)
 bench_app.command("sink")(bench_sink)

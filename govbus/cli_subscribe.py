@@ -110,3 +110,21 @@ def _when(ms: int | None) -> str:
     if ms is None:
         return "-"
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+acl_app = typer.Typer(no_args_is_help=True, help="The broker's ACLs against the grants.")
+
+
+@acl_app.command("sync")
+def acl_sync() -> None:
+    """Repair drift between the grants and the broker: grant what is missing, revoke what no
+    declaration or subscription grants (on this namespace's topics); each change audited."""
+    from govbus.cli import operator_settings, out
+    from govbus.sharing import sync_acls
+
+    changes = sync_acls(operator_settings())
+    table = Table("principal", "change", "resource", "operation",
+                  title=f"{len(changes)} ACL changes (none: the broker agreed with the grants)")
+    for c in changes:
+        table.add_row(c.principal, c.kind, c.resource, c.action)
+    out.print(table)

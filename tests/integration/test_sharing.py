@@ -6,16 +6,29 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError
 
-from govbus.sharing import decide_request, read_subscriptions, revoke_grant, submit
-from govbus.wiring import admin_settings, registry, topic_admin
+from govbus.sharing import decide_request, read_subscriptions, revoke_grant, submit, sync_acls
+from govbus.wiring import access_admin, admin_settings, registry, topic_admin
 from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 from tests.integration.test_access import read_error
 from topics.catalog import audit_topic, by_name, catalog
-from topics.principals import consumer, consumer_group
+from topics.principals import (
+    Grant,
+    Match,
+    Operation,
+    Principal,
+    ResourceKind,
+    consumer,
+    consumer_group,
+)
 from topics.reader import TopicReader
 
 CIVIL = "civil"
+
+
+def consumer_reads(topic: str) -> frozenset[Grant]:
+    return frozenset(Grant(ResourceKind.TOPIC, Match.LITERAL, by_name(topic).name, op)
+                     for op in (Operation.READ, Operation.DESCRIBE))
 
 
 def denied(settings: Settings, topic: str) -> bool:
@@ -50,6 +63,21 @@ def test_grants_follow_the_subscriptions(namespace: str) -> None:
     # ... and a revocation takes it away at the next fetch.
     revoke_grant(settings, open_data.subscription_id, "govbus", "用途已完成")
     assert denied(settings, "theme.organization")
+    # Drift: a grant no subscription names (made by hand) is revoked by `acl sync`, and one
+    # the broker lost is granted back.
+    access = access_admin(settings)
+    stray = Principal(consumer(CIVIL), "drift", consumer_reads("theme.organization"))
+    access.apply_acls([stray])
+    assert not denied(settings, "theme.organization")
+    access.revoke_declared([Principal(consumer(CIVIL), "drift",
+                                      consumer_reads("std.household.resident"))])
+    assert denied(settings, "std.household.resident")
+    changes = sync_acls(settings)
+    assert {c.kind for c in changes} == {"acl.granted", "acl.revoked"}
+    assert denied(settings, "theme.organization")
+    assert not denied(settings, "std.household.resident")
+    assert sync_acls(settings) == []
+
     assert {s.status for s in read_subscriptions(settings).values()} == {
         "rejected", "granted", "revoked"}
 
