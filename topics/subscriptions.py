@@ -28,6 +28,9 @@ from topics.working_days import add_working_days
 
 DECISION_WORKING_DAYS: Final = 10
 RULE: Final = "rule"  # decided_by of the decisions the sharing type makes by itself
+# The platform's operator, who may withdraw any grant (a breach, a department dissolved) but
+# decides no request: deciding is the provider's, a reviewer role apart from operation.
+OPERATOR: Final = "govbus"
 # Due dates count working days in the city's time (UTC+8, no daylight saving).
 CITY_TIME: Final = dt.timezone(dt.timedelta(hours=8))
 
@@ -122,6 +125,10 @@ def revoke(subscription: Subscription, by: str, reason: str, now_ms: int) -> Sub
     if subscription.status != Status.GRANTED:
         raise SubscriptionError(
             f"{subscription.subscription_id} is {subscription.status}: only a grant is revoked")
+    if by not in (subscription.provider, subscription.consumer, OPERATOR):
+        raise SubscriptionError(f"{subscription.subscription_id} is revoked by its provider "
+                                f"{subscription.provider}, its consumer or {OPERATOR}, "
+                                f"not {by}")
     if not reason.strip():
         raise SubscriptionError("a revocation states its reason")
     return _next(subscription, Status.REVOKED, reason.strip(), by, now_ms)

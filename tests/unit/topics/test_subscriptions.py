@@ -53,6 +53,8 @@ def test_conditional_waits_ten_working_days_for_its_provider() -> None:
     granted = decide(waiting, "household", True, "", NOW + 1)
     assert (granted.status, granted.version, granted.decided_by) == ("granted", 2, "household")
     assert not granted.overdue((granted.due_ms or 0) + 10)
+    with pytest.raises(SubscriptionError, match="not market"):
+        revoke(granted, "market", "用途已完成", NOW + 2)
     revoked = revoke(granted, "household", "用途已完成", NOW + 2)
     assert granted_topics([revoked]) == {}
     assert latest([granted.record(), revoked.record(), waiting.record()]) == {"s3": revoked}
