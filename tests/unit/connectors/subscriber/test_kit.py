@@ -25,3 +25,17 @@ def test_the_app_is_the_department_in_its_group_namespace_and_creates_no_leader_
     app = subscriber_app(settings, "licence", "expiry")
     assert app.conf.id == "t1.consumer-licence-expiry"
     assert app.conf.topic_disable_leader
+
+
+def test_records_are_made_from_the_schema() -> None:
+    from connectors.subscriber.records import record_class
+
+    schema = {"type": "record", "name": "Thing", "fields": [
+        {"name": "valid_until", "type": ["null", "string"]},
+        {"name": "number", "type": "string"},
+        {"name": "version", "type": "long", "default": 0},
+    ]}
+    thing = record_class(schema)
+    made = thing.from_data({"number": "L-1", "valid_until": "2027-01-01"})
+    assert (made.number, made.valid_until, made.version) == ("L-1", "2027-01-01", 0)
+    assert thing.__name__ == "Thing"
