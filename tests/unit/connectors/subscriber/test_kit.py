@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest.importorskip("faust", reason="the subscriber kit needs the faust extra")
+
 from connectors.subscriber.app import subscriber_app
 from connectors.subscriber.codec import ConfluentAvroCodec
 from ops.settings import get_settings
