@@ -677,7 +677,7 @@ def demo(
     out.print("          govbus tail theme.individual --max 3")
     out.print("          govbus query \"SELECT * FROM govbus.v_k_anonymity\"")
     out.print("          govbus dlq list; govbus connect status")
-    out.print("          govbus catalog list; govbus share list")
+    out.print("          govbus catalog list; govbus subscribe list")
     out.print("          govbus lineage <a theme row's entity key>")
     out.print("stop:     govbus stack down")
 
@@ -834,10 +834,11 @@ from govbus.cli_privacy import keys_app, privacy_app  # noqa: E402
 
 app.add_typer(privacy_app, name="privacy")
 from govbus.cli_catalog import catalog_app  # noqa: E402
-from govbus.cli_share import share_app  # noqa: E402
+from govbus.cli_subscribe import acl_app, subscribe_app  # noqa: E402
 
 app.add_typer(catalog_app, name="catalog")
-app.add_typer(share_app, name="share")
+app.add_typer(subscribe_app, name="subscribe")
+app.add_typer(acl_app, name="acl")
 app.add_typer(keys_app, name="keys")
 app.command("query")(query)
 bench_app.command("sink")(bench_sink)

@@ -13,12 +13,12 @@ import uuid
 from confluent_kafka import Producer
 
 from govbus.resource_catalog import resource_catalog
-from govbus.wiring import access_admin, admin_settings, audit_trail, registry
+from govbus.wiring import access_admin, admin_settings, audit_changes, audit_trail, registry
 from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from topics.access_admin import AccessChange, revoked
 from topics.audit import AuditEvent
-from topics.catalog import subscriptions_topic
+from topics.catalog import catalog, subscriptions_topic
 from topics.principals import ADMIN, Principal, consumer, principals
 from topics.reader import TopicReader
 from topics.serde import AvroEncoder
@@ -78,7 +78,8 @@ def revoke_grant(settings: Settings, subscription_id: str, by: str, reason: str
 def _find(settings: Settings, subscription_id: str) -> Subscription:
     found = read_subscriptions(settings).get(subscription_id)
     if found is None:
-        raise SubscriptionError(f"no subscription {subscription_id!r} (see `govbus share list`)")
+        raise SubscriptionError(
+            f"no subscription {subscription_id!r} (see `govbus subscribe list`)")
     return found
 
 
@@ -133,6 +134,20 @@ def _align_acls(settings: Settings, dept: str, before: dict[str, frozenset[str]]
     if gone:
         access.revoke_declared([Principal(wanted.name, wanted.role, frozenset(gone))])
         changes += [revoked(wanted.kafka_principal, g) for g in sorted(gone)]
+    return changes
+
+
+def sync_acls(settings: Settings) -> list[AccessChange]:
+    """Repair drift between the grants and the broker: every principal's users and ACLs made
+    what the declaration and the subscriptions say, an ACL on a catalog topic that no grant
+    names revoked (a hand-made grant, a revocation that did not finish); each change audited."""
+    if not settings.secure:
+        return []
+    access = access_admin(settings)
+    declared = principals(settings, subscribed(settings))
+    changes = [*access.ensure_users(declared),
+               *access.apply_acls(declared, owned_topics=(t.name for t in catalog()))]
+    audit_changes(settings, changes)
     return changes
 
 

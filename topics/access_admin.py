@@ -105,20 +105,25 @@ class AccessAdmin:
 
     # ------------------------------------------------------------------ ACLs
 
-    def apply_acls(self, principals: Iterable[Principal], timeout_s: float = 15.0
-                   ) -> list[AccessChange]:
+    def apply_acls(self, principals: Iterable[Principal], timeout_s: float = 15.0,
+                   owned_topics: Iterable[str] = ()) -> list[AccessChange]:
         """Grant what the declaration says and revoke, on the resources it names, what it
         no longer says. ACLs on resources it does not name (another namespace's topics) are
-        left alone, so environments sharing a cluster do not undo each other."""
+        left alone, so environments sharing a cluster do not undo each other.
+        ``owned_topics``: topics of this namespace the declaration may no longer name for a
+        principal (a grant whose subscription is gone); its ACLs on them are revoked too."""
         principals = list(principals)
         wanted = {
             (p.kafka_principal, grant) for p in principals for grant in p.grants
         }
         ours = {p.kafka_principal for p in principals}
         named = {(g.kind, g.match, g.resource) for _, g in wanted}
+        owned = set(owned_topics)
         existing = self._granted(ours, timeout_s)
         stale = [
-            (who, g) for who, g in existing - wanted if (g.kind, g.match, g.resource) in named
+            (who, g) for who, g in existing - wanted
+            if (g.kind, g.match, g.resource) in named
+            or (g.kind == ResourceKind.TOPIC and g.resource in owned)
         ]
         missing = sorted(wanted - existing)
         changes = []

@@ -3,9 +3,9 @@
 The rules (政务信息资源共享管理暂行办法):
 - a 无条件 resource is granted at once;
 - a 有条件 resource waits for its provider, who decides within 10 working days: it is
-  granted (under the resource's conditions) or refused with a reason; past the due date an
+  granted (under the resource's conditions) or rejected with a reason; past the due date an
   undecided request is overdue (metric, alert);
-- a 不予共享 resource (every raw topic among them) is refused at once, with its legal basis.
+- a 不予共享 resource (every raw topic among them) is rejected at once, with its legal basis.
 A granted subscription may be revoked, with a reason. Every change is a new revision of the
 subscription, written to the compacted subscriptions topic, which is the one source of the
 consumers' grants: a granted subscription is READ on the resource's topic for the consuming
@@ -28,6 +28,9 @@ from topics.working_days import add_working_days
 
 DECISION_WORKING_DAYS: Final = 10
 RULE: Final = "rule"  # decided_by of the decisions the sharing type makes by itself
+# The platform's operator, who may withdraw any grant (a breach, a department dissolved) but
+# decides no request: deciding is the provider's, a reviewer role apart from operation.
+OPERATOR: Final = "govbus"
 # Due dates count working days in the city's time (UTC+8, no daylight saving).
 CITY_TIME: Final = dt.timezone(dt.timedelta(hours=8))
 
@@ -35,7 +38,7 @@ CITY_TIME: Final = dt.timezone(dt.timedelta(hours=8))
 class Status(StrEnum):
     REQUESTED = "requested"
     GRANTED = "granted"
-    REFUSED = "refused"
+    REJECTED = "rejected"
     REVOKED = "revoked"
 
 
@@ -98,14 +101,14 @@ def request(resource: Resource, consumer: str, purpose: str, subscription_id: st
     if sharing is SharingType.UNCONDITIONAL:
         return replace(base, status=Status.GRANTED, decided_by=RULE, decided_ms=now_ms)
     if sharing is SharingType.NOT_SHARED:
-        return replace(base, status=Status.REFUSED, decided_by=RULE, decided_ms=now_ms,
+        return replace(base, status=Status.REJECTED, decided_by=RULE, decided_ms=now_ms,
                        reason=f"不予共享: {resource.terms.basis}")
     return replace(base, due_ms=due_ms(now_ms), reason=resource.terms.conditions or "")
 
 
 def decide(subscription: Subscription, provider: str, grant: bool, reason: str,
            now_ms: int) -> Subscription:
-    """The provider's decision on a waiting request; a refusal needs its reason."""
+    """The provider's decision on a waiting request; a rejection needs its reason."""
     if subscription.status != Status.REQUESTED:
         raise SubscriptionError(
             f"{subscription.subscription_id} is {subscription.status}, not waiting for a decision")
@@ -113,8 +116,8 @@ def decide(subscription: Subscription, provider: str, grant: bool, reason: str,
         raise SubscriptionError(f"{subscription.resource_code} is {subscription.provider}'s "
                                 f"to decide, not {provider}'s")
     if not grant and not reason.strip():
-        raise SubscriptionError("a refusal states its reason")
-    return _next(subscription, Status.GRANTED if grant else Status.REFUSED,
+        raise SubscriptionError("a rejection states its reason")
+    return _next(subscription, Status.GRANTED if grant else Status.REJECTED,
                  reason.strip() or subscription.reason, provider, now_ms)
 
 
@@ -122,6 +125,10 @@ def revoke(subscription: Subscription, by: str, reason: str, now_ms: int) -> Sub
     if subscription.status != Status.GRANTED:
         raise SubscriptionError(
             f"{subscription.subscription_id} is {subscription.status}: only a grant is revoked")
+    if by not in (subscription.provider, subscription.consumer, OPERATOR):
+        raise SubscriptionError(f"{subscription.subscription_id} is revoked by its provider "
+                                f"{subscription.provider}, its consumer or {OPERATOR}, "
+                                f"not {by}")
     if not reason.strip():
         raise SubscriptionError("a revocation states its reason")
     return _next(subscription, Status.REVOKED, reason.strip(), by, now_ms)

@@ -30,12 +30,12 @@ def resource(topic: str) -> Resource:
     return resource_catalog(get_settings()).find(topic)
 
 
-def test_unconditional_is_granted_and_not_shared_refused_with_its_basis_at_once() -> None:
+def test_unconditional_is_granted_and_not_shared_rejected_with_its_basis_at_once() -> None:
     granted = request(resource("theme.organization"), "civil", "婚姻登记核验", "s1", NOW)
     assert (granted.status, granted.decided_by, granted.due_ms) == (Status.GRANTED, RULE, None)
-    refused = request(resource("raw.household.resident"), "civil", "核验", "s2", NOW)
-    assert refused.status == Status.REFUSED and refused.reason.startswith("不予共享: ")
-    assert granted_topics([granted, refused]) == {"civil": frozenset({"theme.organization"})}
+    rejected = request(resource("raw.household.resident"), "civil", "核验", "s2", NOW)
+    assert rejected.status == Status.REJECTED and rejected.reason.startswith("不予共享: ")
+    assert granted_topics([granted, rejected]) == {"civil": frozenset({"theme.organization"})}
 
 
 def test_conditional_waits_ten_working_days_for_its_provider() -> None:
@@ -48,11 +48,13 @@ def test_conditional_waits_ten_working_days_for_its_provider() -> None:
     assert not waiting.overdue(NOW) and waiting.overdue((waiting.due_ms or 0) + 1)
     with pytest.raises(SubscriptionError, match="household's to decide"):
         decide(waiting, "market", True, "", NOW)
-    with pytest.raises(SubscriptionError, match="refusal states its reason"):
+    with pytest.raises(SubscriptionError, match="rejection states its reason"):
         decide(waiting, "household", False, " ", NOW)
     granted = decide(waiting, "household", True, "", NOW + 1)
     assert (granted.status, granted.version, granted.decided_by) == ("granted", 2, "household")
     assert not granted.overdue((granted.due_ms or 0) + 10)
+    with pytest.raises(SubscriptionError, match="not market"):
+        revoke(granted, "market", "用途已完成", NOW + 2)
     revoked = revoke(granted, "household", "用途已完成", NOW + 2)
     assert granted_topics([revoked]) == {}
     assert latest([granted.record(), revoked.record(), waiting.record()]) == {"s3": revoked}

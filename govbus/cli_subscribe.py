@@ -1,7 +1,7 @@
-"""``govbus share request|approve|refuse|revoke|list``: subscriptions to catalog resources.
+"""``govbus subscribe request|list|approve|reject|revoke``: subscriptions to catalog resources.
 
-A department requests a resource with its purpose; 无条件 is granted and 不予共享 refused at
-once, 有条件 waits for its provider, who approves or refuses (with a reason) within 10
+A department requests a resource with its purpose; 无条件 is granted and 不予共享 rejected at
+once, 有条件 waits for its provider, who approves or rejects (with a reason) within 10
 working days. A grant is READ on the resource's topic for the department's principal
 ``consumer-<dept>``, whose faust apps use group ids starting with the same name.
 """
@@ -15,12 +15,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-share_app = typer.Typer(no_args_is_help=True,
+subscribe_app = typer.Typer(no_args_is_help=True,
                         help="Subscriptions to catalog resources: request, decide, revoke.")
 
 Dept = Annotated[str, typer.Option(help="Department id, as `govbus catalog list` shows them")]
-Reason = Annotated[str, typer.Option(help="Why (a refusal and a revocation need one)")]
-SubscriptionId = Annotated[str, typer.Argument(help="As `govbus share list` shows it")]
+Reason = Annotated[str, typer.Option(help="Why (a rejection and a revocation need one)")]
+SubscriptionId = Annotated[str, typer.Argument(help="As `govbus subscribe list` shows it")]
 
 
 def _run(action: str, call: object) -> None:
@@ -40,8 +40,8 @@ def _run(action: str, call: object) -> None:
               f"{made.status}{due}{escape(reason)}", highlight=False)
 
 
-@share_app.command("request")
-def share_request(
+@subscribe_app.command("request")
+def subscribe_request(
     resource: Annotated[str, typer.Argument(help="Resource code or topic")],
     consumer: Dept,
     purpose: Annotated[str, typer.Option(help="What the data is for (用途)")],
@@ -53,8 +53,8 @@ def share_request(
     _run("request", lambda: submit(operator_settings(), resource, consumer, purpose))
 
 
-@share_app.command("approve")
-def share_approve(subscription: SubscriptionId, provider: Dept, reason: Reason = "") -> None:
+@subscribe_app.command("approve")
+def subscribe_approve(subscription: SubscriptionId, provider: Dept, reason: Reason = "") -> None:
     """The provider grants a waiting request."""
     from govbus.cli import operator_settings
     from govbus.sharing import decide_request
@@ -63,18 +63,18 @@ def share_approve(subscription: SubscriptionId, provider: Dept, reason: Reason =
                                            reason))
 
 
-@share_app.command("refuse")
-def share_refuse(subscription: SubscriptionId, provider: Dept, reason: Reason = "") -> None:
-    """The provider refuses a waiting request, with its reason."""
+@subscribe_app.command("reject")
+def subscribe_reject(subscription: SubscriptionId, provider: Dept, reason: Reason = "") -> None:
+    """The provider rejects a waiting request, with its reason."""
     from govbus.cli import operator_settings
     from govbus.sharing import decide_request
 
-    _run("refuse", lambda: decide_request(operator_settings(), subscription, provider, False,
+    _run("reject", lambda: decide_request(operator_settings(), subscription, provider, False,
                                           reason))
 
 
-@share_app.command("revoke")
-def share_revoke(subscription: SubscriptionId, by: Dept, reason: Reason = "") -> None:
+@subscribe_app.command("revoke")
+def subscribe_revoke(subscription: SubscriptionId, by: Dept, reason: Reason = "") -> None:
     """Withdraw a grant: the department's next fetch of the topic is denied."""
     from govbus.cli import operator_settings
     from govbus.sharing import revoke_grant
@@ -82,8 +82,8 @@ def share_revoke(subscription: SubscriptionId, by: Dept, reason: Reason = "") ->
     _run("revoke", lambda: revoke_grant(operator_settings(), subscription, by, reason))
 
 
-@share_app.command("list")
-def share_list(
+@subscribe_app.command("list")
+def subscribe_list(
     overdue: Annotated[bool, typer.Option(help="Only requests past their due date")] = False,
 ) -> None:
     """Every subscription's current state; overdue requests are marked."""
@@ -110,3 +110,21 @@ def _when(ms: int | None) -> str:
     if ms is None:
         return "-"
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+acl_app = typer.Typer(no_args_is_help=True, help="The broker's ACLs against the grants.")
+
+
+@acl_app.command("sync")
+def acl_sync() -> None:
+    """Repair drift between the grants and the broker: grant what is missing, revoke what no
+    declaration or subscription grants (on this namespace's topics); each change audited."""
+    from govbus.cli import operator_settings, out
+    from govbus.sharing import sync_acls
+
+    changes = sync_acls(operator_settings())
+    table = Table("principal", "change", "resource", "operation",
+                  title=f"{len(changes)} ACL changes (none: the broker agreed with the grants)")
+    for c in changes:
+        table.add_row(c.principal, c.kind, c.resource, c.action)
+    out.print(table)
