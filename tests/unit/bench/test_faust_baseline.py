@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from govbus.bench import faust_baseline
 from ops.settings import Settings
+from tests.unit.registry_double import MemoryRegistry
 from topics.catalog import Layer, by_layer
-
-
-class MemoryRegistry:
-    """Schemas by id, in memory: what the processors ask a registry for."""
-
-    def __init__(self, _url: str) -> None:
-        self.schemas: list[str] = []
-
-    def register(self, _subject: str, schema: dict[str, Any], *_args: Any) -> int:
-        text = json.dumps(schema, sort_keys=True)
-        if text not in self.schemas:
-            self.schemas.append(text)
-        return self.schemas.index(text) + 1
-
-    def schema_by_id(self, schema_id: int) -> str:
-        return self.schemas[schema_id - 1]
 
 
 def test_outbox_hands_out_what_one_event_produced() -> None:

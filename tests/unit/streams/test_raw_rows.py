@@ -3,7 +3,6 @@ follow what each source row says now, whatever the event's op and before image."
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from streams.enrich.facts import FactExtractor
@@ -14,6 +13,7 @@ from streams.processor import RawLayerProcessor
 from streams.processor_types import InputMessage
 from streams.row_store import CLOSING_KEY, RUN_KEY, RowTables, decode_entry, encode_entry
 from streams.state_store import ChangelogStore, MemoryBackend
+from tests.unit.registry_double import MemoryRegistry
 from tests.unit.streams.samples import RAW_ROWS
 from topics.catalog import (
     RAW_ROWS as ROWS_TABLE,
@@ -33,20 +33,6 @@ PERSON_A, PERSON_B = "34010419491231123x", "11010519491231002X"
 NOW_MS = 1_700_000_000_000
 
 
-class Registry:
-    def __init__(self) -> None:
-        self.schemas: list[str] = []
-
-    def register(self, _subject: str, schema: dict[str, Any]) -> int:
-        text = json.dumps(schema, sort_keys=True)
-        if text not in self.schemas:
-            self.schemas.append(text)
-        return self.schemas.index(text) + 1
-
-    def schema_by_id(self, schema_id: int) -> str:
-        return self.schemas[schema_id - 1]
-
-
 class Output:
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes | None, bytes | None, int]] = []
@@ -63,7 +49,7 @@ class Output:
 
 class Harness:
     def __init__(self) -> None:
-        self.registry = Registry()
+        self.registry = MemoryRegistry()
         self.output = Output()
         self.changelog = state_topic(ROWS_TABLE).name
         store = ChangelogStore(self.changelog, self.output, MemoryBackend(), None,
