@@ -96,7 +96,11 @@ def test_profiles_follow_the_rows_through_resnapshots(
         wait_for(settled, 180, "one live person per current row", worker, log)
         sink.wait(lambda: {r[key] for r in sink.rows(live_sql)} == {wu, qian},
                   "theme_individual FINAL to hold the two current people")
-        # Lineage: the live row names its record and the raw messages it came from.
+        # Lineage: the live row names its record and the raw messages it came from (the
+        # facts library fills in its own batches, after the profiles maybe).
+        facts_sql = (f"SELECT count() AS n FROM {sink_settings.clickhouse_database}.facts "
+                     f"WHERE entity_key = '{wu}'")
+        sink.wait(lambda: int(sink.rows(facts_sql)[0]["n"]) > 0, "the person's facts")
         traced = subprocess.run([*GOVBUS, "lineage", wu], env=sink.env, capture_output=True,
                                 text=True, timeout=120)
     assert traced.returncode == 0, traced.stderr
