@@ -219,6 +219,9 @@ def department_quality() -> dict[str, Any]:
              12, 6)
     grid.add(table("Captured tables' undeclared columns (left out until declared)", "short",
                    (f"max by (table) ({m('govbus_source_undeclared_columns')}) > 0", "")), 12, 6)
+    grid.add(table("Change-capture connector tasks by state (Kafka Connect)", "short",
+                   (f"max by (table, outcome) ({m('govbus_cdc_connector_tasks')}) > 0", "")),
+             24, 6)
     grid.row("Freshness")
     grid.add(table("Silent departments (events in the last 6 h, none in the last 30 min)",
                    "short",

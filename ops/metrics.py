@@ -36,6 +36,7 @@ ALLOWED_LABELS: Final = frozenset(
 
 #: Closed value sets of the ``outcome`` labels (tests and dashboards rely on them).
 STAGE_OUTCOMES: Final = ("in", "out", "rejected", "filtered", "stale")
+CONNECTOR_TASK_OUTCOMES: Final = ("running", "failed", "paused", "unassigned")
 
 StageOutcome = Literal["in", "out", "rejected", "filtered", "stale"]
 
@@ -188,6 +189,11 @@ library_rows = _gauge(
 
 # ------------------------------------------------------------------ sharing
 
+cdc_connector_tasks = _gauge(
+    "govbus_cdc_connector_tasks",
+    "Tasks of a captured source table's Debezium connector, by state (running, failed, "
+    "paused, unassigned), from Kafka Connect's REST API.",
+    ("table", "outcome"), _R)
 subscriptions_overdue = _gauge(
     "govbus_subscriptions_overdue_requests",
     "有条件 subscription requests past their 10-working-day due date, by providing dept.",

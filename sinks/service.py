@@ -26,6 +26,7 @@ from sinks.clickhouse.query_server import QueryServer
 from sinks.clickhouse.tables import QUALITY_TABLE, SinkTable, sink_tables
 from sinks.clickhouse.writer import ClickHouseWriter, InsertObserver
 from sinks.collector import scheduled_collection
+from sinks.connect_monitor import ConnectorTasks
 from sinks.consumer import SinkConsumer
 from sinks.instrumentation import report_lag
 from sinks.privacy_monitor import KAnonymityMonitor
@@ -100,7 +101,8 @@ class SinkService:
         self.kanon = KAnonymityMonitor(
             self.backend, settings.clickhouse_database, self.writers[QUALITY_TABLE].spec,
             settings.privacy_monitor_seconds,
-            also=(OverdueSubscriptions(self.backend, settings.clickhouse_database).check,),
+            also=(OverdueSubscriptions(self.backend, settings.clickhouse_database).check,
+                  ConnectorTasks(settings).check),
         )
         self.query_server: QueryServer | None = None
         self._query_backend: ClickHouseBackend | None = None

@@ -11,6 +11,10 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from ops.http import targets
 from ops.settings import Settings, get_settings
 from ops.stack.connect import ConnectWorker
 from ops.stack.postgres import PostgresServer
@@ -35,6 +39,17 @@ def _person(i: int) -> tuple[str, dict[str, object]]:
                                "340104", "安徽省合肥市蜀山区长江西路1号", "13700001234")
 
 
+def _running_tasks(settings: Settings) -> float | None:
+    """The sink's ``govbus_cdc_connector_tasks`` of the resident table, running."""
+    for target in targets(settings.state_dir):
+        for family in text_string_to_metric_families(httpx.get(target.metrics_url).text):
+            for sample in family.samples:
+                if sample.name == "govbus_cdc_connector_tasks" and sample.labels == {
+                        "table": SOURCE, "outcome": "running"}:
+                    return sample.value
+    return None
+
+
 def test_a_killed_connect_worker_loses_and_doubles_nothing_in_the_theme_library(
     cdc: tuple[Settings, PostgresServer], tmp_path: Path, pseudonymizer: Pseudonymizer,
 ) -> None:
@@ -45,7 +60,10 @@ def test_a_killed_connect_worker_loses_and_doubles_nothing_in_the_theme_library(
     sink_settings = get_settings().model_copy(update={
         "state_dir": tmp_path / "sink", "access_dir": get_settings().access_folder,
         "sink_batch_rows": 150, "sink_batch_seconds": 0.2})
-    sink = SinkRun(sink_settings, child_env(sink_settings), tmp_path / "sink.log")
+    # The sink measures the connector's tasks (its monitors every 2 s, Connect's REST port).
+    sink = SinkRun(sink_settings, child_env(
+        sink_settings, GOVBUS_CONNECT_REST_PORT=str(settings.connect_rest_port),
+        GOVBUS_PRIVACY_MONITOR_SECONDS="2"), tmp_path / "sink.log")
     connect = ConnectWorker(settings)
     with running_worker(tmp_path / "worker.log", "--role", "all"), running(sink):
         for i, (_, row) in enumerate(people):
@@ -69,6 +87,8 @@ def test_a_killed_connect_worker_loses_and_doubles_nothing_in_the_theme_library(
         # A change sent again after the restart is judged by its row (same position): no
         # second fact, so each person's one insert is one fact and one profile revision.
         facts = sink.rows(person_facts)
+        sink.wait(lambda: _running_tasks(sink_settings) == 1.0,
+                  "the sink's gauge to count the restarted connector's task running")
         versions = {r["version"] for r in sink.rows(
             "SELECT version FROM govbus.theme_individual FINAL")}
     # Every insert reached the raw topic; those after the last offset flush (one a second)

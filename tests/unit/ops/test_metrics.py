@@ -17,7 +17,7 @@ PROJECT = Path(metrics.__file__).resolve().parents[1]
 NAME = re.compile(r"^govbus_[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 # The base unit (or countable noun) a name ends with, before _total for counters.
 UNITS = {"seconds", "ratio", "messages", "events", "rows", "retries", "findings", "info",
-         "bytes", "requests", "columns"}
+         "bytes", "requests", "columns", "tasks"}
 REQUIRED = {
     "govbus_stage_events_total": ("counter", ("stage", "dept", "outcome")),
     "govbus_dlq_events_total": ("counter", ("stage", "dept", "reason")),
