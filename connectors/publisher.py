@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from confluent_kafka import KafkaError, Message, Producer
 from fastavro.validation import ValidationError, validate
@@ -26,6 +26,17 @@ OPS = {"c": "create", "u": "update", "d": "delete", "r": "snapshot read"}
 
 class RecordRejectedError(ValueError):
     """A change event that does not fit its schema; it was not sent."""
+
+
+class EventFields(TypedDict, total=False):
+    """A change event's parts besides its op (all optional: see ``prepare``)."""
+
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    sequence: str | None
+    source_ts_ms: int | None
+    event_id: str | None
+    snapshot: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,26 +113,14 @@ class ChangeEventPublisher:
             "table": row["govbus.table"],
         }
 
-    def publish(
-        self,
-        op: str,
-        *,
-        before: Mapping[str, Any] | None = None,
-        after: Mapping[str, Any] | None = None,
-        sequence: str | None = None,
-        source_ts_ms: int | None = None,
-        event_id: str | None = None,
-        snapshot: str | None = None,
-    ) -> str:
+    def publish(self, op: str, **event: Unpack[EventFields]) -> str:
         """Check, encode and send one change event; returns its event id. ``snapshot``: the
         read's place in a snapshot run, as Debezium marks it (``first``, ``true``, ``last``,
         ...; default ``true`` for a read, ``false`` otherwise).
 
         Raises RecordRejectedError, naming the field, when the event does not fit its schema.
         """
-        return self.send(self.prepare(op, before=before, after=after, sequence=sequence,
-                                      source_ts_ms=source_ts_ms, event_id=event_id,
-                                      snapshot=snapshot))
+        return self.send(self.prepare(op, **event))
 
     def prepare(
         self,
