@@ -36,12 +36,11 @@ def column_type(spec: FieldSpec) -> str:
 def create_table(table: DepartmentTable) -> sql.Composed:
     """The declared table, if it does not exist yet, with full before images (Debezium sends
     the whole old row of an update or delete: the raw layer retracts what it took away)."""
-    columns = {f.name: f for f in row_spec(table.source).fields}
-    column_of = {field: column for column, field in table.renames.items()}
     name = sql.Identifier(table.schema, table.table)
     definitions = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(column_of.get(f, f)), sql.SQL(column_type(spec)))
-        for f, spec in columns.items())
+        sql.SQL("{} {}").format(sql.Identifier(table.column_of(spec.name)),
+                                sql.SQL(column_type(spec)))
+        for spec in row_spec(table.source).fields)
     key = sql.SQL(", ").join(sql.Identifier(c) for c in table.key)
     return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({})); "
                    "ALTER TABLE {} REPLICA IDENTITY FULL").format(name, definitions, key, name)
@@ -56,10 +55,9 @@ class TableWriter:
     def __init__(self, table: DepartmentTable, connection: psycopg.Connection[Any]) -> None:
         self.table = table
         self.connection = connection
-        self.column_of = {field: column for column, field in table.renames.items()}
         self.report = DeliveryReport()
         self._name = sql.Identifier(table.schema, table.table)
-        self._key = [self.column_of.get(c, c) for c in table.key]
+        self._key = list(table.key)
         self._key_fields = [table.field_of(c) for c in table.key]
 
     def publish(self, op: str, *, before: Mapping[str, Any] | None = None,
@@ -99,7 +97,7 @@ class TableWriter:
     def _upsert(self, row: Mapping[str, Any]) -> None:
         """Insert, or update the row with that key: a snapshot read or a repeated create
         states the row as it is now."""
-        columns = [self.column_of.get(f, f) for f in row]
+        columns = [self.table.column_of(f) for f in row]
         others = [c for c in columns if c not in self._key]
         statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}").format(
             self._name,

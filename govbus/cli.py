@@ -496,22 +496,19 @@ def _department_tables(settings: Settings) -> Mapping[str, ChangeTarget]:
     """The declared tables in the local department PostgreSQL, each with its connector."""
     import psycopg
 
-    from govbus.wiring import department_writers, ensure_connectors
+    from govbus.wiring import department_targets
     from ops.stack.connect import ConnectError
     from ops.stack.process import StackError
     from topics.cdc import DEPARTMENT_TABLES
 
-    sources = [t.source for t in DEPARTMENT_TABLES]
     try:
-        writers = department_writers(settings, sources)
-        for name in ensure_connectors(settings, sources):
-            err.print(f"connector {name} added", markup=False)
+        return department_targets(settings, [t.source for t in DEPARTMENT_TABLES],
+                                  lambda line: err.print(line, markup=False))
     except (psycopg.Error, StackError) as exc:
         raise fail(f"the department PostgreSQL is not usable: {exc} "
                    "(run `govbus stack up --cdc`)") from None
     except ConnectError as exc:
         raise fail(f"Kafka Connect: {exc} (run `govbus stack up --cdc`)") from None
-    return writers
 
 
 LOG_LEVELS = {"crit": 50, "error": 40, "warn": 30, "info": 20, "debug": 10}

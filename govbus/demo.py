@@ -19,8 +19,7 @@ from connectors.simulate import SimulationReport, run_simulation
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import (
     admin_settings,
-    department_writers,
-    ensure_connectors,
+    department_targets,
     publishers,
     topic_admin,
 )
@@ -99,10 +98,8 @@ def simulate(
     if not cdc:
         return run_simulation(simulator, publishers(settings, sources), rate, duration_s,
                               progress)
-    writers = department_writers(settings, sources)
-    for name in ensure_connectors(settings, sources):
-        say(f"connector {name} added")
-    return run_simulation(simulator, writers, rate, duration_s, progress)
+    return run_simulation(simulator, department_targets(settings, sources, say), rate,
+                          duration_s, progress)
 
 
 def wait_for_landing(settings: Settings, quiet_s: float = 6.0, timeout_s: float = 180.0) -> int:

@@ -34,6 +34,7 @@ from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.uuid import generate_new_uuid
 
 from ops.settings import Settings
+from sinks.clickhouse.sql import quote_literal
 from sinks.clickhouse.tables import PROFILE_PREFIX, entity_key_field, facts_table, profile_table
 from topics.catalog import by_name
 from topics.lineage import Columns, Flow
@@ -215,7 +216,7 @@ def trace(select: Callable[[str], list[Row]], database: str, key: str) -> Trace 
     """The entity ``key``'s theme row and the facts behind it; None when no fact names it."""
     facts = facts_table(database).spec
     rows = select(f"SELECT {', '.join(FACT_COLUMNS)} FROM {facts.qualified_name} "
-                  f"WHERE entity_key = {_literal(key)} "
+                  f"WHERE entity_key = {quote_literal(key)} "
                   f"ORDER BY dept, source, record_key, role, source_ts_ms, sequence")
     if not rows:
         return None
@@ -223,7 +224,7 @@ def trace(select: Callable[[str], list[Row]], database: str, key: str) -> Trace 
     table = profile_table(category, database).spec
     profiles = select(
         f"SELECT * FROM {table.qualified_name} FINAL "
-        f"WHERE {entity_key_field(table.schema)} = {_literal(key)} "
+        f"WHERE {entity_key_field(table.schema)} = {quote_literal(key)} "
         f"AND {table.is_deleted_column} = 0")
     grouped: dict[tuple[str, str, str, str], dict[tuple[str, str], Row]] = {}
     for row in rows:
@@ -262,8 +263,3 @@ def render(found: Trace, most_records: int | None = None, most_changes: int | No
                          f"event {change['event_id']}  "
                          f"<- {change['source_position'] or 'position not recorded'}")
     return lines
-
-
-def _literal(text: str) -> str:
-    """A ClickHouse string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -27,6 +27,8 @@ from topics.registry import SchemaRegistry
 from topics.schemas import row_spec
 
 if TYPE_CHECKING:
+    import psycopg
+
     from connectors.department_db import TableWriter
     from topics.cdc import DepartmentTable
 
@@ -182,29 +184,46 @@ def cdc_connector(settings: Settings, source: str, snapshot: str = "initial",
     return name, config
 
 
-def department_writers(settings: Settings, sources: Iterable[str]) -> dict[str, TableWriter]:
-    """One writer per declared department table, on its database in the local department
-    PostgreSQL (the database and the table made if missing), connected as the superuser."""
+def department_connection(settings: Settings, database: str) -> psycopg.Connection[Any]:
+    """A database of the local department PostgreSQL (made if missing), as the superuser,
+    each statement its own transaction."""
     import psycopg
 
-    from connectors.department_db import TableWriter, create_table
     from ops.stack.postgres import SUPERUSER, PostgresServer
-    from topics.cdc import department_table
 
     postgres = PostgresServer(settings)
-    password = postgres.password().get_secret_value()
+    postgres.ensure_database(database)
+    return psycopg.connect(host=postgres.host, port=postgres.port, user=SUPERUSER,
+                           password=postgres.password().get_secret_value(), dbname=database,
+                           autocommit=True)
+
+
+def department_writers(settings: Settings, sources: Iterable[str]) -> dict[str, TableWriter]:
+    """One writer per declared department table, on its database in the local department
+    PostgreSQL (the database and the table made if missing)."""
+    from connectors.department_db import TableWriter, create_table
+    from topics.cdc import department_table
+
     connections: dict[str, psycopg.Connection[Any]] = {}
     writers = {}
     for source in sources:
         table = department_table(source)
         if table.database not in connections:
-            postgres.ensure_database(table.database)
-            connections[table.database] = psycopg.connect(
-                host=postgres.host, port=postgres.port, user=SUPERUSER, password=password,
-                dbname=table.database, autocommit=True)
+            connections[table.database] = department_connection(settings, table.database)
         connection = connections[table.database]
         connection.execute(create_table(table))
         writers[source] = TableWriter(table, connection)
+    return writers
+
+
+def department_targets(settings: Settings, sources: Iterable[str],
+                       say: Callable[[str], None]) -> dict[str, TableWriter]:
+    """The simulator's targets when departments write their own databases: each table's
+    writer, its Debezium connector added if missing (said)."""
+    chosen = list(sources)
+    writers = department_writers(settings, chosen)
+    for name in ensure_connectors(settings, chosen):
+        say(f"connector {name} added")
     return writers
 
 

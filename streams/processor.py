@@ -160,7 +160,7 @@ class RawLayerProcessor:
             envelope, key = raw.envelope, raw.key
             if envelope is not None and not envelope.get("event_id"):
                 # Plain Debezium events carry no id: their position is their identity.
-                envelope["event_id"] = f"{message.topic}:{message.partition}:{message.offset}"
+                envelope["event_id"] = message.position
             try:
                 result = route.stage(envelope, today)
             except Exception as exc:
@@ -251,7 +251,7 @@ class RawLayerProcessor:
     def _produce_facts(self, facts: list[Fact], message: InputMessage, stats: BatchStats
                        ) -> None:
         # Lineage: the theme row's facts name the raw message that made them.
-        position = f"{message.topic}:{message.partition}:{message.offset}"
+        position = message.position
         for fact in facts:
             fact["source_position"] = position
             # Keyed by entity key: the repartition point of the theme layer.
@@ -268,7 +268,7 @@ class RawLayerProcessor:
         if isinstance(outcome, Rejected):
             self._reject(message, route, outcome.reason_code, outcome.detail,
                          outcome.exception_class,
-                         f"{message.topic}:{message.partition}:{message.offset}", now_ms, stats)
+                         message.position, now_ms, stats)
             return
         stats.filtered += 1
         stats.ignored[(route.dept, outcome.reason)] += 1

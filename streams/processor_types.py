@@ -16,6 +16,12 @@ class InputMessage:
     key: bytes | None
     value: bytes | None
 
+    @property
+    def position(self) -> str:
+        """``topic:partition:offset``: where the message sits (lineage, ids of events that
+        carry none)."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
     @classmethod
     def from_kafka(cls, message: Any) -> InputMessage:
         """From a consumed confluent-kafka message (not an error event)."""

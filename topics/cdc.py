@@ -74,6 +74,10 @@ class DepartmentTable:
         """The govbus field a department column is."""
         return self.renames.get(column, column)
 
+    def column_of(self, field_name: str) -> str:
+        """The department column a govbus field is."""
+        return next((c for c, f in self.renames.items() if f == field_name), field_name)
+
 
 def _renames(**pairs: str) -> Mapping[str, str]:
     return MappingProxyType(pairs)

@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
-import psycopg
+from psycopg import sql
 
 from connectors.department_db import TableWriter, create_table
 from connectors.simulator import DepartmentSimulator, SimulatedEvent
@@ -31,15 +30,16 @@ from govbus.bench.pipelines import (
     SINK_ARGV,
     STARTUP_TIMEOUT_S,
     Processes,
+    _ms,
     _wait,
     isolated_run,
     latency_log,
     worker_argv,
 )
-from govbus.wiring import cdc_connector, publishers
+from govbus.wiring import cdc_connector, department_connection, publishers
 from ops.settings import Settings
 from ops.stack.connect import ConnectWorker
-from ops.stack.postgres import SUPERUSER, PostgresServer
+from ops.stack.postgres import PostgresServer
 from sinks.query_client import endpoint_url
 from topics.cdc import DepartmentTable, department_table
 
@@ -128,8 +128,7 @@ def _measure(path: str, settings: Settings, processes: Processes, rate: float,
     queryable, _ = read_latency_log(log, since_ms)
     latencies = sorted(queryable)
     return LatencyRun(path, rate, sent, len(latencies),
-                      _ms(percentile(latencies, 0.50)) if latencies else None,
-                      _ms(percentile(latencies, 0.99)) if latencies else None)
+                      _ms(percentile(latencies, 0.50)), _ms(percentile(latencies, 0.99)))
 
 
 @contextmanager
@@ -141,11 +140,9 @@ def _department_table(settings: Settings, say: Say) -> Iterator[tuple[TableWrite
     postgres = PostgresServer(settings)
     if not postgres.ready():
         raise RuntimeError("the department PostgreSQL is not running: `govbus stack up --cdc`")
-    postgres.ensure_database(table.database)
-    postgres.sql(f"DROP TABLE IF EXISTS {table.qualified_table}", table.database)
-    connection: psycopg.Connection[Any] = psycopg.connect(
-        host=postgres.host, port=postgres.port, user=SUPERUSER, dbname=table.database,
-        password=postgres.password().get_secret_value(), autocommit=True)
+    connection = department_connection(settings, table.database)
+    connection.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
+        sql.Identifier(table.schema, table.table)))
     try:
         connection.execute(create_table(table))
         say(f"cdc: {table.database}.{table.qualified_table} created")
@@ -163,7 +160,3 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
