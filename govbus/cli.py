@@ -600,10 +600,10 @@ def demo(
     from govbus.cli_privacy import audit_table
     from govbus.privacy_audit import audit
     from govbus.wiring import admin_settings, registry
-    from streams.dlq import DeadLetterView, summarize
     from streams.masking.policy import load_policy
     from topics.annotations import Grade
     from topics.catalog import dlq_topic
+    from topics.dead_letters import DeadLetterView, summarize
     from topics.reader import TopicReader
 
     settings = get_settings()
@@ -765,8 +765,8 @@ def bench_e2e(
 
 def _dead_letters(stage: str) -> list:  # type: ignore[type-arg]
     from govbus.wiring import registry
-    from streams.dlq import DeadLetterView
     from topics.catalog import STAGES, dlq_topic
+    from topics.dead_letters import DeadLetterView
     from topics.reader import TopicReader
 
     if stage not in STAGES:
@@ -782,7 +782,7 @@ def dlq_list(
     stage: Annotated[str, typer.Option(help="Stage whose DLQ to read")] = "standardize",
 ) -> None:
     """Rejected events by reason and department."""
-    from streams.dlq import summarize
+    from topics.dead_letters import summarize
 
     letters = _dead_letters(stage)
     table = Table("reason", "dept", "events", title=f"dlq.{stage}: {len(letters)} events")
@@ -804,8 +804,9 @@ def dlq_replay(
 
     from confluent_kafka import Producer
 
-    from streams.dlq import replay_headers, select
-    from streams.output import KafkaOutput, output_config
+    from ops.runtime.client_config import producer_config
+    from ops.runtime.kafka_output import KafkaOutput
+    from topics.dead_letters import replay_headers, select
 
     chosen = select(_dead_letters(stage), reason=reason, dept=dept,
                     event_ids=set(event_id or []))
@@ -815,7 +816,7 @@ def dlq_replay(
         out.print(f"would replay {len(chosen)} events")
         return
     settings = operator_settings()
-    output = KafkaOutput(Producer(output_config(kafka_config(settings), "govbus-dlq-replay")))
+    output = KafkaOutput(Producer(producer_config(kafka_config(settings), "govbus-dlq-replay")))
     now_ms = int(time.time() * 1000)
     for letter in chosen:
         output.produce(letter.origin_topic, letter.key, letter.value,

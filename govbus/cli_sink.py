@@ -87,6 +87,7 @@ def sink_run(
     from govbus.bench.latency import LatencyLog
     from govbus.wiring import connect, query_auditor, registry
     from ops.http import start_metrics_server
+    from ops.runtime.gc_policy import tune_gc
     from sinks.instrumentation import MetricsObserver, Observers
     from sinks.query_access import query_access
     from sinks.service import SinkService, group_id
@@ -103,11 +104,12 @@ def sink_run(
             settings, query_auditor(settings) if settings.secure else None),
     )
     metrics_server = start_metrics_server(settings, "sink")
+    tune_gc()
 
     def ready(url: str | None) -> None:
         if metrics_server is not None:
             metrics_server.set_ready()
-        topics = len(service.consumer.routes)
+        topics = len(service.step.routes)
         where = f"; queries at {url}" if url else ""
         err.print(
             f"sink: {topics} topics -> {settings.clickhouse_database} "

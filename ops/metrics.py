@@ -8,7 +8,8 @@ Instrumentation is one line::
 
     from ops import metrics
     metrics.stage_events.labels(stage="standardize", dept="gongan", outcome="out").inc(n)
-    metrics.dlq_events.labels(stage="standardize", dept="gongan", reason="bad_id").inc()
+    metrics.dlq_events.labels(stage="standardize", step="raw.rules", dept="gongan",
+                              reason="bad_id").inc()
     with metrics.stage_batch_seconds.labels(stage="standardize").time(): ...
     metrics.observe_end_to_end("person", source_ts_ms)      # source time -> now
 
@@ -31,7 +32,7 @@ NAMESPACE: Final = "govbus"
 #: The only label names a govbus metric may carry; each has a small, known value set.
 ALLOWED_LABELS: Final = frozenset(
     {"stage", "topic", "dept", "outcome", "reason", "table", "group", "partition", "dimension",
-     "version"}
+     "version", "step"}
 )
 
 #: Closed value sets of the ``outcome`` labels (tests and dashboards rely on them).
@@ -118,8 +119,9 @@ stage_events = _counter(
     "Events through a stage by department and outcome (in, out, rejected, filtered, stale).",
     ("stage", "dept", "outcome"), _R)
 dlq_events = _counter(
-    "govbus_dlq_events_total", "Events a stage sent to its dead-letter topic, by reason code.",
-    ("stage", "dept", "reason"), _R)
+    "govbus_dlq_events_total",
+    "Events a stage sent to its dead-letter topic, by the step that failed and reason code.",
+    ("stage", "step", "dept", "reason"), _R)
 ignored_events = _counter(
     "govbus_stage_ignored_events_total",
     "Events a stage deliberately did not process, by reason: the change-capture connector's "

@@ -116,9 +116,10 @@ class Settings(BaseSettings):
         "INSERT has a fixed cost, and every partition of every fact topic batches on its own.",
     )
     sink_group_id: str = Field(
-        default="govbus-sink",
+        default="sink",
         min_length=1,
-        description="Consumer group of the ClickHouse sink (prefixed with topic_namespace).",
+        description="Consumer group of the ClickHouse sink, named in the topic namespace as "
+        "the workers' groups are (govbus-<namespace>sink).",
     )
     sink_query_port: int = Field(
         default=18123,

@@ -11,7 +11,6 @@ import pyarrow.compute as pc
 from ops import metrics
 from sinks.clickhouse.ddl import TableSpec
 from sinks.clickhouse.writer import InsertObserver
-from sinks.message import TopicPartition
 
 # Latency is observed for at most this many rows of one insert (evenly spaced): a bulk load
 # of 10k-row batches would otherwise spend more time in the histogram than in the insert.
@@ -64,8 +63,3 @@ class Observers:
     ) -> None:
         for observer in self.observers:
             observer.inserted(spec, data, seconds, attempt, recovered)
-
-
-def report_lag(group: str, lags: dict[TopicPartition, int]) -> None:
-    for (topic, partition), lag in lags.items():
-        metrics.set_consumer_lag(group, topic, partition, lag)

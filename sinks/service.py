@@ -13,11 +13,17 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
 
 from ops.kafka_client import kafka_config
+from ops.runtime.client_config import consumer_config, producer_config
+from ops.runtime.kafka_output import KafkaOutput
+from ops.runtime.loop import ConsumerRuntime
 from ops.settings import Settings
 from sinks.clickhouse.backend import BackendError, ClickHouseBackend, SerializedBackend
 from sinks.clickhouse.backend_factory import open_backend
@@ -25,28 +31,34 @@ from sinks.clickhouse.migration import MigrationStep, migrate
 from sinks.clickhouse.query_server import QueryServer
 from sinks.clickhouse.tables import QUALITY_TABLE, SinkTable, sink_tables
 from sinks.clickhouse.writer import ClickHouseWriter, InsertObserver
-from sinks.collector import scheduled_collection
 from sinks.connect_monitor import ConnectorTasks
-from sinks.consumer import SinkConsumer
-from sinks.instrumentation import report_lag
 from sinks.privacy_monitor import KAnonymityMonitor
 from sinks.query_access import QueryAccess
 from sinks.query_client import endpoint_file
 from sinks.sharing_monitor import OverdueSubscriptions
+from sinks.step import SinkStep
+from topics.principals import worker_group
 
 log = logging.getLogger(__name__)
 
 QUERY_HOST = "127.0.0.1"
-LAG_EVERY_S = 5.0
-# A fetch returns once it has this much or has waited this long: with the defaults (1 byte,
-# at once) the broker answered a fetch per produced batch, spending its CPU on requests.
-# The wait is well inside the batch time, and a batch's age counts from the poll's start.
-FETCH_CONFIG = {"fetch.min.bytes": 256 * 1024, "fetch.wait.max.ms": 50}
+POLL_MESSAGES = 2000
+# A fetch may wait this long for data: well inside the batch time, and a batch's age counts
+# from the poll's start.
+FETCH_WAIT_MS = 50
+
+
+def sink_runtime(connection: Mapping[str, Any], group: str, step: SinkStep,
+                 batch_size: int = POLL_MESSAGES, **overrides: Any) -> ConsumerRuntime:
+    """The consumer runtime of a sink step (the service's, and the benchmarks')."""
+    return ConsumerRuntime(
+        consumer_config(connection, group, **{"fetch.wait.max.ms": FETCH_WAIT_MS, **overrides}),
+        step, batch_size=batch_size, batch_seconds=step.poll_seconds)
 
 
 def group_id(settings: Settings) -> str:
     """The sink's consumer group, in the settings' topic namespace."""
-    return f"{settings.topic_namespace}{settings.sink_group_id}"
+    return worker_group(settings.topic_namespace, settings.sink_group_id)
 
 
 @dataclass
@@ -89,14 +101,12 @@ class SinkService:
             for t in self.tables
         }
         routes = {topic: self.writers[t.spec.name] for t in self.tables for topic in t.topics}
-        self.consumer = SinkConsumer(
-            connection=kafka_config(settings),
-            group_id=group_id(settings),
-            routes=routes,
-            fetch_schema=fetch_schema,
+        self.step = SinkStep(
+            routes=routes, fetch_schema=fetch_schema,
             poll_seconds=min(0.2, settings.sink_batch_seconds),
-            extra_config=FETCH_CONFIG,
-        )
+            dead_letters=KafkaOutput(Producer(producer_config(kafka_config(settings),
+                                                              group_id(settings)))))
+        self.runtime = sink_runtime(kafka_config(settings), group_id(settings), self.step)
         self.serve_queries = serve_queries
         self.kanon = KAnonymityMonitor(
             self.backend, settings.clickhouse_database, self.writers[QUALITY_TABLE].spec,
@@ -127,23 +137,11 @@ class SinkService:
         """Sink until ``stop`` is set; ``on_ready`` gets the query URL once consuming."""
         self.migrate()
         with self._query_endpoint() as url, self.kanon.running():
-            self.consumer.prepare()
-            if on_ready is not None:
-                on_ready(url)
-            try:
-                next_lag = time.monotonic() + LAG_EVERY_S
-                with scheduled_collection() as collector:
-                    while not stop.is_set():
-                        self.consumer.step()
-                        collector.tick()
-                        if time.monotonic() >= next_lag:
-                            self._report_lag()
-                            next_lag = time.monotonic() + LAG_EVERY_S
-                    self.consumer.finish()
-            finally:
-                self.consumer.close()
+            self.step.prepare()
+            self.runtime.stop_requested = stop
+            self.runtime.run(started=None if on_ready is None else lambda: on_ready(url))
         self.stats.rows = self.rows_inserted
-        self.stats.messages = self.consumer.messages_read
+        self.stats.messages = self.runtime.messages_read
 
     def close(self) -> None:
         for writer in self.writers.values():
@@ -170,9 +168,6 @@ class SinkService:
             self._query_backend.close()
             self._query_backend = None
             self.query_server = None
-
-    def _report_lag(self) -> None:
-        report_lag(group_id(self.settings), self.consumer.lag())
 
 
 def _open_owned(settings: Settings, patience_s: float = 15.0) -> ClickHouseBackend:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ops import metrics
+from ops.runtime.messages import InputMessage
 from streams.debezium import DebeziumMapper, Ignored, MappingError, is_debezium
 from streams.emitters import SchemaIds
 from streams.outcomes import Rejected
-from streams.processor_types import InputMessage
 from topics.catalog import raw_topic, std_topic
 from topics.cdc import DEPARTMENT_TABLES, KEY_RECORD, DepartmentTable
 from topics.schemas import key_schema, row_spec

@@ -1,4 +1,5 @@
-"""What every stage emits beside its output: quality findings and dead letters."""
+"""What every stage emits beside its output: quality findings (dead letters: see
+``topics.dead_letters``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from streams.dlq import Provenance, dead_letter
-from streams.processor_types import InputMessage, Output
-from topics.catalog import dlq_topic, quality_topic
+from ops.runtime.kafka_output import Output
+from topics.catalog import quality_topic
 from topics.schemas import load_avsc
 from topics.serde import AvroEncoder
 
@@ -39,37 +39,3 @@ class FindingEmitter:
             self.output.produce(self.topic, key, self._encode(record))
             counts[(record["dept"], record["dimension"], record["reason"])] += 1
         return len(records)
-
-
-class DeadLetterEmitter:
-    """Sends an input message, as it was read, to its stage's dead-letter topic."""
-
-    def __init__(self, stage: str, output: Output) -> None:
-        self.stage = stage
-        self.topic = dlq_topic(stage).name
-        self.output = output
-
-    def emit(
-        self,
-        message: InputMessage,
-        *,
-        reason: str,
-        detail: str,
-        exception_class: str,
-        now_ms: int,
-        dept: str = "",
-        event_id: str = "",
-    ) -> None:
-        letter = dead_letter(
-            Provenance(message.topic, message.partition, message.offset),
-            message.key,
-            message.value,
-            stage=self.stage,
-            reason=reason,
-            detail=detail,
-            exception_class=exception_class,
-            now_ms=now_ms,
-            dept=dept,
-            event_id=event_id,
-        )
-        self.output.produce(self.topic, letter.key, letter.value, letter.headers)

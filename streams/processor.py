@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ops.runtime.kafka_output import Output
+from ops.runtime.messages import InputMessage
 from streams.cdc_input import DebeziumInput, RawInput
 from streams.debezium import Ignored
-from streams.emitters import DeadLetterEmitter, FindingEmitter, SchemaIds
+from streams.emitters import FindingEmitter, SchemaIds
 from streams.enrich.facts import Fact, FactExtractor
 from streams.enrich.row_table import RowOutcome, RowTable
 from streams.enrich.snapshots import Closing
 from streams.masking.pseudonym import Pseudonymizer
-from streams.outcomes import Rejected
-from streams.processor_types import InputMessage, Output
+from streams.outcomes import Rejected, Standardized
 from streams.quality import finding_records
 from streams.row_store import CLOSING_KEY, RowTables, decode_entry, encode_entry
 from streams.rules.findings import RuleViolation
@@ -37,8 +38,23 @@ from streams.standardize import STAGE, StandardizeStage
 from streams.state_store import ChangelogStore, MemoryBackend
 from topics.annotations import Category
 from topics.catalog import RAW_ROWS, Topic, fact_topic, raw_topic, state_topic, std_topic
+from topics.dead_letters import (
+    RAW_DECODE,
+    RAW_ENCODE,
+    RAW_FACTS,
+    RAW_RULES,
+    DeadLetterEmitter,
+    Failure,
+)
 from topics.schemas import load_avsc, row_spec, source_names
-from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError
+from topics.serde import (
+    AvroDecoder,
+    AvroEncoder,
+    RegistryUnavailableError,
+    UndecodableMessageError,
+)
+
+EncodedFact = tuple[str, bytes, bytes]  # (fact topic, key, value)
 
 
 @dataclass
@@ -55,7 +71,8 @@ class BatchStats:
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     ignored: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
-    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
+    # (dept, step, reason)
+    dead_letters: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
 
 
@@ -130,6 +147,10 @@ class RawLayerProcessor:
         return list(self.routes)
 
     def process(self, messages: Sequence[InputMessage]) -> BatchStats:
+        """Every message ends in std (with its facts), the DLQ (with the step that failed and
+        why), or is counted as filtered or ignored; none stops the batch. Only an
+        infrastructure fault (the registry away past its patience) raises: nothing of the
+        batch is committed, and it is read again."""
         stats = BatchStats(consumed=len(messages))
         today = date.today()
         now_ms = self.clock_ms()
@@ -139,72 +160,62 @@ class RawLayerProcessor:
                 self._close(message, route, now_ms, stats)
                 continue
             stats.outcomes[(route.dept, "in")] += 1
+            step, envelope = RAW_DECODE, None
             try:
                 envelope = self.decoder.decode(message.value) if message.value is not None else None
-            except UndecodableMessageError as exc:
-                self._reject(
-                    message,
-                    route,
-                    exc.reason_code,
-                    exc.detail,
-                    type(exc).__name__,
-                    "",
-                    now_ms,
-                    stats,
-                )
-                continue
-            raw = self.debezium.read(message, envelope)
-            if not isinstance(raw, RawInput):
-                self._skip(message, route, raw, now_ms, stats)
-                continue
-            envelope, key = raw.envelope, raw.key
-            if envelope is not None and not envelope.get("event_id"):
-                # Plain Debezium events carry no id: their position is their identity.
-                envelope["event_id"] = message.position
-            try:
+                raw = self.debezium.read(message, envelope)
+                if not isinstance(raw, RawInput):
+                    self._skip(message, route, raw, now_ms, stats)
+                    continue
+                envelope = raw.envelope
+                if envelope is not None and not envelope.get("event_id"):
+                    # Plain Debezium events carry no id: their position is their identity.
+                    envelope["event_id"] = message.position
+                step = RAW_RULES
                 result = route.stage(envelope, today)
+                if result is None:
+                    stats.filtered += 1
+                    stats.outcomes[(route.dept, "filtered")] += 1
+                elif isinstance(result, Rejected):
+                    assert envelope is not None
+                    self._reject(message, route, Failure(
+                        RAW_RULES, result.reason_code, result.detail, result.exception_class),
+                        envelope["event_id"], now_ms, stats)
+                    self._findings(result.findings, result.fatal, envelope, route, now_ms,
+                                   stats)
+                else:
+                    step = RAW_ENCODE
+                    value = route.encode(result.envelope)
+                    step = RAW_FACTS
+                    self._standardized(message, route, raw.key, value, result, now_ms, stats)
+            except RegistryUnavailableError:
+                raise
+            except UndecodableMessageError as exc:
+                self._reject(message, route, Failure(step, exc.reason_code, exc.detail,
+                                                     type(exc).__name__),
+                             _event_id(envelope), now_ms, stats)
             except Exception as exc:
-                self._reject(
-                    message,
-                    route,
-                    "stage.exception",
-                    str(exc)[:300],
-                    type(exc).__name__,
-                    _event_id(envelope),
-                    now_ms,
-                    stats,
-                )
-                continue
-            if result is None:
-                stats.filtered += 1
-                stats.outcomes[(route.dept, "filtered")] += 1
-            elif isinstance(result, Rejected):
-                assert envelope is not None
-                self._reject(
-                    message,
-                    route,
-                    result.reason_code,
-                    result.detail,
-                    result.exception_class,
-                    envelope["event_id"],
-                    now_ms,
-                    stats,
-                )
-                self._findings(result.findings, result.fatal, envelope, route, now_ms, stats)
-            else:
-                assert envelope is not None  # a standardized event had one
-                self.output.produce(route.std.name, key, route.encode(result.envelope))
-                stats.standardized += 1
-                stats.outcomes[(route.dept, "out")] += 1
-                notes: list[RuleViolation] = []
-                table = self.rows.table(route.source, message.partition)
-                self._row_changed(message, route, table, table.apply(result.envelope, notes),
-                                  now_ms, stats)
-                if result.findings or notes:
-                    self._findings(
-                        [*result.findings, *notes], None, result.envelope, route, now_ms, stats
-                    )
+                # A poison pill: set aside with the step it broke and why; the batch goes on.
+                self._reject(message, route, Failure.of(step, exc), _event_id(envelope),
+                             now_ms, stats)
         return stats
+
+    def _standardized(self, message: InputMessage, route: _Route, key: bytes | None,
+                      value: bytes, result: Standardized, now_ms: int,
+                      stats: BatchStats) -> None:
+        """The std event and what its row says now. Its facts are made (and encoded) before
+        anything of the event is produced, so a failure sends it to the DLQ alone."""
+        notes: list[RuleViolation] = []
+        table = self.rows.table(route.source, message.partition)
+        outcome = table.apply(result.envelope, notes)
+        facts = self._encoded_facts(outcome.facts, message)
+        self.output.produce(route.std.name, key, value)
+        stats.standardized += 1
+        stats.outcomes[(route.dept, "out")] += 1
+        self._row_changed(message, route, table, outcome, facts, now_ms, stats)
+        if result.findings or notes:
+            self._findings([*result.findings, *notes], None, result.envelope, route, now_ms,
+                           stats)
 
     def _row_changed(
         self,
@@ -212,13 +223,15 @@ class RawLayerProcessor:
         route: _Route,
         table: RowTable,
         outcome: RowOutcome,
+        facts: list[EncodedFact],
         now_ms: int,
         stats: BatchStats,
     ) -> None:
         """Emits what a row table decided; its changed rows went to the changelog already
         (the table's rows write through), its snapshot run goes now."""
-        if outcome.facts:
-            self._produce_facts(outcome.facts, message, stats)
+        for topic, key, value in facts:
+            self.output.produce(topic, key, value)
+        stats.facts += len(facts)
         if outcome.stale is not None:
             stale = outcome.stale
             stats.stale += 1
@@ -241,63 +254,48 @@ class RawLayerProcessor:
         """A table's snapshot run closed on another partition: close it on this one."""
         try:
             closing = Closing.from_bytes(message.value or b"")
+            table = self.rows.table(route.source, message.partition)
+            outcome = table.close(closing)
+            facts = self._encoded_facts(outcome.facts, message)
         except (ValueError, TypeError) as exc:
-            self._reject(message, route, "snapshot.bad_closing", str(exc)[:300],
-                         type(exc).__name__, "", now_ms, stats)
+            self._reject(message, route, Failure(RAW_DECODE, "snapshot.bad_closing",
+                                                 str(exc)[:300], type(exc).__name__),
+                         "", now_ms, stats)
             return
-        table = self.rows.table(route.source, message.partition)
-        self._row_changed(message, route, table, table.close(closing), now_ms, stats)
+        self._row_changed(message, route, table, outcome, facts, now_ms, stats)
 
-    def _produce_facts(self, facts: list[Fact], message: InputMessage, stats: BatchStats
-                       ) -> None:
+    def _encoded_facts(self, facts: list[Fact], message: InputMessage) -> list[EncodedFact]:
         # Lineage: the theme row's facts name the raw message that made them.
         position = message.position
+        encoded = []
         for fact in facts:
             fact["source_position"] = position
             # Keyed by entity key: the repartition point of the theme layer.
-            self.output.produce(
-                self._fact_topics[fact["category"]].name,
-                self._encode_string_key(fact["entity_key"]),
-                self._encode_fact(fact),
-            )
-        stats.facts += len(facts)
+            encoded.append((self._fact_topics[fact["category"]].name,
+                            self._encode_string_key(fact["entity_key"]),
+                            self._encode_fact(fact)))
+        return encoded
 
     def _skip(self, message: InputMessage, route: _Route, outcome: Ignored | Rejected,
               now_ms: int, stats: BatchStats) -> None:
         """A change-capture event that is deliberately not standardized, or cannot be."""
         if isinstance(outcome, Rejected):
-            self._reject(message, route, outcome.reason_code, outcome.detail,
-                         outcome.exception_class,
+            self._reject(message, route, Failure(RAW_DECODE, outcome.reason_code,
+                                                 outcome.detail, outcome.exception_class),
                          message.position, now_ms, stats)
             return
         stats.filtered += 1
         stats.ignored[(route.dept, outcome.reason)] += 1
         stats.outcomes[(route.dept, "filtered")] += 1
 
-    def _reject(
-        self,
-        message: InputMessage,
-        route: _Route,
-        reason: str,
-        detail: str,
-        exception_class: str,
-        event_id: str,
-        now_ms: int,
-        stats: BatchStats,
-    ) -> None:
-        self.dead_letters.emit(
-            message,
-            reason=reason,
-            detail=detail,
-            exception_class=exception_class,
-            now_ms=now_ms,
-            dept=route.dept,
-            event_id=event_id,
-        )
+    def _reject(self, message: InputMessage, route: _Route, failure: Failure, event_id: str,
+                now_ms: int, stats: BatchStats) -> None:
+        self.dead_letters.emit(message, failure, now_ms=now_ms, dept=route.dept,
+                               event_id=event_id)
         stats.rejected += 1
-        stats.rejected_by_reason[reason] += 1
+        stats.rejected_by_reason[failure.reason] += 1
         stats.outcomes[(route.dept, "rejected")] += 1
-        stats.dead_letters[(route.dept, reason)] += 1
+        stats.dead_letters[(route.dept, failure.step, failure.reason)] += 1
 
     def _findings(
         self,

@@ -1,4 +1,4 @@
-"""The raw layer's worker: standardize fused with fact extraction, on the batch consumer loop.
+"""The raw layer's worker: standardize fused with fact extraction, on the consumer runtime.
 
 Any member can take any raw partition; run one process per core and the consumer group
 spreads the partitions. A member holds the source rows of the partitions it owns
@@ -8,20 +8,23 @@ does with its profiles.
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+import time
 
-from ops.kafka_client import kafka_config, registry_config
+from ops.kafka_client import registry_config
+from ops.runtime.kafka_output import Deferred
+from ops.runtime.loop import ConsumerRuntime
+from ops.runtime.messages import InputMessage, Partition
 from ops.settings import Settings
-from streams.consumer_loop import BatchConsumerLoop, consumer_config
 from streams.enrich.facts import FactExtractor
+from streams.instrumentation import observe_batch
 from streams.masking.pseudonym import Pseudonymizer
-from streams.output import Deferred, KafkaOutput, output_config
-from streams.processor import BatchStats, RawLayerProcessor
-from streams.processor_types import InputMessage
+from streams.processor import RawLayerProcessor
 from streams.row_store import RowTables, decode_entry, encode_entry
+from streams.stage_runtime import stage_output, stage_runtime
 from streams.standardize import STAGE
-from streams.state_store import ChangelogStore, Shard, backend_for
+from streams.state_store import ChangelogStore, Shard, backend_for, restore_consumer
 from topics.catalog import RAW_ROWS, state_topic
+from topics.principals import worker_group
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
@@ -29,7 +32,7 @@ from topics.serde import AvroDecoder
 def group_id(settings: Settings, key_id: str) -> str:
     """Per pseudonym key: a new key starts a new group, which re-keys every retained raw
     event (see README, "Pseudonym keys")."""
-    return f"govbus-{settings.topic_namespace}raw-{key_id}".replace(".", "-")
+    return worker_group(settings.topic_namespace, f"raw-{key_id}")
 
 
 class RawStage:
@@ -44,34 +47,35 @@ class RawStage:
     def input_topics(self) -> list[str]:
         return self.processor.input_topics
 
-    def process(self, batch: list[InputMessage]) -> BatchStats:
-        return self.processor.process(batch)
+    def process(self, messages: list[InputMessage]) -> None:
+        started = time.perf_counter()
+        stats = self.processor.process(messages)
+        observe_batch(self.name, len(messages), time.perf_counter() - started, stats)
 
-    def assigned(self, partitions: list[TopicPartition]) -> None:
+    def assigned(self, partitions: list[Partition]) -> None:
         self.processor.rows.own(self._shards(partitions))
 
-    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
+    def revoked(self, partitions: list[Partition], lost: bool) -> None:
         # Lost: in-flight batches' changelog records were never produced, so the shards
         # may be ahead of their changelog.
         self.processor.rows.release(self._shards(partitions), clean=not lost)
 
-    def _shards(self, partitions: list[TopicPartition]) -> list[Shard]:
-        return [(self.processor.routes[tp.topic].source, tp.partition) for tp in partitions]
+    def _shards(self, partitions: list[Partition]) -> list[Shard]:
+        return [(self.processor.routes[topic].source, partition)
+                for topic, partition in partitions]
 
 
-def build_raw_loop(settings: Settings, pseudonymizer: Pseudonymizer) -> BatchConsumerLoop:
+def build_raw_runtime(settings: Settings, pseudonymizer: Pseudonymizer) -> ConsumerRuntime:
     registry = SchemaRegistry(registry_config(settings))
     group = group_id(settings, pseudonymizer.key_id)
-    output = KafkaOutput(Producer(output_config(kafka_config(settings), group)))
-    # The rows' changelog waits for the facts it was computed with (see streams/output.py).
+    output = stage_output(settings, group)
+    # The rows' changelog waits for the facts it was computed with (ops/runtime/kafka_output).
     rows = RowTables(
         ChangelogStore(
             state_topic(RAW_ROWS).name,
             Deferred(output),
             backend_for(settings.theme_store, settings.state_dir / "streams" / group),
-            lambda: Consumer({**kafka_config(settings),
-                              "group.id": f"{group}-restore", "enable.auto.commit": False,
-                              "enable.partition.eof": True}),
+            restore_consumer(settings, group),
             encode_entry,
             decode_entry,
         ),
@@ -84,6 +88,4 @@ def build_raw_loop(settings: Settings, pseudonymizer: Pseudonymizer) -> BatchCon
         output,
         rows=rows,
     )
-    consumer = Consumer(consumer_config(kafka_config(settings), group))
-    return BatchConsumerLoop(consumer, RawStage(processor), output, settings.batch_size,
-                             settings.batch_seconds, group)
+    return stage_runtime(settings, group, RawStage(processor), output)

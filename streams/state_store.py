@@ -27,6 +27,9 @@ from typing import Any, Generic, Protocol, TypeVar
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from ops.kafka_client import kafka_config
+from ops.settings import Settings
+
 log = logging.getLogger("govbus.streams.state")
 
 Shard = tuple[str, int]  # (category, changelog partition)
@@ -138,6 +141,14 @@ def backend_for(url: str, folder: Path) -> ShardBackend:
 
 # None: shards start empty (for the benchmark's bare loop, which has no broker).
 RestoreConsumer = Callable[[], Consumer] | None
+
+
+def restore_consumer(settings: Settings, group: str) -> Callable[[], Consumer]:
+    """Makes the consumer a restore reads the changelog with (assigned by hand, no commits)."""
+    def make() -> Consumer:
+        return Consumer({**kafka_config(settings), "group.id": f"{group}-restore",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    return make
 
 
 class ChangelogStore(Generic[V]):

@@ -14,15 +14,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from streams.emitters import DeadLetterEmitter, FindingEmitter, SchemaIds
+from ops.runtime.kafka_output import Output
+from ops.runtime.messages import InputMessage
+from streams.emitters import FindingEmitter, SchemaIds
 from streams.enrich.profile import ProfileState, apply_fact
 from streams.enrich.theme import conflict_findings, render
-from streams.processor_types import InputMessage, Output
 from topics.annotations import Category
 from topics.catalog import fact_topic, theme_topic
+from topics.dead_letters import (
+    THEME_APPLY,
+    THEME_DECODE,
+    THEME_ENCODE,
+    THEME_RENDER,
+    DeadLetterEmitter,
+    Failure,
+)
 from topics.headers import version_headers
 from topics.schemas import load_avsc
-from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError
+from topics.serde import (
+    AvroDecoder,
+    AvroEncoder,
+    RegistryUnavailableError,
+    UndecodableMessageError,
+)
 
 STAGE = "theme"
 Token = TypeVar("Token")
@@ -48,7 +62,8 @@ class ThemeStats:
     by_category: dict[str, int] = field(default_factory=dict)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
     quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
-    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
+    # (dept, step, reason)
+    dead_letters: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     ignored: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason): none yet
 
 
@@ -108,24 +123,29 @@ class ThemeProcessor:
             category = self._by_fact_topic[message.topic]
             try:
                 fact = self.decoder.decode(message.value) if message.value is not None else None
+            except RegistryUnavailableError:
+                raise  # an outage, not this message's fault: the batch is read again
             except UndecodableMessageError as exc:
-                self._reject(message, exc.reason_code, exc.detail, now_ms, stats)
+                self._reject(message, Failure(THEME_DECODE, exc.reason_code, exc.detail,
+                                              type(exc).__name__), now_ms, stats)
+                continue
+            except Exception as exc:
+                self._reject(message, Failure.of(THEME_DECODE, exc), now_ms, stats)
                 continue
             if fact is None:
                 continue  # fact topics carry no tombstones of their own; tolerate them
-            table_key = f"{category}:{fact['entity_key']}"
-            entry = pending.get(table_key)
-            if entry is None:
-                entry = _Pending(category, fact["entity_key"], store.get(table_key, token), token,
-                                 message)
-                pending[table_key] = entry
             try:
+                table_key = f"{category}:{fact['entity_key']}"
+                entry = pending.get(table_key)
+                if entry is None:
+                    entry = _Pending(category, fact["entity_key"], store.get(table_key, token),
+                                     token, message)
+                    pending[table_key] = entry
                 state, applied = apply_fact(entry.state, fact)
             except Exception as exc:
                 # A fact the merge cannot take (a poison pill) is set aside with its reason;
                 # the worker goes on, and the entity keeps the state it had.
-                self._reject(message, "theme.apply_failed", _described(exc), now_ms, stats,
-                             type(exc).__name__)
+                self._reject(message, Failure.of(THEME_APPLY, exc), now_ms, stats)
                 continue
             entry.state, entry.token, entry.message = state, token, message
             stats.facts += 1
@@ -149,15 +169,16 @@ class ThemeProcessor:
     def _emit(self, entry: _Pending[Token], now_ms: int, stats: ThemeStats) -> None:
         assert entry.state is not None
         name, encode_key, encode_value = self._theme[entry.category]
+        step = THEME_RENDER
         try:
             record = render(entry.category, entry.entity_key, entry.state, now_ms)
+            step = THEME_ENCODE
             key = encode_key(entry.entity_key)
             value = None if record is None else encode_value(record)
         except Exception as exc:
             # A profile that cannot be rendered or encoded is no reason to stop the layer:
             # the fact that last changed it goes to the DLQ; the next fact tries again.
-            self._reject(entry.message, "theme.render_failed", _described(exc), now_ms, stats,
-                         type(exc).__name__)
+            self._reject(entry.message, Failure.of(step, exc), now_ms, stats)
             return
         if value is None:
             stats.tombstones += 1
@@ -172,20 +193,8 @@ class ThemeProcessor:
     ) -> None:
         stats.conflicts += self.finding_emitter.emit(records, fact["event_id"], stats.quality)
 
-    def _reject(
-        self, message: InputMessage, reason: str, detail: str, now_ms: int, stats: ThemeStats,
-        exception_class: str = "UndecodableMessageError",
-    ) -> None:
-        self.dead_letters.emit(
-            message,
-            reason=reason,
-            detail=detail,
-            exception_class=exception_class,
-            now_ms=now_ms,
-        )
+    def _reject(self, message: InputMessage, failure: Failure, now_ms: int,
+                stats: ThemeStats) -> None:
+        self.dead_letters.emit(message, failure, now_ms=now_ms)
         stats.rejected += 1
-        stats.dead_letters[("unknown", reason)] += 1
-
-
-def _described(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
+        stats.dead_letters[("unknown", failure.step, failure.reason)] += 1

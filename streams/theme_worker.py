@@ -1,25 +1,27 @@
 """The theme layer's worker: fact topics in, profile states in a changelog-backed store, theme
-records out, on the same consumer loop as the raw layer."""
+records out, on the same consumer runtime as the raw layer."""
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+import time
 
-from ops.kafka_client import kafka_config, registry_config
+from ops.kafka_client import registry_config
+from ops.runtime.loop import ConsumerRuntime
+from ops.runtime.messages import InputMessage, Partition
 from ops.settings import Settings
-from streams.consumer_loop import BatchConsumerLoop, consumer_config
 from streams.enrich.profile import ProfileState
-from streams.output import KafkaOutput, output_config
-from streams.processor_types import InputMessage
-from streams.state_store import ChangelogStore, Shard, backend_for
-from streams.theme_processor import STAGE, ThemeProcessor, ThemeStats
+from streams.instrumentation import observe_batch
+from streams.stage_runtime import stage_output, stage_runtime
+from streams.state_store import ChangelogStore, Shard, backend_for, restore_consumer
+from streams.theme_processor import STAGE, ThemeProcessor
 from topics.catalog import THEME_PROFILES, state_topic
+from topics.principals import worker_group
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
 
 def group_id(settings: Settings) -> str:
-    return f"govbus-{settings.topic_namespace}theme".replace(".", "-")
+    return worker_group(settings.topic_namespace, "theme")
 
 
 class ThemeStage:
@@ -35,24 +37,27 @@ class ThemeStage:
     def input_topics(self) -> list[str]:
         return self.processor.input_topics
 
-    def process(self, batch: list[InputMessage]) -> ThemeStats:
-        return self.processor.process([(m, m.partition) for m in batch], self.store)
+    def process(self, messages: list[InputMessage]) -> None:
+        started = time.perf_counter()
+        stats = self.processor.process([(m, m.partition) for m in messages], self.store)
+        observe_batch(self.name, len(messages), time.perf_counter() - started, stats)
 
-    def assigned(self, partitions: list[TopicPartition]) -> None:
+    def assigned(self, partitions: list[Partition]) -> None:
         self.store.own(self._shards(partitions))
 
-    def revoked(self, partitions: list[TopicPartition], lost: bool = False) -> None:
+    def revoked(self, partitions: list[Partition], lost: bool) -> None:
         # Its changelog records are produced with its outputs, flushed even when lost.
         self.store.release(self._shards(partitions))
 
-    def _shards(self, partitions: list[TopicPartition]) -> list[Shard]:
-        return [(str(self.processor.category_of(tp.topic)), tp.partition) for tp in partitions]
+    def _shards(self, partitions: list[Partition]) -> list[Shard]:
+        return [(str(self.processor.category_of(topic)), partition)
+                for topic, partition in partitions]
 
 
-def build_theme_loop(settings: Settings) -> BatchConsumerLoop:
+def build_theme_runtime(settings: Settings) -> ConsumerRuntime:
     registry = SchemaRegistry(registry_config(settings))
     group = group_id(settings)
-    output = KafkaOutput(Producer(output_config(kafka_config(settings), group)))
+    output = stage_output(settings, group)
     processor = ThemeProcessor(
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
@@ -62,12 +67,8 @@ def build_theme_loop(settings: Settings) -> BatchConsumerLoop:
         state_topic(THEME_PROFILES).name,
         output,
         backend_for(settings.theme_store, settings.state_dir / "streams" / group),
-        lambda: Consumer({**kafka_config(settings),
-                          "group.id": f"{group}-restore", "enable.auto.commit": False,
-                          "enable.partition.eof": True}),
+        restore_consumer(settings, group),
         ProfileState.to_bytes,
         ProfileState.from_bytes,
     )
-    consumer = Consumer(consumer_config(kafka_config(settings), group))
-    return BatchConsumerLoop(consumer, ThemeStage(processor, store), output,
-                             settings.batch_size, settings.batch_seconds, group)
+    return stage_runtime(settings, group, ThemeStage(processor, store), output)

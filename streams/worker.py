@@ -15,13 +15,13 @@ from types import FrameType
 
 from ops.http import start_metrics_server
 from ops.kafka_client import as_principal
+from ops.runtime.gc_policy import tune_gc
+from ops.runtime.kafka_output import OutputError
+from ops.runtime.loop import ConsumerRuntime
 from ops.settings import Settings
-from streams.consumer_loop import BatchConsumerLoop
 from streams.masking.pseudonym import Pseudonymizer
-from streams.output import OutputError
-from streams.raw_worker import build_raw_loop
-from streams.runtime import tune_gc
-from streams.theme_worker import build_theme_loop
+from streams.raw_worker import build_raw_runtime
+from streams.theme_worker import build_theme_runtime
 from topics.principals import RAW_WORKER, THEME_WORKER
 
 log = logging.getLogger("govbus.streams.worker")
@@ -34,14 +34,14 @@ EXIT_FAILED = 1
 def run_worker(settings: Settings, role: str, pseudonymizer: Pseudonymizer | None) -> int:
     """Run the role's loops until SIGINT/SIGTERM; returns the exit code. The raw layer's
     pseudonym key comes from the caller (the command line)."""
-    loops: list[BatchConsumerLoop] = []
+    loops: list[ConsumerRuntime] = []
     # Each layer connects as its own principal, also when both run in one process.
     if role in ("raw", "all"):
         if pseudonymizer is None:
             raise ValueError(f"role {role!r} needs a pseudonymizer")
-        loops.append(build_raw_loop(as_principal(settings, RAW_WORKER), pseudonymizer))
+        loops.append(build_raw_runtime(as_principal(settings, RAW_WORKER), pseudonymizer))
     if role in ("theme", "all"):
-        loops.append(build_theme_loop(as_principal(settings, THEME_WORKER)))
+        loops.append(build_theme_runtime(as_principal(settings, THEME_WORKER)))
     failures: list[BaseException] = []
     tune_gc()
 
@@ -49,18 +49,18 @@ def run_worker(settings: Settings, role: str, pseudonymizer: Pseudonymizer | Non
         for loop in loops:
             loop.stop()
 
-    def run(loop: BatchConsumerLoop) -> None:
+    def run(loop: ConsumerRuntime) -> None:
         try:
             loop.run()
         except BaseException as exc:
-            log.critical("%s loop failed, stopping the worker: %s", loop.stage.name, exc)
+            log.critical("%s loop failed, stopping the worker: %s", loop.step.name, exc)
             failures.append(exc)
             stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     server = start_metrics_server(settings, role, ready=lambda: _readiness(loops))
-    threads = [threading.Thread(target=run, args=(loop,), name=f"{loop.stage.name}-loop")
+    threads = [threading.Thread(target=run, args=(loop,), name=f"{loop.step.name}-loop")
                for loop in loops]
     for thread in threads:
         thread.start()
@@ -76,6 +76,6 @@ def run_worker(settings: Settings, role: str, pseudonymizer: Pseudonymizer | Non
     return EXIT_FAILED if failures else 0
 
 
-def _readiness(loops: list[BatchConsumerLoop]) -> tuple[bool, str]:
+def _readiness(loops: list[ConsumerRuntime]) -> tuple[bool, str]:
     states = [loop.readiness() for loop in loops]
     return all(ready for ready, _ in states), "; ".join(reason for _, reason in states)

@@ -149,7 +149,7 @@ def _quality_topic(namespace: str) -> Topic:
     )
 
 
-STAGES = ("standardize", "theme")
+STAGES = ("standardize", "theme", "sink")
 # The stages' tables: the theme layer's profiles, the raw layer's source rows (per row key,
 # what the row names and since which position; see streams/row_store.py).
 THEME_PROFILES, RAW_ROWS = "theme.profiles", "raw.rows"

@@ -190,11 +190,11 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
         Principal(
             SINK,
             "lands theme, fact, quality, audit and subscriptions in ClickHouse; audits its "
-            "queries",
+            "queries; dead-letters what it cannot build a row of",
             frozenset(
                 _reads([*themes, *facts, quality, *audit, *by_layer(Layer.SHARING)])
-                | _writes(audit)
-                | _group(f"{namespace}{sink_group}")
+                | _writes([*audit, dlq_topic("sink")])
+                | _group(worker_group(namespace, sink_group))
             ),
         ),
         _connect(namespace),

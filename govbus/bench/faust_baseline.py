@@ -30,11 +30,11 @@ from faust.streams import _current_event
 from ops.access import ADMIN_PRINCIPAL
 from ops.kafka_client import as_principal, kafka_config, registry_config
 from ops.keys import pseudonym_key
+from ops.runtime.messages import InputMessage
 from ops.settings import Settings, get_settings
 from streams.enrich.profile import ProfileState
 from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
-from streams.processor_types import InputMessage
 from streams.theme_processor import ThemeProcessor
 from topics.catalog import THEME_PROFILES, state_topic
 from topics.registry import SchemaRegistry

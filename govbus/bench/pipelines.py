@@ -61,11 +61,11 @@ from govbus.keys import pseudonymizer
 from govbus.wiring import publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
 from ops.keys import key_env_for_child
+from ops.runtime.messages import InputMessage
 from ops.settings import Settings
 from sinks.clickhouse.tables import sink_tables
 from sinks.query_client import QueryError, endpoint_url
 from sinks.service import group_id as sink_group_id
-from streams.processor_types import InputMessage
 from streams.raw_worker import group_id as raw_group_id
 from streams.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer

@@ -6,7 +6,7 @@
 - bare loop: the same messages, read back into memory, cut into the same batches (per
   partition, ``batch_rows`` each), decoded, built into Arrow and inserted with their tokens:
   what sinking costs without Kafka and without the sink's bookkeeping;
-- sink: the real ``SinkConsumer`` and ``ClickHouseWriter`` on the topic, in a new consumer
+- sink: the real ``SinkStep`` and ``ClickHouseWriter`` on the topic, in a new consumer
   group, counted from its first message to the commit of its last row (the group's join
   wait is not in it).
 
@@ -28,6 +28,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from govbus.bench.latency import LatencyRecorder, LatencyResult, publish_at_rate, summarize
+from ops.runtime.gc_policy import tune_gc
 from sinks.clickhouse.arrow_batch import ArrowBatchBuilder
 from sinks.clickhouse.backend import ClickHouseBackend, SerializedBackend
 from sinks.clickhouse.ddl import TableSpec
@@ -35,8 +36,8 @@ from sinks.clickhouse.schema_manager import SchemaManager
 from sinks.clickhouse.sealed_batch import dedup_token
 from sinks.clickhouse.tables import entity_key_field
 from sinks.clickhouse.writer import ClickHouseWriter
-from sinks.collector import scheduled_collection
-from sinks.consumer import SinkConsumer
+from sinks.service import sink_runtime
+from sinks.step import SinkStep
 from topics.catalog import Topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder, AvroEncoder
@@ -199,23 +200,21 @@ def bare_loop(
     for _, batch in batches[:1]:  # schemas fetched, pyarrow warmed up
         decoder.decode(batch[0][2] or b"")
     spent = {"decode": 0.0, "build": 0.0, "insert": 0.0}
-    with scheduled_collection() as collector:
-        started = time.perf_counter()
-        for partition, batch in batches:
-            t0 = time.perf_counter()
-            values = [decoder.decode(v) for _, _, v in batch if v is not None]
-            offsets = [o for o, _, v in batch if v is not None]
-            token = dedup_token(topic, partition, batch[0][0], batch[-1][0])
-            t1 = time.perf_counter()
-            table = builder.build(values, topic, partition, offsets, 1, token)
-            t2 = time.perf_counter()
-            backend.insert_arrow(spec.qualified_name, table, token)
-            t3 = time.perf_counter()
-            spent["decode"] += t1 - t0
-            spent["build"] += t2 - t1
-            spent["insert"] += t3 - t2
-            collector.tick()
-        bare_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for partition, batch in batches:
+        t0 = time.perf_counter()
+        values = [decoder.decode(v) for _, _, v in batch if v is not None]
+        offsets = [o for o, _, v in batch if v is not None]
+        token = dedup_token(topic, partition, batch[0][0], batch[-1][0])
+        t1 = time.perf_counter()
+        table = builder.build(values, topic, partition, offsets, 1, token)
+        t2 = time.perf_counter()
+        backend.insert_arrow(spec.qualified_name, table, token)
+        t3 = time.perf_counter()
+        spent["decode"] += t1 - t0
+        spent["build"] += t2 - t1
+        spent["insert"] += t3 - t2
+    bare_s = time.perf_counter() - started
     started = time.perf_counter()
     for _, batch in batches:
         for _, _, value in batch:
@@ -242,31 +241,24 @@ def sink_run(
         SerializedBackend(backend), spec, max_rows=batch_rows, max_seconds=batch_seconds,
         background=True,
     )
-    consumer = SinkConsumer(
-        connection=connection,
-        group_id=f"bench-sink-{uuid.uuid4().hex[:8]}",
-        routes={topic: writer},
-        fetch_schema=fetch_schema,
-        poll_seconds=0.1,
-        poll_messages=5000,
-    )
-    consumer.prepare()
+    step = SinkStep(routes={topic: writer}, fetch_schema=fetch_schema, poll_seconds=0.1)
+    runtime = sink_runtime(connection, f"bench-sink-{uuid.uuid4().hex[:8]}", step, 5000)
+    step.prepare()
+    runtime.start()
     try:
         started: float | None = None
         deadline = time.monotonic() + timeout_s
-        with scheduled_collection() as collector:
-            while sum(consumer.committed.values()) < rows:
-                if time.monotonic() > deadline:
-                    done = sum(consumer.committed.values())
-                    raise TimeoutError(f"sink committed {done} of {rows}")
-                taken = consumer.step()
-                collector.tick()
-                if started is None and taken:
-                    started = time.perf_counter()
+        while sum(runtime.committed.values()) < rows:
+            if time.monotonic() > deadline:
+                done = sum(runtime.committed.values())
+                raise TimeoutError(f"sink committed {done} of {rows}")
+            taken = runtime.run_once()
+            if started is None and taken:
+                started = time.perf_counter()
         assert started is not None
         return rows / (time.perf_counter() - started)
     finally:
-        consumer.close()
+        runtime.consumer.close()
         writer.close()
 
 
@@ -293,7 +285,9 @@ def bench_from_topic(
     batch_rows: int = 10_000,
     batch_seconds: float = 0.5,
 ) -> ThroughputResult:
-    """Pre-fill ``topic`` with ``rows`` individual profiles; bare loop, then the sink."""
+    """Pre-fill ``topic`` with ``rows`` individual profiles; bare loop, then the sink, both
+    with the garbage collector as the sink process has it."""
+    tune_gc()
     prefill(connection, registry, topic, profiles(rows))
     fetched = read_back(connection, topic.name, topic.partitions)
     bare_spec = replace(spec, name=f"{spec.name}_bare")
@@ -354,14 +348,9 @@ def sink_latency(
     )
     group = f"bench-latency-{uuid.uuid4().hex[:8]}"
     _start_at_end(connection, group, topic)
-    consumer = SinkConsumer(
-        connection=connection,
-        group_id=group,
-        routes={topic.name: writer},
-        fetch_schema=registry.schema_by_id,
-        poll_seconds=0.05,
-        extra_config={"fetch.wait.max.ms": 20},
-    )
+    step = SinkStep(routes={topic.name: writer}, fetch_schema=registry.schema_by_id,
+                    poll_seconds=0.05)
+    runtime = sink_runtime(connection, group, step, **{"fetch.wait.max.ms": 20})
     producer = Producer({**connection, "linger.ms": 5,
                          "enable.idempotence": True})
     rng = random.Random(11)
@@ -378,23 +367,24 @@ def sink_latency(
         published[0] = publish_at_rate(publish, rate, duration_s)
         producer.flush(30)
 
-    consumer.prepare()
+    step.prepare()
+    runtime.start()
     try:
         deadline = time.monotonic() + 60
-        while len(consumer.assignment) < topic.partitions and time.monotonic() < deadline:
-            consumer.step()
+        while len(runtime.assignment) < topic.partitions and time.monotonic() < deadline:
+            runtime.run_once()
         thread = threading.Thread(target=publisher, name="bench-publisher", daemon=True)
         thread.start()
         drain_until = None
         while drain_until is None or time.monotonic() < drain_until:
-            consumer.step()
+            runtime.run_once()
             if drain_until is None and not thread.is_alive():
                 drain_until = time.monotonic() + 10
             if drain_until is not None and len(recorder.latencies_s) >= published[0]:
                 break
-        consumer.finish()
+        runtime.finish()
     finally:
-        consumer.close()
+        runtime.consumer.close()
         writer.close()
         backend.execute(f"DROP TABLE IF EXISTS {live_spec.qualified_name}")
     return summarize(recorder.latencies_s, rate, published[0])

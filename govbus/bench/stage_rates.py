@@ -15,10 +15,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from ops.runtime.gc_policy import tune_gc
+from ops.runtime.messages import InputMessage
 from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
-from streams.processor_types import InputMessage
-from streams.runtime import tune_gc
 from topics.annotations import Category
 from topics.serde import AvroDecoder
 

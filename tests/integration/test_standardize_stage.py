@@ -12,10 +12,10 @@ from connectors.simulate import publish_all
 from connectors.simulator import DefectKind, DepartmentSimulator
 from govbus.wiring import publishers, topic_admin
 from ops.settings import get_settings
-from streams.dlq import EVENT_ID, REASON
 from tests.integration.workers import read_topic, running_worker, wait_for
 from topics.catalog import catalog, dlq_topic, quality_topic, std_topic
 from topics.codes.citizen_id import is_valid_citizen_id
+from topics.dead_letters import EVENT_ID, REASON
 from topics.schemas import source_names
 
 EVENTS = 1500

@@ -33,8 +33,8 @@ def main() -> None:
     for outcome, count in (("in", IN), ("out", OUT), ("rejected", REJECTED),
                            ("filtered", FILTERED)):
         events.labels(stage="standardize", dept="itest", outcome=outcome).inc(count)
-    metrics.dlq_events.labels(stage="standardize", dept="itest", reason="required.missing"
-                              ).inc(REJECTED)
+    metrics.dlq_events.labels(stage="standardize", step="raw.rules", dept="itest",
+                              reason="required.missing").inc(REJECTED)
     metrics.quality_findings.labels(dept="itest", dimension="completeness",
                                     reason="required.missing").inc(REJECTED)
     for _ in range(BATCHES):

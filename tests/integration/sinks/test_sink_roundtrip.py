@@ -12,11 +12,13 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from ops.kafka_client import kafka_config, registry_config
+from ops.runtime.loop import ConsumerRuntime
 from ops.settings import Settings
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.ddl import TableKind, TableSpec
 from sinks.clickhouse.writer import ClickHouseWriter
-from sinks.consumer import SinkConsumer
+from sinks.service import sink_runtime
+from sinks.step import SinkStep
 from topics.admin import TopicAdmin
 from topics.catalog import Layer, Topic
 from topics.registry import SchemaRegistry
@@ -78,16 +80,17 @@ def publish(settings: Settings, topic_name: str) -> SchemaRegistry:
     return registry
 
 
-def drain(sink: SinkConsumer, settings: Settings, topic: str, group: str) -> None:
-    """Steps the loop until every row was sent to ClickHouse (or a deadline passes)."""
-    sink.prepare()
+def drain(sink: ConsumerRuntime, step: SinkStep) -> None:
+    """Runs the loop until every row was sent to ClickHouse (or a deadline passes)."""
+    step.prepare()
+    sink.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        sink.step()
-        if sink.writer.pending_messages == 0 and sink.writer.rows_inserted >= ROWS:
+        sink.run_once()
+        if step.writer.pending_messages == 0 and step.writer.rows_inserted >= ROWS:
             break
     sink.finish()
-    sink.close()
+    sink.consumer.close()
 
 
 def committed(settings: Settings, topic: str, group: str) -> int:
@@ -101,7 +104,7 @@ def committed(settings: Settings, topic: str, group: str) -> int:
 
 def sink_for(
     settings: Settings, engine: ChdbBackend, registry: SchemaRegistry, topic: str, group: str
-) -> SinkConsumer:
+) -> tuple[ConsumerRuntime, SinkStep]:
     spec = TableSpec(
         name="finding",
         schema=load_avsc("quality/finding.avsc"),
@@ -110,14 +113,9 @@ def sink_for(
         database="sink_it",
     )
     writer = ClickHouseWriter(engine, spec, max_rows=400, max_seconds=0.3)
-    return SinkConsumer(
-        connection=kafka_config(settings),
-        group_id=group,
-        routes={topic: writer},
-        fetch_schema=registry.schema_by_id,
-        poll_seconds=0.1,
-        poll_messages=500,
-    )
+    step = SinkStep(routes={topic: writer}, fetch_schema=registry.schema_by_id,
+                    poll_seconds=0.1)
+    return sink_runtime(kafka_config(settings), group, step, batch_size=500), step
 
 
 def test_rows_land_once_and_offsets_follow(stack: Settings, namespace: str, tmp_path: Path) -> None:
@@ -126,17 +124,17 @@ def test_rows_land_once_and_offsets_follow(stack: Settings, namespace: str, tmp_
     engine = ChdbBackend(tmp_path / "chdb")
     try:
         # The first sink inserts everything but dies before any commit.
-        crashed = sink_for(stack, engine, registry, topic, f"{namespace}sink")
-        crashed._commit = lambda offsets: None  # type: ignore[method-assign]
-        drain(crashed, stack, topic, f"{namespace}sink")
+        crashed, crashed_step = sink_for(stack, engine, registry, topic, f"{namespace}sink")
+        crashed._commit = lambda synchronous: None  # type: ignore[method-assign]
+        drain(crashed, crashed_step)
         assert committed(stack, topic, f"{namespace}sink") == 0
-        table = crashed.writer.spec.qualified_name
+        table = crashed_step.writer.spec.qualified_name
         assert engine.query(f"SELECT count() FROM {table}").rows == [(ROWS,)]
 
         # The next one reads everything again; the same cuts give the same tokens.
-        again = sink_for(stack, engine, registry, topic, f"{namespace}sink")
-        drain(again, stack, topic, f"{namespace}sink")
-        assert again.writer.recovered_batches >= ROWS // 400
+        again, again_step = sink_for(stack, engine, registry, topic, f"{namespace}sink")
+        drain(again, again_step)
+        assert again_step.writer.recovered_batches >= ROWS // 400
         assert committed(stack, topic, f"{namespace}sink") == ROWS
         rows = engine.query(f"SELECT count(), uniqExact(_partition, _offset) FROM {table}").rows
         assert rows == [(ROWS, ROWS)]

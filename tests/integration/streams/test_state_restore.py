@@ -11,8 +11,9 @@ from confluent_kafka import Consumer, Producer
 
 from govbus.wiring import topic_admin
 from ops.kafka_client import kafka_config
+from ops.runtime.client_config import producer_config
+from ops.runtime.kafka_output import KafkaOutput
 from ops.settings import get_settings
-from streams.output import KafkaOutput, output_config
 from streams.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, ShardBackend
 from topics.catalog import THEME_PROFILES, catalog, state_topic
 
@@ -35,7 +36,7 @@ def test_the_next_owner_restores_the_changelog(namespace: str, tmp_path: Path,
     def backend() -> ShardBackend:
         return MemoryBackend() if backend_name == "memory" else RocksDBBackend(tmp_path)
 
-    output = KafkaOutput(Producer(output_config(kafka_config(settings), "restore-test")))
+    output = KafkaOutput(Producer(producer_config(kafka_config(settings), "restore-test")))
     first = _store(backend(), output)
     first.own([("individual", 1), ("organization", 1)])
     first.put("individual:p1", {"v": 1}, 1)

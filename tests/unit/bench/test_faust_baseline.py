@@ -8,7 +8,7 @@ import pytest
 
 from govbus.bench import faust_baseline
 from ops.settings import Settings
-from tests.unit.registry_double import MemoryRegistry
+from tests.doubles import MemoryRegistry
 from topics.catalog import Layer, by_layer
 
 

@@ -20,7 +20,7 @@ UNITS = {"seconds", "ratio", "messages", "events", "rows", "retries", "findings"
          "bytes", "requests", "columns", "tasks"}
 REQUIRED = {
     "govbus_stage_events_total": ("counter", ("stage", "dept", "outcome")),
-    "govbus_dlq_events_total": ("counter", ("stage", "dept", "reason")),
+    "govbus_dlq_events_total": ("counter", ("stage", "step", "dept", "reason")),
     "govbus_stage_batch_seconds": ("histogram", ("stage",)),
     "govbus_stage_batch_events": ("histogram", ("stage",)),
     "govbus_end_to_end_latency_seconds": ("histogram", ("table",)),
@@ -129,7 +129,8 @@ def test_no_other_module_declares_prometheus_metrics() -> None:
 
 
 def test_promtool_accepts_the_exposition(promtool: Promtool) -> None:
-    metrics.dlq_events.labels(stage="unit", dept="test", reason="unit_reason").inc()
+    metrics.dlq_events.labels(stage="unit", step="unit.step", dept="test",
+                              reason="unit_reason").inc()
     metrics.record_insert("unit_table", rows=1, seconds=0.01)
     result = promtool("check", "metrics", stdin=generate_latest(REGISTRY).decode())
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr

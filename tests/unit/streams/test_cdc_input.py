@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from ops.runtime.messages import InputMessage
 from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
-from streams.processor_types import InputMessage
 from tests.unit.streams.test_debezium import _date, _nullable, envelope_schema
 from topics.catalog import raw_topic, std_topic
 from topics.cdc import department_table
@@ -209,7 +209,7 @@ def test_a_debezium_event_that_does_not_map_goes_to_the_dlq_with_its_reason(setu
     assert stats.rejected == 1 and stats.rejected_by_reason == {"debezium.unknown_op": 1}
     [(topic, _, value)] = output.sent
     assert topic.endswith("dlq.standardize") and value == odd  # the original bytes, unchanged
-    assert stats.dead_letters[("household", "debezium.unknown_op")] == 1
+    assert stats.dead_letters[("household", "raw.decode", "debezium.unknown_op")] == 1
 
 
 def _debezium_event(columns: list[dict[str, Any]], registry: Registry, row: dict[str, Any],

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ops.runtime.messages import InputMessage
 from streams.enrich.facts import FactExtractor
 from streams.enrich.rows import RowState
 from streams.enrich.snapshots import SnapshotRun
 from streams.masking.pseudonym import Pseudonymizer
 from streams.processor import RawLayerProcessor
-from streams.processor_types import InputMessage
 from streams.row_store import CLOSING_KEY, RUN_KEY, RowTables, decode_entry, encode_entry
 from streams.state_store import ChangelogStore, MemoryBackend
-from tests.unit.registry_double import MemoryRegistry
+from tests.doubles import MemoryRegistry
 from tests.unit.streams.samples import RAW_ROWS
 from topics.catalog import (
     RAW_ROWS as ROWS_TABLE,

@@ -1,5 +1,6 @@
-"""The theme layer sets a fact it cannot apply, or a profile it cannot render, aside in its
-DLQ with the reason, and goes on with the rest of the batch (no worker dies on a poison pill)."""
+"""The theme layer, driven through the in-memory doubles, sets a fact it cannot decode or
+apply, or a profile it cannot render or encode, aside in its DLQ with the step and the
+reason, and goes on with the rest of the batch (no worker dies on a poison pill)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from ops.runtime.messages import InputMessage
 from streams import theme_processor
-from streams.dlq import DETAIL, OFFSET, REASON, header_map
 from streams.enrich.profile import ProfileState
-from streams.processor_types import InputMessage
 from streams.theme_processor import ThemeProcessor
+from tests.doubles import CapturingOutput, MemoryStore
 from tests.unit.streams.enrich.rows import BOB, CAROL, event, fact_for, resident
 from topics.catalog import dlq_topic, fact_topic, theme_topic
+from topics.dead_letters import DETAIL, OFFSET, REASON, STEP
 
 
 class JsonFacts:
@@ -22,29 +24,6 @@ class JsonFacts:
 
     def decode(self, value: bytes) -> Any:
         return json.loads(value)
-
-
-class Produced:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, bytes | None, bytes | None, Any]] = []
-
-    def produce(self, topic: str, key: bytes | None, value: bytes | None,
-                headers: Any = None) -> None:
-        self.records.append((topic, key, value, headers))
-
-    def to(self, topic: str) -> list[tuple[str, bytes | None, bytes | None, Any]]:
-        return [r for r in self.records if r[0] == topic]
-
-
-class Store:
-    def __init__(self) -> None:
-        self.states: dict[str, ProfileState | None] = {}
-
-    def get(self, key: str, token: int) -> ProfileState | None:
-        return self.states.get(key)
-
-    def put(self, key: str, value: ProfileState | None, token: int) -> None:
-        self.states[key] = value
 
 
 def message(offset: int, fact: dict[str, Any]) -> tuple[InputMessage, int]:
@@ -58,22 +37,22 @@ def person(key: str, seq: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def processor() -> tuple[ThemeProcessor, Produced]:
-    output = Produced()
+def processor() -> tuple[ThemeProcessor, CapturingOutput]:
+    output = CapturingOutput()
     processor = ThemeProcessor(JsonFacts(), lambda subject, schema: 1, output,  # type: ignore[arg-type]
                                clock_ms=lambda: 5_000)
     return processor, output
 
 
 def test_a_fact_the_merge_cannot_take_goes_to_the_dlq_and_the_batch_goes_on(
-    processor: tuple[ThemeProcessor, Produced],
+    processor: tuple[ThemeProcessor, CapturingOutput],
 ) -> None:
     stage, output = processor
     broken = {k: v for k, v in person(BOB, "1").items() if k != "record_key"}
-    stats = stage.process([message(0, broken), message(1, person(CAROL, "2"))], Store())
+    stats = stage.process([message(0, broken), message(1, person(CAROL, "2"))], MemoryStore())
     (letter,) = output.to(dlq_topic("theme").name)
-    headers = header_map(letter[3])
-    assert headers[REASON] == "theme.apply_failed"
+    headers = letter[3]
+    assert (headers[STEP], headers[REASON]) == ("theme.apply", "theme.apply_failed")
     assert headers[DETAIL].startswith("KeyError")
     assert headers[OFFSET] == "0"
     assert stats.rejected == 1
@@ -81,7 +60,7 @@ def test_a_fact_the_merge_cannot_take_goes_to_the_dlq_and_the_batch_goes_on(
 
 
 def test_a_profile_that_cannot_be_rendered_dead_letters_its_last_fact(
-    processor: tuple[ThemeProcessor, Produced], monkeypatch: pytest.MonkeyPatch,
+    processor: tuple[ThemeProcessor, CapturingOutput], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stage, output = processor
     real = theme_processor.render
@@ -92,10 +71,43 @@ def test_a_profile_that_cannot_be_rendered_dead_letters_its_last_fact(
         return real(category, key, state, now_ms)  # type: ignore[arg-type]
 
     monkeypatch.setattr(theme_processor, "render", render)
-    store = Store()
+    store = MemoryStore()
     stats = stage.process([message(0, person(BOB, "1")), message(1, person(CAROL, "2"))], store)
     (letter,) = output.to(dlq_topic("theme").name)
-    assert header_map(letter[3])[REASON] == "theme.render_failed"
+    assert (letter[3][STEP], letter[3][REASON]) == ("theme.render", "theme.render_failed")
     assert stats.rejected == 1
     assert len(output.to(theme_topic("individual").name)) == 1
     assert store.states["individual:" + BOB] is not None  # the state moved on; a later fact retries
+
+
+def test_a_fact_that_does_not_decode_fails_at_theme_decode(
+    processor: tuple[ThemeProcessor, CapturingOutput],
+) -> None:
+    stage, output = processor
+    topic = fact_topic("individual").name
+    stats = stage.process([(InputMessage(topic, 0, 0, b"k", b"\x00\x00"), 0),
+                           message(1, person(CAROL, "2"))], MemoryStore())
+    assert stats.rejected == 1
+    [letter] = output.to(dlq_topic("theme").name)
+    assert letter[3][STEP] == "theme.decode"
+    assert len(output.to(theme_topic("individual").name)) == 1
+
+
+def test_a_profile_that_cannot_be_encoded_fails_at_theme_encode(
+    processor: tuple[ThemeProcessor, CapturingOutput],
+) -> None:
+    stage, output = processor
+    name, encode_key, encode_value = stage._theme["individual"]  # type: ignore[index]
+
+    def encode(record: dict[str, Any]) -> bytes:
+        if record.get("entity_key") == BOB or BOB in repr(record):
+            raise TypeError("not a string")
+        return encode_value(record)
+
+    stage._theme["individual"] = (name, encode_key, encode)  # type: ignore[index]
+    stats = stage.process([message(0, person(BOB, "1")), message(1, person(CAROL, "2"))],
+                          MemoryStore())
+    [letter] = output.to(dlq_topic("theme").name)
+    assert (letter[3][STEP], letter[3][REASON]) == ("theme.encode", "theme.encode_failed")
+    assert stats.rejected == 1
+    assert len(output.to(theme_topic("individual").name)) == 1

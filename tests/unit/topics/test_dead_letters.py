@@ -1,14 +1,16 @@
-"""Dead letters carry Connect-style headers; list and replay select by them."""
+"""Dead letters carry Connect-style headers (with the step that failed); list and replay
+select by them."""
 
 from __future__ import annotations
 
-from streams.dlq import (
+from topics.dead_letters import (
     EVENT_ID,
     OFFSET,
     REASON,
     REPLAYED,
     TOPIC,
     DeadLetterView,
+    Failure,
     Provenance,
     dead_letter,
     header_map,
@@ -20,7 +22,7 @@ from streams.dlq import (
 
 def _letter(reason: str, dept: str, event_id: str) -> DeadLetterView:
     made = dead_letter(Provenance("raw.x", 2, 41), b"k", b"v", stage="standardize",
-                       reason=reason, detail="d", exception_class="RuleViolation", now_ms=5,
+                       failure=Failure("raw.rules", reason, "d", "RuleViolation"), now_ms=5,
                        dept=dept, event_id=event_id)
     return DeadLetterView(made.key, made.value, header_map(made.headers))  # type: ignore[arg-type]
 
@@ -29,6 +31,7 @@ def test_headers_name_origin_and_reason() -> None:
     letter = _letter("uscc.check_digit", "market", "e1")
     assert letter.headers[TOPIC] == "raw.x" and letter.headers[OFFSET] == "41"
     assert letter.reason == "uscc.check_digit" and letter.headers[EVENT_ID] == "e1"
+    assert letter.step == "raw.rules"
     assert letter.value == b"v" and letter.key == b"k"
 
 
@@ -45,3 +48,9 @@ def test_summary_and_selection() -> None:
 def test_replay_is_marked() -> None:
     headers = dict(replay_headers(_letter("a", "m", "1"), 99))
     assert headers[REPLAYED] == b"99" and headers[REASON] == b"a"
+
+
+def test_an_unexpected_exception_is_its_step_s_failure() -> None:
+    failure = Failure.of("theme.render", KeyError("name"))
+    assert (failure.step, failure.reason) == ("theme.render", "theme.render_failed")
+    assert failure.detail == "KeyError: 'name'" and failure.exception_class == "KeyError"

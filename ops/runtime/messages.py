@@ -1,9 +1,12 @@
-"""The messages stages consume and the output they produce to, as plain Python types."""
+"""A consumed message as plain Python, the unit every step processes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+
+Partition = tuple[str, int]
+"""(topic, partition)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +18,7 @@ class InputMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
     @property
     def position(self) -> str:
@@ -25,17 +29,6 @@ class InputMessage:
     @classmethod
     def from_kafka(cls, message: Any) -> InputMessage:
         """From a consumed confluent-kafka message (not an error event)."""
-        return cls(
-            message.topic(), message.partition(), message.offset(), message.key(), message.value()
-        )
-
-
-class Output(Protocol):
-    def produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, str | bytes | None]] | None = None,
-        partition: int = -1,
-    ) -> None: ...
+        headers = message.headers()
+        return cls(message.topic(), message.partition(), message.offset(), message.key(),
+                   message.value(), tuple(headers) if headers else ())

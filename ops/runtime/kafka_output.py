@@ -1,4 +1,4 @@
-"""The stages' producer: librdkafka for throughput, with delivery tracked per batch.
+"""The steps' producer: librdkafka for throughput, with delivery tracked per batch.
 
 Each consumed batch gets a ``DeliveryBatch``: every output produced while it is current
 counts against it, and its broker acknowledgement comes back through one bound callback. A
@@ -16,7 +16,7 @@ acknowledged; the batch's offsets are committed after those in turn.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -25,18 +25,17 @@ class OutputError(RuntimeError):
     """Outputs were not acknowledged; the batch's input must not be committed."""
 
 
-def output_config(connection: Mapping[str, Any], client_id: str) -> dict[str, Any]:
-    return {
-        **connection,
-        "client.id": client_id,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 25,
-        "compression.type": "lz4",
-        # Java's partitioner, so an entity key lands on the partition any Kafka client picks.
-        "partitioner": "murmur2_random",
-        "queue.buffering.max.messages": 500_000,
-    }
+class Output(Protocol):
+    """Where a step's results go."""
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+        partition: int = -1,
+    ) -> None: ...
 
 
 class DeliveryBatch:
@@ -44,8 +43,8 @@ class DeliveryBatch:
 
     __slots__ = ("deferred", "errors", "offsets", "outstanding", "sealed")
 
-    def __init__(self, offsets: Any = None) -> None:
-        self.offsets = offsets  # what to commit once delivered (the consumer's business)
+    def __init__(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+        self.offsets = offsets or {}  # what to commit once delivered (the consumer's business)
         self.outstanding = 0
         self.sealed = False  # no more outputs will be added
         self.errors: list[str] = []
@@ -72,7 +71,7 @@ class KafkaOutput:
             self.current.on_delivery
         )
 
-    def begin(self, offsets: Any = None) -> DeliveryBatch:
+    def begin(self, offsets: Mapping[tuple[str, int], int] | None = None) -> DeliveryBatch:
         """Start counting outputs against a new batch; returns it."""
         self.current.sealed = True
         self.current = DeliveryBatch(offsets)

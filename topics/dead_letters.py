@@ -1,8 +1,14 @@
 """Dead-letter records: the original bytes with headers saying where they came from and why.
 
+Errors are data: a step of a processor that cannot take a message returns a ``Failure``
+tagged with the step's id; that one message goes to its stage's DLQ and the batch goes on, as
+Kafka Connect's ``errors.tolerance=all`` does. Transient infrastructure errors are not
+failures: they pause and retry, and never dead-letter.
+
 The header names follow Kafka Connect's ``errors.deadletterqueue.context.headers.enable``
 layout (``__connect.errors.*``) with the bus's own prefix, so tools built for Connect DLQs
-read these too; ``reason`` and ``detail`` carry the stable reason code and its explanation.
+read these too; ``step`` names where it failed, ``reason`` and ``detail`` carry the stable
+reason code and its explanation.
 """
 
 from __future__ import annotations
@@ -10,11 +16,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from ops.runtime.kafka_output import Output
+from ops.runtime.messages import InputMessage
+from topics.catalog import dlq_topic
+
 PREFIX = "__govbus.errors."
 TOPIC = PREFIX + "topic"
 PARTITION = PREFIX + "partition"
 OFFSET = PREFIX + "offset"
 STAGE = PREFIX + "stage"
+STEP = PREFIX + "step"
 REASON = PREFIX + "reason"
 DETAIL = PREFIX + "detail"
 EXCEPTION_CLASS = PREFIX + "exception.class.name"
@@ -22,6 +33,34 @@ DEPT = PREFIX + "dept"
 EVENT_ID = PREFIX + "event_id"
 TIMESTAMP = PREFIX + "timestamp_ms"
 REPLAYED = PREFIX + "replayed"
+
+
+# The steps of the processors, as the DLQ headers and the metrics name them.
+RAW_DECODE = "raw.decode"  # the message, its Debezium envelope or a snapshot closing
+RAW_RULES = "raw.rules"  # the standards' rules, cleaning and masking
+RAW_ENCODE = "raw.encode"  # the std event
+RAW_FACTS = "raw.facts"  # the source row's state and the facts it names
+THEME_DECODE = "theme.decode"
+THEME_APPLY = "theme.apply"  # a fact merged into its entity's profile state
+THEME_RENDER = "theme.render"  # the 360 profile made from the state
+THEME_ENCODE = "theme.encode"
+SINK_BUILD = "sink.build"  # a message decoded into its table's row
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a step could not take one message."""
+
+    step: str
+    reason: str
+    detail: str
+    exception_class: str
+
+    @classmethod
+    def of(cls, step: str, exc: BaseException) -> Failure:
+        """An unexpected exception: the reason is the step's own ``<step>_failed``."""
+        return cls(step, f"{step}_failed", f"{type(exc).__name__}: {exc}"[:300],
+                   type(exc).__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +87,7 @@ def dead_letter(
     value: bytes | None,
     *,
     stage: str,
-    reason: str,
-    detail: str,
-    exception_class: str,
+    failure: Failure,
     now_ms: int,
     dept: str = "",
     event_id: str = "",
@@ -60,9 +97,10 @@ def dead_letter(
         PARTITION: str(provenance.partition),
         OFFSET: str(provenance.offset),
         STAGE: stage,
-        REASON: reason,
-        DETAIL: detail,
-        EXCEPTION_CLASS: exception_class,
+        STEP: failure.step,
+        REASON: failure.reason,
+        DETAIL: failure.detail,
+        EXCEPTION_CLASS: failure.exception_class,
         DEPT: dept,
         EVENT_ID: event_id,
         TIMESTAMP: str(now_ms),
@@ -86,6 +124,10 @@ class DeadLetterView:
     @property
     def reason(self) -> str:
         return self.headers.get(REASON, "")
+
+    @property
+    def step(self) -> str:
+        return self.headers.get(STEP, "")
 
     @property
     def dept(self) -> str:
@@ -119,3 +161,26 @@ def select(letters: list[DeadLetterView], *, reason: str | None = None,
 def replay_headers(letter: DeadLetterView, now_ms: int) -> list[tuple[str, str | bytes | None]]:
     """Marks a re-published event, so a second rejection shows it was already replayed."""
     return [(REPLAYED, str(now_ms).encode()), (REASON, letter.reason.encode())]
+
+
+class DeadLetterEmitter:
+    """Sends an input message, as it was read, to its stage's dead-letter topic."""
+
+    def __init__(self, stage: str, output: Output) -> None:
+        self.stage = stage
+        self.topic = dlq_topic(stage).name
+        self.output = output
+
+    def emit(self, message: InputMessage, failure: Failure, *, now_ms: int, dept: str = "",
+             event_id: str = "") -> None:
+        letter = dead_letter(
+            Provenance(message.topic, message.partition, message.offset),
+            message.key,
+            message.value,
+            stage=self.stage,
+            failure=failure,
+            now_ms=now_ms,
+            dept=dept,
+            event_id=event_id,
+        )
+        self.output.produce(self.topic, letter.key, letter.value, letter.headers)

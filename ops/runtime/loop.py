@@ -1,0 +1,326 @@
+"""The consumer runtime: consume a batch, let the step process it, commit what is safe.
+
+Every layer (the raw and theme stages, the sink) runs this loop with its own ``Step``; the
+loop owns everything about Kafka consumption, so each fault is handled in one place.
+
+The contract, as a step sees it:
+
+- ``process(batch)`` gets the messages of one fetch (up to ``batch_size``, in each
+  partition's order) and hands their results to the step's destination (Kafka, ClickHouse).
+  A message the step cannot take is the step's to dead-letter, as data, and the batch goes
+  on (see ``ops.runtime.outcomes``). An exception out of ``process`` means the
+  infrastructure or the code is broken: the loop stops, commits nothing it was not told was
+  safe, and the process exits non-zero; a restart reads again from the last commit.
+- ``acknowledged(final)`` returns the offsets (next to read, per partition) whose results
+  the destination has taken, and the partitions whose destination is backlogged. With
+  ``final`` it waits for everything it holds (a revocation, a stop). The loop commits those
+  offsets, and no others, so a result is safe before its input's offset is committed
+  (at-least-once; the destinations judge a repeat idempotently).
+- ``poll_timeout()`` says how long the next fetch may wait (a batch of the destination's
+  falling due sooner than ``batch_seconds``).
+- ``assigned(partitions, committed)`` before a partition's first message (``committed``: its
+  group's committed offset, for a step that reads it); ``revoked(partitions, lost)`` after
+  the last. Before a revocation the loop takes the final acknowledgement and commits it
+  synchronously, so the next owner starts where this one stopped. A *lost* assignment
+  (session expired) commits nothing: another member may own the partitions already.
+
+What the loop does itself:
+
+- commits asynchronously, at most every ``commit_interval_s`` (a commit per 50 ms batch kept
+  the group coordinator busy for nothing); a commit the broker cannot take (the coordinator
+  moving, a broker restarting) is kept and tried again, never fatal;
+- pauses a backlogged partition (the broker keeps its messages, not this process) and resumes
+  it once the destination has caught up;
+- reports each assigned partition's lag every ``lag_interval_s``;
+- treats a consume error as the broker's: fatal ones stop the loop, the others are retried
+  by librdkafka and said once a minute per kind;
+- ``stop()`` finishes: final acknowledgement, synchronous commit, leave the group.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from confluent_kafka import Consumer as KafkaConsumer
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from ops import metrics
+from ops.runtime.messages import InputMessage, Partition
+
+log = logging.getLogger("govbus.runtime")
+
+LAG_GROUP_LABEL_MAX = 64
+COMMITTED_LOOKUP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One fetch's messages, and the offsets to commit once all their results are safe."""
+
+    messages: list[InputMessage]
+    next_offsets: dict[Partition, int]
+    # When the fetch began: consume() returns at its timeout unless it filled the batch, so
+    # a message may have waited in it since then (a destination's batch age counts from it).
+    polled_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Acknowledged:
+    """What a step's destination has taken since it was last asked, and what it cannot."""
+
+    offsets: dict[Partition, int] = field(default_factory=dict)
+    backlogged: frozenset[Partition] = frozenset()
+
+
+class Step(Protocol):
+    """A layer's processing, as the loop runs it (see the module's docstring)."""
+
+    name: str
+    reads_committed_offsets: bool
+
+    @property
+    def input_topics(self) -> list[str]: ...
+
+    def process(self, batch: Batch) -> None: ...
+
+    def acknowledged(self, final: bool) -> Acknowledged: ...
+
+    def poll_timeout(self, batch_seconds: float) -> float: ...
+
+    def assigned(self, partitions: list[Partition], committed: Mapping[Partition, int]) -> None:
+        ...
+
+    def revoked(self, partitions: list[Partition], lost: bool) -> None: ...
+
+
+class Consumer(Protocol):
+    """The part of confluent-kafka's consumer the loop uses."""
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None: ...
+
+    def consume(self, num_messages: int, timeout: float) -> list[Any]: ...
+
+    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> Any: ...
+
+    def pause(self, partitions: list[TopicPartition]) -> None: ...
+
+    def resume(self, partitions: list[TopicPartition]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ConsumerRuntime:
+    """Runs one step over one consumer group until stopped."""
+
+    def __init__(self, config: Mapping[str, Any], step: Step, *, batch_size: int,
+                 batch_seconds: float, commit_interval_s: float = 0.25,
+                 lag_interval_s: float = 2.0,
+                 consumer_factory: Callable[[dict[str, Any]], Any] = KafkaConsumer,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``config``: the consumer's (``client_config.consumer_config``)."""
+        self.consumer: Consumer = consumer_factory({**config, "on_commit": self.on_commit})
+        self.step = step
+        self.group_id = str(config["group.id"])
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
+        self.commit_interval_s = commit_interval_s
+        self.lag_interval_s = lag_interval_s
+        self.stop_requested = threading.Event()
+        self.state = "starting"
+        self.messages_read = 0
+        self.committed: dict[Partition, int] = {}  # as the broker confirmed
+        self._clock = clock
+        self._to_commit: dict[Partition, int] = {}
+        self._committed_at = clock()
+        self._lag_at = clock()
+        self._assignment: set[Partition] = set()
+        self._paused: set[Partition] = set()
+        self._warn_after: dict[int, float] = {}
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.consumer.subscribe(self.step.input_topics, on_assign=self._on_assign,
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def run(self, started: Callable[[], None] | None = None) -> None:
+        """Until ``stop()``: consume, process, commit what is safe; then finish and leave.
+        ``started`` is called once subscribed."""
+        self.start()
+        if started is not None:
+            started()
+        try:
+            while not self.stop_requested.is_set():
+                self.run_once()
+            self.finish()
+        finally:
+            self.consumer.close()
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    def finish(self) -> None:
+        """Wait for every result held, then commit them synchronously."""
+        self._settle(final=True)
+        self._commit(synchronous=True)
+
+    def readiness(self) -> tuple[bool, str]:
+        return self.state == "processing", f"{self.step.name}: {self.state}"
+
+    @property
+    def assignment(self) -> frozenset[Partition]:
+        return frozenset(self._assignment)
+
+    # -- one round ------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """One fetch and its processing, then whatever acknowledgement and commit is due;
+        returns the messages taken (error events included)."""
+        polled_at = self._clock()
+        messages = self.consumer.consume(self.batch_size,
+                                         self.step.poll_timeout(self.batch_seconds))
+        self.messages_read += len(messages)
+        batch = self._batch(messages, polled_at)
+        if batch.messages:
+            self.step.process(batch)
+        self._settle(final=False)
+        now = self._clock()
+        if self._to_commit and now - self._committed_at >= self.commit_interval_s:
+            self._commit(synchronous=False)
+        if now - self._lag_at >= self.lag_interval_s:
+            self._lag_at = now
+            self._report_lag()
+        return len(messages)
+
+    def _batch(self, messages: list[Any], polled_at: float) -> Batch:
+        taken: list[InputMessage] = []
+        next_offsets: dict[Partition, int] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._on_error(error)
+                continue
+            taken.append(InputMessage.from_kafka(message))
+            next_offsets[(message.topic(), message.partition())] = message.offset() + 1
+        return Batch(taken, next_offsets, polled_at)
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        if error.fatal():
+            raise KafkaException(error)
+        # A topic not created yet, a broker restarting: librdkafka retries by itself.
+        now = self._clock()
+        if now >= self._warn_after.get(error.code(), 0.0):
+            self._warn_after[error.code()] = now + 60
+            log.warning("%s: consumer: %s", self.step.name, error.str())
+
+    def _settle(self, final: bool) -> None:
+        acknowledged = self.step.acknowledged(final)
+        self._to_commit.update(acknowledged.offsets)
+        backlogged = set(acknowledged.backlogged) & self._assignment
+        newly = backlogged - self._paused
+        if newly:
+            self.consumer.pause([TopicPartition(t, p) for t, p in sorted(newly)])
+            log.warning("%s: paused %d partitions while their destination catches up",
+                        self.step.name, len(newly))
+        resumable = self._paused - backlogged
+        if resumable:
+            self.consumer.resume([TopicPartition(t, p) for t, p in sorted(resumable)])
+        self._paused = backlogged
+
+    # -- commits --------------------------------------------------------------------------
+
+    def _commit(self, synchronous: bool) -> None:
+        self._committed_at = self._clock()
+        offsets, self._to_commit = self._to_commit, {}
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                asynchronous=not synchronous)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if error is None or error.fatal():
+                raise
+            self._retry_commit(offsets, error.str())
+            return
+        if synchronous:
+            self.committed.update(offsets)
+
+    def on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """The broker's answer to a commit (the consumer's ``on_commit`` callback)."""
+        failed = {(tp.topic, tp.partition): tp.offset for tp in partitions
+                  if error is not None or tp.error is not None}
+        for tp in partitions:
+            if (tp.topic, tp.partition) not in failed:
+                self.committed[(tp.topic, tp.partition)] = tp.offset
+        if failed:
+            self._retry_commit(failed, error.str() if error is not None else "partition error")
+
+    def _retry_commit(self, offsets: Mapping[Partition, int], reason: str) -> None:
+        """Not fatal: the results are safe already; the offsets go with the next commit,
+        unless a newer one for the partition is waiting (or it was revoked meanwhile)."""
+        log.warning("%s: commit of %d partitions deferred: %s", self.step.name, len(offsets),
+                    reason)
+        for tp, offset in offsets.items():
+            if tp in self._assignment and tp not in self._to_commit:
+                self._to_commit[tp] = offset
+
+    # -- rebalances -----------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self.state = "restoring"
+        owned = [(tp.topic, tp.partition) for tp in partitions]
+        committed: dict[Partition, int] = {}
+        if self.step.reads_committed_offsets and partitions:
+            for tp in consumer.committed(partitions, timeout=COMMITTED_LOOKUP_TIMEOUT_S):
+                committed[(tp.topic, tp.partition)] = tp.offset
+        self.step.assigned(owned, committed)
+        self._assignment |= set(owned)
+        self.state = "processing"
+
+    def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        # Everything consumed so far is finished before the partitions go to another member.
+        self.finish()
+        self._release(partitions, lost=False)
+
+    def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        # Another member may own them already: no commit, the step forgets what it held.
+        self._release(partitions, lost=True)
+
+    def _release(self, partitions: list[TopicPartition], lost: bool) -> None:
+        released = [(tp.topic, tp.partition) for tp in partitions]
+        self.step.revoked(released, lost)
+        gone = set(released)
+        self._assignment -= gone
+        self._paused -= gone
+        for tp in gone:
+            self._to_commit.pop(tp, None)
+            self.committed.pop(tp, None)
+        self.state = "rebalancing"
+
+    # -- lag ------------------------------------------------------------------------------
+
+    def _report_lag(self) -> None:
+        """Lag of each assigned partition, from the consumer's positions and watermarks."""
+        position = getattr(self.consumer, "position", None)
+        if position is None or not self._assignment:
+            return
+        group = self.group_id[:LAG_GROUP_LABEL_MAX]
+        try:
+            positions = position([TopicPartition(t, p) for t, p in self._assignment])
+            for tp in positions:
+                if tp.offset < 0:
+                    continue
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)  # type: ignore[attr-defined]
+                if high >= 0:
+                    metrics.set_consumer_lag(group, tp.topic, tp.partition, high - tp.offset)
+        except KafkaException as exc:
+            log.debug("lag not known: %s", exc)

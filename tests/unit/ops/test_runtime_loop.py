@@ -1,0 +1,211 @@
+"""The consumer runtime with a producing step, over a scripted consumer and a producer that
+holds its delivery reports: a batch's offsets are committed only after its outputs, and
+those of every earlier batch, are acknowledged; commits the broker cannot take are retried."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from ops.runtime.kafka_output import KafkaOutput, OutputError
+from ops.runtime.loop import ConsumerRuntime
+from ops.runtime.messages import InputMessage, Partition
+from ops.runtime.producing import ProducingStep
+from tests.doubles import HeldProducer, KafkaMessage, Script, ScriptedConsumer, scripted
+
+TOPIC = "raw.household.resident"
+
+
+def message(partition: int, offset: int) -> KafkaMessage:
+    return KafkaMessage(TOPIC, partition, offset)
+
+
+class Stage:
+    name = "standardize"
+    input_topics: ClassVar[list[str]] = [TOPIC]
+
+    def __init__(self, output: KafkaOutput, after_batch: Callable[[int], None] | None,
+                 changelog: bool) -> None:
+        self.output = output
+        self.after_batch = after_batch
+        self.changelog = changelog
+        self.batches = 0
+        self.events: list[str] = []
+
+    def process(self, messages: list[InputMessage]) -> None:
+        for _ in messages:
+            self.output.produce("std", b"k", b"v")
+            if self.changelog:
+                self.output.defer("changelog", b"row", b"state", partition=0)
+        self.batches += 1
+        if self.after_batch is not None:
+            self.after_batch(self.batches)
+
+    def assigned(self, partitions: list[Partition]) -> None:
+        self.events.append("assigned")
+
+    def revoked(self, partitions: list[Partition], lost: bool) -> None:
+        self.events.append("lost" if lost else "revoked")
+
+
+def make_runtime(script: list[Script], after_batch: Callable[[int], None] | None = None,
+                 commit_interval_s: float = 0.0, changelog: bool = False,
+                 ) -> tuple[ConsumerRuntime, ScriptedConsumer, HeldProducer, Stage]:
+    producer = HeldProducer()
+    output = KafkaOutput(producer)  # type: ignore[arg-type]
+    stage = Stage(output, after_batch, changelog)
+    factory, made = scripted(script, assign=[(TOPIC, 0), (TOPIC, 1)])
+    runtime = ConsumerRuntime({"group.id": "g"}, ProducingStep(stage, output),
+                              batch_size=10, batch_seconds=0.01,
+                              commit_interval_s=commit_interval_s, consumer_factory=factory)
+    made[0].when_done = runtime.stop
+    return runtime, made[0], producer, stage
+
+
+def test_nothing_is_committed_before_its_outputs_are_acknowledged() -> None:
+    seen: list[list[Any]] = []
+    runtime, consumer, _, _ = make_runtime(
+        [[message(0, 0), message(0, 1)], [message(1, 5)]],
+        after_batch=lambda n: seen.append(list(consumer.commits)))
+    runtime.run()
+    assert seen == [[], []]  # while batches were processed, nothing was committed
+    # At stop, everything is flushed, then committed synchronously once.
+    assert consumer.commits == [({(TOPIC, 0): 2, (TOPIC, 1): 6}, False)]
+    assert consumer.closed
+
+
+def test_batches_commit_in_order_even_when_a_later_one_is_acknowledged_first() -> None:
+    def acknowledge(batch: int) -> None:
+        if batch == 2:
+            producer.ack(2)  # the second batch's one output, before the first batch's
+        if batch == 3:
+            assert consumer.commits == []  # batch 2 must wait for batch 1
+            producer.ack(0, 1)
+
+    runtime, consumer, producer, _ = make_runtime(
+        [[message(0, 0), message(0, 1)], [message(0, 2)], [message(1, 0)]],
+        after_batch=acknowledge)
+    runtime.run()
+    assert consumer.commits[0] == ({(TOPIC, 0): 3}, True)  # batches 1 and 2, once 1 was in
+
+
+def test_acknowledged_offsets_are_held_until_the_commit_interval() -> None:
+    def acknowledge(batch: int) -> None:
+        producer.ack(batch - 1)
+
+    runtime, consumer, producer, _ = make_runtime(
+        [[message(0, 0)], [message(1, 0)], [message(0, 1)]], after_batch=acknowledge,
+        commit_interval_s=3600)
+    runtime.run()
+    assert consumer.commits == [({(TOPIC, 0): 2, (TOPIC, 1): 1}, False)]  # once, at stop
+
+
+def test_a_batchs_changelog_follows_its_outputs_and_its_commit_follows_the_changelog() -> None:
+    def acknowledge(batch: int) -> None:
+        if batch == 1:
+            assert producer.topics == ["std", "std"]  # the changelog waits for the outputs
+            producer.ack(0, 1)
+        if batch == 2:
+            # Released once, with the row's last state of the batch; not committed before
+            # it is acknowledged.
+            assert producer.topics == ["std", "std", "changelog", "std"]
+            assert consumer.commits == []
+            producer.ack(2, 3)
+
+    runtime, consumer, producer, _ = make_runtime(
+        [[message(0, 0), message(0, 1)], [message(0, 2)]], after_batch=acknowledge,
+        changelog=True)
+    runtime.run()
+    assert producer.topics == ["std", "std", "changelog", "std", "changelog"]
+    assert consumer.commits == [({(TOPIC, 0): 2}, True), ({(TOPIC, 0): 3}, False)]
+
+
+def test_a_failed_output_stops_the_runtime_and_its_batch_is_never_committed() -> None:
+    def fail_first(batch: int) -> None:
+        if batch == 1:
+            producer.ack(0, error=_Error("broker down"))
+
+    runtime, consumer, producer, _ = make_runtime([[message(0, 0)], [message(0, 1)]],
+                                                  after_batch=fail_first)
+    with pytest.raises(OutputError, match="broker down"):
+        runtime.run()
+    assert consumer.commits == []
+    assert consumer.closed
+
+
+def test_a_revocation_drains_and_commits_before_the_stage_gives_partitions_up() -> None:
+    def revoke(consumer: ScriptedConsumer) -> None:
+        assert consumer.commits == []  # the batch's output is not acknowledged yet
+        consumer.rebalance("on_revoke", [(TOPIC, 0)])
+
+    runtime, consumer, _, stage = make_runtime([[message(0, 0), message(0, 1)], revoke])
+    runtime.run()
+    assert consumer.commits[0] == ({(TOPIC, 0): 2}, False)
+    assert stage.events == ["assigned", "revoked"]
+    assert runtime.assignment == {(TOPIC, 1)}
+
+
+def test_a_rebalance_mid_batch_commits_nothing_of_a_lost_partition() -> None:
+    def lose(consumer: ScriptedConsumer) -> None:
+        consumer.rebalance("on_lost", [(TOPIC, 0)])
+
+    runtime, consumer, _, stage = make_runtime(
+        [[message(0, 0), message(1, 0)], lose, [message(1, 1)]], commit_interval_s=3600)
+    runtime.run()
+    assert stage.events == ["assigned", "lost"]
+    # Another member may own partition 0 already: only partition 1 is committed.
+    assert consumer.commits == [({(TOPIC, 1): 2}, False)]
+
+
+def test_a_commit_the_coordinator_cannot_take_is_retried_not_fatal() -> None:
+    """A broker restart: 'Waiting for coordinator' on commit. The outputs are safe; the
+    offsets go with the next commit."""
+    def acknowledge(batch: int) -> None:
+        producer.flush()
+
+    runtime, consumer, producer, _ = make_runtime(
+        [[message(0, 0)], [message(1, 0)]], after_batch=acknowledge)
+    consumer.commit_errors = [KafkaError(KafkaError._WAIT_COORD, "Waiting for coordinator")]
+    runtime.run()
+    assert consumer.commits == [({(TOPIC, 0): 1, (TOPIC, 1): 1}, True)]
+
+
+def test_a_commit_refused_by_a_fatal_error_stops_the_runtime() -> None:
+    runtime, consumer, producer, _ = make_runtime(
+        [[message(0, 0)]], after_batch=lambda n: producer.flush())
+    consumer.commit_errors = [KafkaError(KafkaError._FENCED, "fenced", fatal=True)]
+    with pytest.raises(KafkaException):
+        runtime.run()
+
+
+def test_transient_consume_errors_are_skipped_and_fatal_ones_raise() -> None:
+    unknown = KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "not yet created")
+    fatal = KafkaError(KafkaError._FENCED, "fenced", fatal=True)
+    runtime, _, _, stage = make_runtime(
+        [[KafkaMessage(TOPIC, 0, -1, error=unknown), message(0, 0)],
+         [KafkaMessage(TOPIC, 0, -1, error=fatal)]])
+    with pytest.raises(KafkaException):
+        runtime.run()
+    assert stage.batches == 1
+
+
+def test_the_broker_s_answer_to_an_asynchronous_commit_is_kept_or_retried() -> None:
+    runtime, _, _, _ = make_runtime([])
+    runtime.start()
+    from confluent_kafka import TopicPartition
+
+    runtime.on_commit(None, [TopicPartition(TOPIC, 0, 7)])
+    assert runtime.committed == {(TOPIC, 0): 7}
+    runtime.on_commit(KafkaError(KafkaError.REQUEST_TIMED_OUT), [TopicPartition(TOPIC, 1, 3)])
+    assert runtime._to_commit == {(TOPIC, 1): 3}
+
+
+class _Error:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def str(self) -> str:
+        return self.text
