@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from govbus.resource_catalog import resource_catalog
 from govbus.wiring import access_admin, admin_settings, audit_changes, audit_trail, registry
 from ops.kafka_client import kafka_config
+from ops.runtime.client_config import producer_config
 from ops.settings import Settings
 from topics.access_admin import AccessChange, revoked
 from topics.audit import AuditEvent
@@ -111,8 +112,7 @@ def _write(settings: Settings, subscription: Subscription) -> None:
     key = AvroEncoder(topic.key_schema(), schemas.register(topic.key_subject, topic.key_schema()))
     value = AvroEncoder(topic.value_schema(),
                         schemas.register(topic.value_subject, topic.value_schema()))
-    producer = Producer({**kafka_config(admin), "acks": "all", "enable.idempotence": True,
-                         "log_level": 0})
+    producer = Producer(producer_config(kafka_config(admin), "govbus-sharing", log_level=0))
     producer.produce(topic.name, value.encode(subscription.record()),
                      key.encode(subscription.subscription_id))
     if producer.flush(30):

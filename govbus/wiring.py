@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Producer
 
-from connectors.publisher import ChangeEventPublisher, producer_config
+from connectors.publisher import ChangeEventPublisher, publisher_config
 from ops.access import AccessFolder
 from ops.kafka_client import as_principal, check_connection, kafka_config, registry_config
 from ops.settings import Settings
@@ -77,7 +77,7 @@ def publishers(settings: Settings, sources: list[str]) -> dict[str, ChangeEventP
     result = {}
     for dept, dept_sources in by_dept.items():
         principal = as_principal(settings, publisher(dept))
-        producer = Producer(producer_config(kafka_config(principal)))
+        producer = Producer(publisher_config(kafka_config(principal)))
         schema_registry = registry(principal)
         for source in dept_sources:
             result[source] = ChangeEventPublisher(

@@ -17,6 +17,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from ops.runtime.client_config import producer_config
 from topics.catalog import audit_topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroEncoder
@@ -59,8 +60,8 @@ class AuditTrail:
                                 registry.register(topic.key_subject, topic.key_schema()))
         self._value = AvroEncoder(topic.value_schema(),
                                   registry.register(topic.value_subject, topic.value_schema()))
-        self._producer = Producer({**connection, "acks": "all", "enable.idempotence": True,
-                                   "linger.ms": 100, "log_level": 0})
+        self._producer = Producer(producer_config(connection, "govbus-audit",
+                                                  **{"linger.ms": 100, "log_level": 0}))
 
     def record(self, events: Iterable[AuditEvent]) -> int:
         count = 0

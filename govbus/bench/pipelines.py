@@ -50,7 +50,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from connectors.publisher import producer_config
+from connectors.publisher import publisher_config
 from connectors.simulate import flush_all
 from connectors.simulator import DepartmentSimulator, SimulatedEvent
 from govbus.bench.faust_baseline import app_id as baseline_app_id
@@ -543,7 +543,7 @@ def stage(events: int, report: Report, say: Say) -> Staged:
 
 
 def _replay(settings: Settings, staged: Staged, messages: list[InputMessage]) -> None:
-    producer = Producer(producer_config(kafka_config(settings)))
+    producer = Producer(publisher_config(kafka_config(settings)))
     namespace = settings.topic_namespace
     failed: list[str] = []
 
