@@ -461,7 +461,7 @@ def worker(
 
     if loglevel not in LOG_LEVELS:
         raise fail(f"--loglevel {loglevel!r} is not one of {', '.join(LOG_LEVELS)}", 2)
-    from streams.worker import ROLES, run_worker
+    from streams.runtime.worker import ROLES, run_worker
 
     if role not in ROLES:
         raise fail(f"--role {role!r} is not one of {', '.join(ROLES)}", 2)
@@ -600,7 +600,7 @@ def demo(
     from govbus.cli_privacy import audit_table
     from govbus.privacy_audit import audit
     from govbus.wiring import admin_settings, registry
-    from streams.masking.policy import load_policy
+    from streams.stages.masking.policy import load_policy
     from topics.annotations import Grade
     from topics.catalog import dlq_topic
     from topics.dead_letters import DeadLetterView, summarize

@@ -14,7 +14,7 @@ from ops.settings import get_settings
 
 if TYPE_CHECKING:
     from govbus.privacy_audit import AuditLine
-    from streams.masking.disclosure import PublishedRecord
+    from streams.stages.masking.disclosure import PublishedRecord
 
 privacy_app = typer.Typer(no_args_is_help=True, help="Re-identification risk of the libraries.")
 keys_app = typer.Typer(no_args_is_help=True, help="The pseudonym key: show its id, rotate it.")
@@ -30,13 +30,13 @@ def privacy_check(
     """Per published record type (std, fact, theme, ClickHouse table and view): what its
     fields together reveal of each identifier and how many candidates that leaves."""
     from govbus.cli import fail, out
-    from streams.masking.disclosure import (
+    from streams.stages.masking.disclosure import (
         assess_records,
         joined,
         published_records,
         unknown_lineage,
     )
-    from streams.masking.policy import POLICY_PATH, read_policy
+    from streams.stages.masking.policy import POLICY_PATH, read_policy
 
     checked = read_policy(policy or POLICY_PATH)
     records = published_records(checked)
@@ -66,7 +66,7 @@ def _clickhouse(records: Sequence[PublishedRecord]) -> list[PublishedRecord]:
     grouped), views as the union of the tables they read (aggregation reveals no more)."""
     from sinks.clickhouse.tables import sink_tables
     from sinks.clickhouse.views import theme_views
-    from streams.masking.disclosure import full_name, joined
+    from streams.stages.masking.disclosure import full_name, joined
 
     database = get_settings().clickhouse_database
     tables = {t.spec.name: t.spec for t in sink_tables(database)}
@@ -93,7 +93,7 @@ def privacy_audit(
     joined rows still allow, record times included; non-zero exit if any falls below."""
     from govbus.cli import fail, out
     from govbus.privacy_audit import audit
-    from streams.masking.policy import load_policy
+    from streams.stages.masking.policy import load_policy
     from topics.annotations import Grade
 
     minimum = load_policy().min_candidates[Grade.CORE]
@@ -125,7 +125,7 @@ def scrub_eval(
     remarks (targets: recall >= 99.5% structured, >= 95% names; precision >= 95%)."""
     from connectors.simulator import labelled_remarks
     from govbus.cli import out
-    from streams.masking.scrub_score import score
+    from streams.stages.masking.scrub_score import score
 
     scores = score(labelled_remarks(samples, seed))
     table = Table("kind", "labelled", "recall", "found", "precision",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ops.keys import pseudonym_key
 from ops.settings import Settings
-from streams.masking.pseudonym import Pseudonymizer
+from streams.stages.masking.pseudonym import Pseudonymizer
 
 
 def pseudonymizer(settings: Settings) -> Pseudonymizer:

@@ -1,7 +1,7 @@
 """Lineage, both ways: each stage's runs reported as OpenLineage events, and one theme row
 traced back to the raw messages of every department that contributed to it.
 
-The flows are the wings' (``streams/lineage.py``, ``sinks/lineage.py``); this module only
+The flows are the wings' (``streams/stages/lineage.py``, ``sinks/lineage.py``); this module only
 renders them as OpenLineage run events. Events go where the OpenLineage client's own
 configuration says (``OPENLINEAGE_URL``, ``OPENLINEAGE_CONFIG``, ...: a lineage server such
 as Marquez), and without one to ``<state_dir>/lineage/events.jsonl``, one event a line.
@@ -117,7 +117,7 @@ def reported_runs(settings: Settings, flows: Iterable[Flow]) -> Iterator[None]:
 
 def worker_flows(role: str) -> tuple[Flow, ...]:
     """The flows a streams worker of ``role`` (raw, theme or all) runs."""
-    from streams.lineage import raw_flow, theme_flow
+    from streams.stages.lineage import raw_flow, theme_flow
 
     return {"raw": (raw_flow(),), "theme": (theme_flow(),)}.get(role, (raw_flow(), theme_flow()))
 

@@ -21,8 +21,8 @@ from sinks.clickhouse.sql import qualified
 from sinks.clickhouse.tables import sink_tables
 from sinks.clickhouse.views import theme_views
 from sinks.service import group_id as sink_group_id
-from streams.raw_worker import group_id as raw_group_id
-from streams.theme_worker import group_id as theme_group_id
+from streams.runtime.raw_worker import group_id as raw_group_id
+from streams.runtime.theme_worker import group_id as theme_group_id
 from topics.admin import TopicAdmin
 from topics.catalog import Layer, by_layer, catalog
 

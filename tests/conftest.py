@@ -11,7 +11,7 @@ import secrets
 
 import pytest
 
-from streams.masking.pseudonym import Pseudonymizer
+from streams.stages.masking.pseudonym import Pseudonymizer
 
 TEST_KEY_ID = "test"
 

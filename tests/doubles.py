@@ -10,7 +10,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from streams.enrich.profile import ProfileState
+from streams.stages.enrich.profile import ProfileState
 
 
 class MemoryRegistry:

@@ -79,7 +79,7 @@ AUTHORITY = "govbus.authority"  # theme attribute: the department whose value wi
 ENTITY_KEY = "govbus.entity_key"  # theme field: the profile's entity key
 LOWCARD = "govbus.lowcard"  # few distinct values: LowCardinality in ClickHouse
 # A std field made by desensitization: the raw field it came from and the operator that made
-# it (written by streams/masking/std_schema.py; read by the resource catalog).
+# it (written by streams/stages/masking/std_schema.py; read by the resource catalog).
 DERIVED_FROM = "govbus.derived_from"
 OPERATOR = "govbus.operator"
 # Published field that, combined with others, narrows down who a row is about (district,

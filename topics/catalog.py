@@ -151,7 +151,7 @@ def _quality_topic(namespace: str) -> Topic:
 
 STAGES = ("standardize", "theme", "sink")
 # The stages' tables: the theme layer's profiles, the raw layer's source rows (per row key,
-# what the row names and since which position; see streams/row_store.py).
+# what the row names and since which position; see streams/runtime/row_store.py).
 THEME_PROFILES, RAW_ROWS = "theme.profiles", "raw.rows"
 # China's Cybersecurity Law (art. 21) keeps network logs at least six months.
 AUDIT_RETENTION_DAYS = 190

@@ -3,7 +3,7 @@ output column is made from input columns.
 
 Derived, never typed: the std columns from the std schemas' ``govbus.derived_from`` and
 ``govbus.operator`` annotations, the fact and theme columns from the fact map and the theme
-schemas (``streams/lineage.py``), the library columns from the sink's tables
+schemas (``streams/stages/lineage.py``), the library columns from the sink's tables
 (``sinks/lineage.py``). A column made by a desensitizing operator is marked ``masking``, so
 whoever reads the lineage sees where clear personal data stops. The command line turns a
 flow into OpenLineage run events (``govbus/lineage.py``); this module knows nothing of

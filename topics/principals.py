@@ -172,7 +172,7 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
             frozenset(
                 _reads([*raw, rows])
                 # Raw: a table's closed snapshot run is carried to its other partitions as a
-                # control record in the partition's own order (see streams/row_store.py).
+                # control record in the partition's own order (see streams/runtime/row_store.py).
                 | _writes([*raw, *by_layer(Layer.STD), *facts, rows, dlq_topic("standardize"),
                            quality])
                 | _group(worker_group(namespace, "raw"))

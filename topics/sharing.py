@@ -9,7 +9,7 @@ the topic catalog (raw never shared, no core item in an 无条件 resource, ...)
 the catalog is built.
 
 A TOML file rather than Python: the data office that owns these decisions reviews them as a
-document, in the guideline's own words, the way ``streams/masking/policy.toml`` is reviewed.
+document, in the guideline's own words, the way ``streams/stages/masking/policy.toml`` is reviewed.
 """
 
 from __future__ import annotations

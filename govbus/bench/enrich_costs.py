@@ -14,13 +14,13 @@ from datetime import date
 from typing import Any
 
 from connectors.simulator.simulator import DepartmentSimulator
-from streams.enrich.facts import FactExtractor
-from streams.enrich.profile import ProfileState, apply_fact
-from streams.enrich.row_table import RowTable
-from streams.enrich.theme import render
-from streams.masking.pseudonym import Pseudonymizer
-from streams.outcomes import Standardized
-from streams.standardize import StandardizeStage
+from streams.stages.enrich.facts import FactExtractor
+from streams.stages.enrich.profile import ProfileState, apply_fact
+from streams.stages.enrich.row_table import RowTable
+from streams.stages.enrich.theme import render
+from streams.stages.masking.pseudonym import Pseudonymizer
+from streams.stages.outcomes import Standardized
+from streams.stages.standardize import StandardizeStage
 
 
 def std_events(count: int, raw: list[tuple[StandardizeStage, dict[str, Any]]] | None = None

@@ -32,10 +32,10 @@ from ops.kafka_client import as_principal, kafka_config, registry_config
 from ops.keys import pseudonym_key
 from ops.runtime.messages import InputMessage
 from ops.settings import Settings, get_settings
-from streams.enrich.profile import ProfileState
-from streams.masking.pseudonym import Pseudonymizer
-from streams.processor import RawLayerProcessor
-from streams.theme_processor import ThemeProcessor
+from streams.processors.raw import RawLayerProcessor
+from streams.processors.theme import ThemeProcessor
+from streams.stages.enrich.profile import ProfileState
+from streams.stages.masking.pseudonym import Pseudonymizer
 from topics.catalog import THEME_PROFILES, state_topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder

@@ -66,8 +66,8 @@ from ops.settings import Settings
 from sinks.clickhouse.tables import sink_tables
 from sinks.query_client import QueryError, endpoint_url
 from sinks.service import group_id as sink_group_id
-from streams.raw_worker import group_id as raw_group_id
-from streams.theme_worker import group_id as theme_app_id
+from streams.runtime.raw_worker import group_id as raw_group_id
+from streams.runtime.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer
 from topics.schemas import source_names
 

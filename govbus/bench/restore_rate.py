@@ -18,9 +18,9 @@ from govbus.bench.stage_rates import read_raw
 from govbus.bench.stage_runs import fresh_namespace, prefill_raw, worker_process
 from ops.kafka_client import kafka_config
 from ops.settings import Settings
-from streams.enrich.profile import ProfileState
-from streams.state_store import ChangelogStore, backend_for
-from streams.theme_worker import group_id
+from streams.runtime.state_store import ChangelogStore, backend_for
+from streams.runtime.theme_worker import group_id
+from streams.stages.enrich.profile import ProfileState
 from topics.annotations import Category
 from topics.catalog import THEME_PROFILES, state_topic
 

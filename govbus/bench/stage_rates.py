@@ -17,8 +17,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from ops.runtime.gc_policy import tune_gc
 from ops.runtime.messages import InputMessage
-from streams.masking.pseudonym import Pseudonymizer
-from streams.processor import RawLayerProcessor
+from streams.processors.raw import RawLayerProcessor
+from streams.stages.masking.pseudonym import Pseudonymizer
 from topics.annotations import Category
 from topics.serde import AvroDecoder
 
@@ -140,9 +140,9 @@ def bare_raw_to_theme_rate(messages: list[InputMessage], fetch_schema: Callable[
     The theme layer's store is the worker's own (states serialized, changelog records made),
     its changelog output discarded; every fact counts as partition 0.
     """
-    from streams.enrich.profile import ProfileState
-    from streams.state_store import ChangelogStore, MemoryBackend
-    from streams.theme_processor import ThemeProcessor
+    from streams.processors.theme import ThemeProcessor
+    from streams.runtime.state_store import ChangelogStore, MemoryBackend
+    from streams.stages.enrich.profile import ProfileState
 
     theme = ThemeProcessor(AvroDecoder(fetch_schema), schema_ids, _Discard())
     capture = _Capture(set(theme.input_topics))

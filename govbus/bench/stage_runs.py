@@ -31,7 +31,7 @@ from govbus.keys import pseudonymizer
 from govbus.wiring import admin_settings, publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
-from streams.theme_worker import group_id as theme_app_id
+from streams.runtime.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
 from topics.principals import principals
 from topics.schemas import source_names

@@ -18,7 +18,7 @@ from ops.http import targets
 from ops.settings import Settings, get_settings
 from ops.stack.connect import ConnectWorker
 from ops.stack.postgres import PostgresServer
-from streams.masking.pseudonym import Pseudonymizer
+from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.integration.sinks.harness import SinkRun, child_env, running
 from tests.integration.test_cdc_debezium import SOURCE, TABLE, _govbus, _read, cdc
 from tests.integration.test_cdc_theme import DDL, _apply, resident

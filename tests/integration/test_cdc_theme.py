@@ -19,7 +19,7 @@ import pytest
 from govbus.wiring import publishers, topic_admin
 from ops.settings import Settings, get_settings
 from ops.stack.postgres import PostgresServer
-from streams.masking.pseudonym import Pseudonymizer
+from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.integration.conftest import _tear_down
 from tests.integration.sinks.harness import SinkRun, child_env, running
 from tests.integration.test_cdc_debezium import SOURCE, TABLE, _govbus, _read, cdc

@@ -14,7 +14,7 @@ import pytest
 from govbus.rekey import rekey
 from govbus.wiring import publishers, topic_admin
 from ops.settings import get_settings
-from streams.masking.pseudonym import Pseudonymizer
+from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.conftest import TEST_KEY_ID
 from tests.integration.workers import read_topic, running_worker, wait_for
 from topics.catalog import catalog, theme_topic

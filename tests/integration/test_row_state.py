@@ -14,8 +14,8 @@ from govbus.lineage import events_path
 from govbus.wiring import publishers, topic_admin
 from ops.settings import Settings, get_settings
 from sinks.clickhouse.tables import entity_key_field
-from streams.masking.pseudonym import Pseudonymizer
-from streams.row_store import CLOSING_KEY
+from streams.runtime.row_store import CLOSING_KEY
+from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.integration.sinks.harness import GOVBUS, SinkRun, child_env, running
 from tests.integration.workers import read_topic, running_worker, wait_for
 from topics.catalog import RAW_ROWS, catalog, raw_topic, state_topic, theme_topic

@@ -17,9 +17,9 @@ from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, topic_admin
 from ops.settings import get_settings
-from streams.enrich.rows import RowState
-from streams.masking.pseudonym import Pseudonymizer
-from streams.row_store import RUN_KEY
+from streams.runtime.row_store import RUN_KEY
+from streams.stages.enrich.rows import RowState
+from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.integration.workers import read_topic, running_worker, wait_for
 from topics.catalog import RAW_ROWS, catalog, quality_topic, state_topic, theme_topic
 from topics.codes.citizen_id import make_citizen_id

@@ -14,7 +14,7 @@ from ops.kafka_client import kafka_config
 from ops.runtime.client_config import producer_config
 from ops.runtime.kafka_output import KafkaOutput
 from ops.settings import get_settings
-from streams.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, ShardBackend
+from streams.runtime.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, ShardBackend
 from topics.catalog import THEME_PROFILES, catalog, state_topic
 
 

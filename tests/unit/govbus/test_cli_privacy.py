@@ -3,7 +3,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from govbus.cli import app
-from streams.masking.policy import POLICY_PATH
+from streams.stages.masking.policy import POLICY_PATH
 
 runner = CliRunner()
 

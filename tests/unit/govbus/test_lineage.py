@@ -12,8 +12,8 @@ from openlineage.client.serde import Serde
 from govbus.lineage import render, reported_run, run_event, trace, worker_flows
 from ops.settings import Settings
 from sinks.lineage import sink_flow
-from streams.enrich.theme_spec import theme_spec
-from streams.lineage import raw_flow, theme_flow
+from streams.stages.enrich.theme_spec import theme_spec
+from streams.stages.lineage import raw_flow, theme_flow
 from topics.annotations import PII, Category
 from topics.catalog import raw_topic, std_topic, theme_topic
 from topics.lineage import IDENTITY, std_columns

@@ -10,8 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from ops.runtime.messages import InputMessage
-from streams.masking.pseudonym import Pseudonymizer
-from streams.processor import RawLayerProcessor
+from streams.processors.raw import RawLayerProcessor
+from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.unit.streams.test_debezium import _date, _nullable, envelope_schema
 from topics.catalog import raw_topic, std_topic
 from topics.cdc import department_table

@@ -10,8 +10,8 @@ from typing import Any
 import fastavro
 import pytest
 
-from streams.debezium import DebeziumMapper, Ignored, is_debezium
-from streams.outcomes import Rejected
+from streams.stages.debezium import DebeziumMapper, Ignored, is_debezium
+from streams.stages.outcomes import Rejected
 from topics.annotations import RecordSpec
 from topics.cdc import DepartmentTable, department_table
 from topics.schemas import row_schema

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ops.runtime.messages import InputMessage
-from streams.masking.pseudonym import Pseudonymizer
-from streams.processor import RawLayerProcessor
+from streams.processors.raw import RawLayerProcessor
+from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.doubles import CapturingOutput, MemoryRegistry
 from tests.unit.streams.samples import RAW_ROWS
 from topics.catalog import dlq_topic, fact_topic, raw_topic, std_topic

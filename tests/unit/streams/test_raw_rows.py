@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from ops.runtime.messages import InputMessage
-from streams.enrich.facts import FactExtractor
-from streams.enrich.rows import RowState
-from streams.enrich.snapshots import SnapshotRun
-from streams.masking.pseudonym import Pseudonymizer
-from streams.processor import RawLayerProcessor
-from streams.row_store import CLOSING_KEY, RUN_KEY, RowTables, decode_entry, encode_entry
-from streams.state_store import ChangelogStore, MemoryBackend
+from streams.processors.raw import RawLayerProcessor
+from streams.runtime.row_store import CLOSING_KEY, RUN_KEY, RowTables, decode_entry, encode_entry
+from streams.runtime.state_store import ChangelogStore, MemoryBackend
+from streams.stages.enrich.facts import FactExtractor
+from streams.stages.enrich.rows import RowState
+from streams.stages.enrich.snapshots import SnapshotRun
+from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.doubles import MemoryRegistry
 from tests.unit.streams.samples import RAW_ROWS
 from topics.catalog import (

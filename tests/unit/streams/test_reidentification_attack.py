@@ -19,14 +19,14 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from streams.enrich.facts import FactExtractor
-from streams.enrich.profile import apply_fact
-from streams.enrich.theme import render
-from streams.masking.desensitizer import Desensitizer
-from streams.masking.policy import POLICY_PATH, load_policy, parse_policy
-from streams.masking.pseudonym import Pseudonymizer
-from streams.rules.record_rules import RecordRules
-from streams.standardize import StandardizeStage
+from streams.stages.enrich.facts import FactExtractor
+from streams.stages.enrich.profile import apply_fact
+from streams.stages.enrich.theme import render
+from streams.stages.masking.desensitizer import Desensitizer
+from streams.stages.masking.policy import POLICY_PATH, load_policy, parse_policy
+from streams.stages.masking.pseudonym import Pseudonymizer
+from streams.stages.rules.record_rules import RecordRules
+from streams.stages.standardize import StandardizeStage
 from tests.unit.streams.people import Resident, envelope, residents
 from topics.annotations import Grade
 from topics.codes.citizen_id import citizen_id_check_char, make_citizen_id

@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from ops.settings import Settings
-from streams.enrich.facts import FactExtractor
-from streams.enrich.profile import ProfileState, apply_fact
-from streams.enrich.theme import render
-from streams.masking.pseudonym import Pseudonymizer
-from streams.raw_worker import group_id
-from streams.standardize import StandardizeStage
+from streams.runtime.raw_worker import group_id
+from streams.stages.enrich.facts import FactExtractor
+from streams.stages.enrich.profile import ProfileState, apply_fact
+from streams.stages.enrich.theme import render
+from streams.stages.masking.pseudonym import Pseudonymizer
+from streams.stages.standardize import StandardizeStage
 from tests.unit.streams.people import Resident, envelope
 from topics.codes.sex import SexCode
 

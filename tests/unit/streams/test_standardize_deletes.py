@@ -10,11 +10,11 @@ import pytest
 from fastavro import parse_schema
 from fastavro.validation import validate
 
-from streams.enrich.facts import FactExtractor
-from streams.enrich.row_table import RowTable
-from streams.masking.pseudonym import Pseudonymizer
-from streams.outcomes import Rejected, Standardized
-from streams.standardize import StandardizeStage
+from streams.stages.enrich.facts import FactExtractor
+from streams.stages.enrich.row_table import RowTable
+from streams.stages.masking.pseudonym import Pseudonymizer
+from streams.stages.outcomes import Rejected, Standardized
+from streams.stages.standardize import StandardizeStage
 from tests.unit.streams.samples import RAW_ROWS
 from topics.schemas import source_names, std_change_event_schema
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, backend_for
+from streams.runtime.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, backend_for
 
 CHANGELOG = "state.theme.profiles"
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from ops.runtime.messages import InputMessage
-from streams import theme_processor
-from streams.enrich.profile import ProfileState
-from streams.theme_processor import ThemeProcessor
+from streams.processors import theme as theme_processor
+from streams.processors.theme import ThemeProcessor
+from streams.stages.enrich.profile import ProfileState
 from tests.doubles import CapturingOutput, MemoryStore
-from tests.unit.streams.enrich.rows import BOB, CAROL, event, fact_for, resident
+from tests.unit.streams.stages.enrich.rows import BOB, CAROL, event, fact_for, resident
 from topics.catalog import dlq_topic, fact_topic, theme_topic
 from topics.dead_letters import DETAIL, OFFSET, REASON, STEP
 

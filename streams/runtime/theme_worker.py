@@ -1,0 +1,74 @@
+"""The theme layer's worker: fact topics in, profile states in a changelog-backed store, theme
+records out, on the same consumer runtime as the raw layer."""
+
+from __future__ import annotations
+
+import time
+
+from ops.kafka_client import registry_config
+from ops.runtime.loop import ConsumerRuntime
+from ops.runtime.messages import InputMessage, Partition
+from ops.settings import Settings
+from streams.processors.theme import STAGE, ThemeProcessor
+from streams.runtime.instrumentation import observe_batch
+from streams.runtime.stage_runtime import stage_output, stage_runtime
+from streams.runtime.state_store import ChangelogStore, Shard, backend_for, restore_consumer
+from streams.stages.enrich.profile import ProfileState
+from topics.catalog import THEME_PROFILES, state_topic
+from topics.principals import worker_group
+from topics.registry import SchemaRegistry
+from topics.serde import AvroDecoder
+
+
+def group_id(settings: Settings) -> str:
+    return worker_group(settings.topic_namespace, "theme")
+
+
+class ThemeStage:
+    """The theme processor over the shards of the store this member owns."""
+
+    name = STAGE
+
+    def __init__(self, processor: ThemeProcessor, store: ChangelogStore[ProfileState]) -> None:
+        self.processor = processor
+        self.store = store
+
+    @property
+    def input_topics(self) -> list[str]:
+        return self.processor.input_topics
+
+    def process(self, messages: list[InputMessage]) -> None:
+        started = time.perf_counter()
+        stats = self.processor.process([(m, m.partition) for m in messages], self.store)
+        observe_batch(self.name, len(messages), time.perf_counter() - started, stats)
+
+    def assigned(self, partitions: list[Partition]) -> None:
+        self.store.own(self._shards(partitions))
+
+    def revoked(self, partitions: list[Partition], lost: bool) -> None:
+        # Its changelog records are produced with its outputs, flushed even when lost.
+        self.store.release(self._shards(partitions))
+
+    def _shards(self, partitions: list[Partition]) -> list[Shard]:
+        return [(str(self.processor.category_of(topic)), partition)
+                for topic, partition in partitions]
+
+
+def build_theme_runtime(settings: Settings) -> ConsumerRuntime:
+    registry = SchemaRegistry(registry_config(settings))
+    group = group_id(settings)
+    output = stage_output(settings, group)
+    processor = ThemeProcessor(
+        AvroDecoder(registry.schema_by_id),
+        lambda subject, schema: registry.register(subject, schema),
+        output,
+    )
+    store = ChangelogStore(
+        state_topic(THEME_PROFILES).name,
+        output,
+        backend_for(settings.theme_store, settings.state_dir / "streams" / group),
+        restore_consumer(settings, group),
+        ProfileState.to_bytes,
+        ProfileState.from_bytes,
+    )
+    return stage_runtime(settings, group, ThemeStage(processor, store), output)
