@@ -158,8 +158,8 @@ def pipeline_overview() -> dict[str, Any]:
     grid.row("Stages")
     grid.add(timeseries("Events by stage and outcome", "ops",
                         (f"sum by (stage, outcome) (rate({events}[5m]))", "{{stage}} {{outcome}}")))
-    grid.add(timeseries("Dead letters by stage and reason", "ops",
-                        (f"sum by (stage, reason) (rate({dlq}[5m]))", "{{stage}} {{reason}}"),
+    grid.add(timeseries("Dead letters by step and reason", "ops",
+                        (f"sum by (step, reason) (rate({dlq}[5m]))", "{{step}} {{reason}}"),
                         stack=True))
     grid.add(timeseries("Batch processing time", "s",
                         (quantile(0.5, "govbus_stage_batch_seconds", "stage"), "p50 {{stage}}"),
@@ -180,6 +180,9 @@ def pipeline_overview() -> dict[str, Any]:
                            f"p{round(q * 100)} {{{{table}}}}") for q in (0.5, 0.95, 0.99))))
     grid.add(timeseries("Consumer lag by group and topic", "short",
                         (f"sum by (group, topic) ({lag})", "{{group}} {{topic}}")))
+    grid.add(timeseries("State restore: changelog messages still to read", "short",
+                        (f"sum by (table) ({m('govbus_state_restore_remaining_messages')})",
+                         "{{table}}")))
     return _dashboard("govbus-pipeline", "govbus / pipeline overview",
                       "Events through the stages, dead letters, batches, latency and lag.",
                       grid.panels)

@@ -148,8 +148,13 @@ end_to_end_latency_seconds = _histogram(
 
 consumer_lag = _gauge(
     "govbus_consumer_lag_messages",
-    "Messages between a consumer group's committed offset and the partition's high watermark.",
+    "Messages between a consumer group's position and the partition's high watermark.",
     ("group", "topic", "partition"), _R)
+state_restore_remaining = _gauge(
+    "govbus_state_restore_remaining_messages",
+    "Changelog messages a worker still has to read before the partitions it was assigned "
+    "are processed (0 when none is restoring).",
+    ("table",), _R)
 
 # ------------------------------------------------------------------ sinks (ClickHouse)
 

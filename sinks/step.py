@@ -139,6 +139,9 @@ class SinkStep:
             if found:
                 log.info("%s: %d uncommitted inserts to skip again", tp, found)
 
+    def restore(self, budget_s: float) -> frozenset[Partition]:
+        return frozenset()  # no state: the writers recover from ClickHouse on assignment
+
     def revoked(self, partitions: list[Partition], lost: bool) -> None:
         revoked = [TopicPartition(*tp) for tp in partitions]
         for writer in self.writers:

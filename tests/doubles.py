@@ -148,7 +148,7 @@ class ScriptedConsumer:
                  committed: dict[tuple[str, int], int] | None = None) -> None:
         self.config = config
         self.script: list[Script] = list(script or [])
-        self.assign = assign or []
+        self.initial = assign or []
         self.offsets = dict(committed or {})
         self.commits: list[tuple[dict[tuple[str, int], int], bool]] = []
         self.commit_errors: list[KafkaError] = []
@@ -157,11 +157,15 @@ class ScriptedConsumer:
         self.callbacks: dict[str, Any] = {}
         self.when_done: Callable[[], None] | None = None
         self.closed = False
+        self.assigned: list[tuple[str, int]] = []
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.callbacks = callbacks
-        if self.assign:
-            self.rebalance("on_assign", self.assign)
+        if self.initial:
+            self.rebalance("on_assign", self.initial)
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = [(tp.topic, tp.partition) for tp in partitions]
 
     def rebalance(self, callback: str, partitions: list[tuple[str, int]]) -> None:
         self.callbacks[callback](self, [TopicPartition(t, p) for t, p in partitions])

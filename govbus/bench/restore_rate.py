@@ -110,6 +110,7 @@ def theme_restore(events: int) -> RestoreBenchResult:
             )
             started = time.monotonic()
             store.own(shards)
+            store.restore_all()
             restore_s = time.monotonic() - started
             store.release(shards, clean=False)
         return RestoreBenchResult(settings.theme_store, len(messages), size / 1_048_576,

@@ -20,9 +20,13 @@ The contract, as a step sees it:
   falling due sooner than ``batch_seconds``).
 - ``assigned(partitions, committed)`` before a partition's first message (``committed``: its
   group's committed offset, for a step that reads it); ``revoked(partitions, lost)`` after
-  the last. Before a revocation the loop takes the final acknowledgement and commits it
-  synchronously, so the next owner starts where this one stopped. A *lost* assignment
-  (session expired) commits nothing: another member may own the partitions already.
+  the last. ``restore(budget_s)`` does about ``budget_s`` of the work of bringing assigned
+  partitions' state back (a changelog to read) and returns the partitions still restoring:
+  they stay paused meanwhile, and the restore progresses here, in the poll loop, so a large
+  changelog never holds up a rebalance or the other partitions. Before a revocation the loop
+  takes the final acknowledgement and commits it synchronously, so the next owner starts
+  where this one stopped. A *lost* assignment (session expired) commits nothing: another
+  member may own the partitions already.
 
 What the loop does itself:
 
@@ -51,10 +55,12 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ops import metrics
 from ops.runtime.messages import InputMessage, Partition
+from ops.runtime.partitioning import Partitioning
 
 log = logging.getLogger("govbus.runtime")
 
 LAG_GROUP_LABEL_MAX = 64
+RESTORE_SLICE_S = 0.2  # restore work per loop round, between fetches of the ready partitions
 COMMITTED_LOOKUP_TIMEOUT_S = 10.0
 
 
@@ -97,11 +103,17 @@ class Step(Protocol):
 
     def revoked(self, partitions: list[Partition], lost: bool) -> None: ...
 
+    def restore(self, budget_s: float) -> frozenset[Partition]: ...
+
 
 class Consumer(Protocol):
     """The part of confluent-kafka's consumer the loop uses."""
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None: ...
+
+    def assign(self, partitions: list[TopicPartition]) -> None: ...
+
+    def list_topics(self, *, timeout: float) -> Any: ...
 
     def consume(self, num_messages: int, timeout: float) -> list[Any]: ...
 
@@ -140,11 +152,21 @@ class ConsumerRuntime:
         self._lag_at = clock()
         self._assignment: set[Partition] = set()
         self._paused: set[Partition] = set()
+        self._restoring: frozenset[Partition] = frozenset()
+        self._backlogged: frozenset[Partition] = frozenset()
         self._warn_after: dict[int, float] = {}
 
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
+        """Check what a stateful step needs of its topics (its ``partitioning``, if it has
+        one), then subscribe."""
+        partitioning: Partitioning | None = getattr(self.step, "partitioning", None)
+        if partitioning is not None:
+            metadata = self.consumer.list_topics(timeout=COMMITTED_LOOKUP_TIMEOUT_S)
+            partitioning.check({name: len(topic.partitions)
+                                for name, topic in metadata.topics.items()
+                                if topic.error is None})
         self.consumer.subscribe(self.step.input_topics, on_assign=self._on_assign,
                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
 
@@ -181,9 +203,14 @@ class ConsumerRuntime:
     def run_once(self) -> int:
         """One fetch and its processing, then whatever acknowledgement and commit is due;
         returns the messages taken (error events included)."""
+        if self._restoring:
+            self._restoring = self.step.restore(RESTORE_SLICE_S) & self._assignment
+            self._pause_only(self._backlogged | self._restoring)
+            if not self._restoring:
+                self.state = "processing"
         polled_at = self._clock()
-        messages = self.consumer.consume(self.batch_size,
-                                         self.step.poll_timeout(self.batch_seconds))
+        timeout = 0.0 if self._restoring else self.step.poll_timeout(self.batch_seconds)
+        messages = self.consumer.consume(self.batch_size, timeout)
         self.messages_read += len(messages)
         batch = self._batch(messages, polled_at)
         if batch.messages:
@@ -223,16 +250,21 @@ class ConsumerRuntime:
     def _settle(self, final: bool) -> None:
         acknowledged = self.step.acknowledged(final)
         self._to_commit.update(acknowledged.offsets)
-        backlogged = set(acknowledged.backlogged) & self._assignment
-        newly = backlogged - self._paused
+        backlogged = acknowledged.backlogged & self._assignment
+        if backlogged - self._paused:
+            log.warning("%s: paused %d partitions while their destination catches up",
+                        self.step.name, len(backlogged - self._paused))
+        self._backlogged = backlogged
+        self._pause_only(backlogged | self._restoring)
+
+    def _pause_only(self, wanted: frozenset[Partition]) -> None:
+        newly = wanted - self._paused
         if newly:
             self.consumer.pause([TopicPartition(t, p) for t, p in sorted(newly)])
-            log.warning("%s: paused %d partitions while their destination catches up",
-                        self.step.name, len(newly))
-        resumable = self._paused - backlogged
+        resumable = self._paused - wanted
         if resumable:
             self.consumer.resume([TopicPartition(t, p) for t, p in sorted(resumable)])
-        self._paused = backlogged
+        self._paused = set(wanted)
 
     # -- commits --------------------------------------------------------------------------
 
@@ -284,7 +316,17 @@ class ConsumerRuntime:
                 committed[(tp.topic, tp.partition)] = tp.offset
         self.step.assigned(owned, committed)
         self._assignment |= set(owned)
-        self.state = "processing"
+        self._restoring = self.step.restore(0.0) & self._assignment
+        if self._restoring:
+            # Assigned here rather than after the callback, so that the partitions whose
+            # state is still being restored are paused before their first fetch.
+            consumer.assign(partitions)
+            self._paused -= self._restoring  # a new assignment starts unpaused
+            self._pause_only(self._backlogged | self._restoring)
+            log.info("%s: restoring the state of %d partitions", self.step.name,
+                     len(self._restoring))
+        else:
+            self.state = "processing"
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         # Everything consumed so far is finished before the partitions go to another member.
@@ -301,6 +343,8 @@ class ConsumerRuntime:
         gone = set(released)
         self._assignment -= gone
         self._paused -= gone
+        self._restoring -= gone
+        self._backlogged -= gone
         for tp in gone:
             self._to_commit.pop(tp, None)
             self.committed.pop(tp, None)

@@ -14,6 +14,7 @@ from typing import Protocol
 from ops.runtime.kafka_output import DeliveryBatch, KafkaOutput, check_delivered
 from ops.runtime.loop import Acknowledged, Batch
 from ops.runtime.messages import InputMessage, Partition
+from ops.runtime.partitioning import Partitioning
 
 
 class ProducingStage(Protocol):
@@ -33,6 +34,10 @@ class ProducingStage(Protocol):
         changelog records) were dropped."""
         ...
 
+    def restore(self, budget_s: float) -> frozenset[Partition]:
+        """Restore state for about ``budget_s``; the input partitions still restoring."""
+        ...
+
 
 class ProducingStep:
     """Runs a producing stage in the consumer runtime."""
@@ -45,6 +50,7 @@ class ProducingStep:
         self.output = output
         self.max_in_flight = max_in_flight
         self.name = stage.name
+        self.partitioning: Partitioning | None = getattr(stage, "partitioning", None)
         self._in_flight: deque[DeliveryBatch] = deque()
 
     @property
@@ -88,6 +94,9 @@ class ProducingStep:
 
     def assigned(self, partitions: list[Partition], committed: Mapping[Partition, int]) -> None:
         self.stage.assigned(partitions)
+
+    def restore(self, budget_s: float) -> frozenset[Partition]:
+        return self.stage.restore(budget_s)
 
     def revoked(self, partitions: list[Partition], lost: bool) -> None:
         if lost:

@@ -14,6 +14,7 @@ from ops.kafka_client import registry_config
 from ops.runtime.kafka_output import Deferred
 from ops.runtime.loop import ConsumerRuntime
 from ops.runtime.messages import InputMessage, Partition
+from ops.runtime.partitioning import Partitioning
 from ops.settings import Settings
 from streams.processors.raw import RawLayerProcessor
 from streams.runtime.instrumentation import observe_batch
@@ -42,6 +43,8 @@ class RawStage:
 
     def __init__(self, processor: RawLayerProcessor) -> None:
         self.processor = processor
+        self.partitioning = Partitioning(tuple(processor.input_topics),
+                                         processor.rows.store.changelog, co_partitioned=False)
 
     @property
     def input_topics(self) -> list[str]:
@@ -59,6 +62,13 @@ class RawStage:
         # Lost: in-flight batches' changelog records were never produced, so the shards
         # may be ahead of their changelog.
         self.processor.rows.release(self._shards(partitions), clean=not lost)
+
+    def restore(self, budget_s: float) -> frozenset[Partition]:
+        store = self.processor.rows.store
+        store.restore(budget_s)
+        topics = {route.source: topic for topic, route in self.processor.routes.items()}
+        return frozenset((topics[source], partition)
+                         for source, partition in store.restoring if source in topics)
 
     def _shards(self, partitions: list[Partition]) -> list[Shard]:
         return [(self.processor.routes[topic].source, partition)

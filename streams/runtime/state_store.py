@@ -27,6 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from ops import metrics
 from ops.kafka_client import kafka_config
 from ops.settings import Settings
 
@@ -167,6 +168,8 @@ class ChangelogStore(Generic[V]):
         self.decode = decode
         self._keep_decoded = backend.holds_objects
         self._shards: dict[Shard, MutableMapping[str, Any]] = {}
+        self._restores: dict[int, _Restore] = {}  # by changelog partition
+        self._consumer: Consumer | None = None
 
     def get(self, key: str, partition: int) -> V | None:
         states = self._shards[_category(key), partition]
@@ -195,34 +198,98 @@ class ChangelogStore(Generic[V]):
         """The table keys an owned shard holds (a copy: the shard may change meanwhile)."""
         return list(self._shards[shard])
 
+    @property
+    def restoring(self) -> set[Shard]:
+        """Shards taken over but not yet up to the changelog's end (not readable yet)."""
+        return {(category, partition) for partition, restore in self._restores.items()
+                for category in restore.states}
+
     def own(self, shards: Iterable[Shard]) -> None:
-        """Take the shards over: open each, then bring it up to the changelog's end."""
+        """Take the shards over: open each; it is readable once ``restore`` has brought it up
+        to the changelog's end (at once when the changelog holds nothing past it)."""
         opened: dict[Shard, tuple[MutableMapping[str, bytes], int]] = {
-            shard: self.backend.open(shard) for shard in set(shards) - set(self._shards)}
+            shard: self.backend.open(shard)
+            for shard in set(shards) - set(self._shards) - self.restoring}
         if not opened:
             return
-        by_partition: dict[int, dict[str, MutableMapping[str, bytes]]] = {}
-        start: dict[int, int] = {}
+        if self.restore_consumer is None:
+            self._shards.update({shard: states for shard, (states, _) in opened.items()})
+            return
+        by_partition: dict[int, _Restore] = {}
         for (category, partition), (states, offset) in opened.items():
-            by_partition.setdefault(partition, {})[category] = states
-            start[partition] = min(start.get(partition, offset), offset)
-        restored = self._restore(by_partition, start) if self.restore_consumer is not None else 0
-        for shard, (states, _) in opened.items():
-            self._shards[shard] = states
-        log.info("restored %d changelog records into %d shards", restored, len(opened))
+            restore = by_partition.setdefault(partition, _Restore(offset))
+            restore.states[category] = states
+            restore.start = min(restore.start, offset)
+        if self._consumer is None:
+            self._consumer = self.restore_consumer()
+        ends = self._watermarks(self._consumer, by_partition)
+        for partition, restore in by_partition.items():
+            restore.position, restore.end = restore.start, ends[partition]
+            if restore.end > restore.start:
+                self._restores[partition] = restore
+            else:
+                self._ready(partition, restore)
+        self._assign_restores()
+
+    def restore(self, budget_s: float) -> int:
+        """Restore for about ``budget_s`` seconds (at least one fetch); returns the records
+        applied. The consumer runtime calls it in its poll loop, so a large changelog never
+        holds a rebalance or the other partitions up."""
+        if not self._restores:
+            return 0
+        assert self._consumer is not None
+        deadline = time.monotonic() + budget_s
+        count = 0
+        while self._restores:
+            for message in self._consumer.consume(10_000, timeout=min(budget_s, 0.1)):
+                partition = message.partition() or 0
+                restore = self._restores.get(partition)
+                if restore is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    # The end can be short of the watermark when compaction removed it.
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        self._ready(partition, self._restores.pop(partition))
+                    continue
+                count += 1
+                restore.apply(_table_key(message.key() or b""), message.value())
+                restore.position = (message.offset() or 0) + 1
+                if restore.position >= restore.end:
+                    self._ready(partition, self._restores.pop(partition))
+            metrics.state_restore_remaining.labels(table=self.changelog).set(
+                sum(max(r.end - r.position, 0) for r in self._restores.values()))
+            if time.monotonic() >= deadline:
+                break
+        if not self._restores:
+            self._close_consumer()
+        return count
+
+    def restore_all(self) -> int:
+        """Restore every shard taken over (tests and benchmarks: no loop to do it in)."""
+        count = 0
+        while self._restores:
+            count += self.restore(1.0)
+        return count
 
     def release(self, shards: Iterable[Shard], clean: bool = True) -> None:
         """Give shards up: cleanly when every write reached the changelog (their outputs
         are flushed by then), else (``clean`` false) so that the next owner restores them
         in full."""
         shards = list(shards)
+        for shard in shards:  # still restoring: what it holds is short of the changelog
+            restore = self._restores.get(shard[1])
+            if restore is not None and shard[0] in restore.states:
+                self.backend.close(shard, restore.states.pop(shard[0]), None)
+                if not restore.states:
+                    del self._restores[shard[1]]
+        self._assign_restores()
+        owned = [shard for shard in shards if shard in self._shards]
         ends: dict[int, int | None] = (
-            dict(self._ends({p for _, p in shards})) if clean
-            else dict.fromkeys({p for _, p in shards}))
-        for shard in shards:
-            states = self._shards.pop(shard, None)
-            if states is not None:
-                self.backend.close(shard, states, ends[shard[1]])
+            dict(self._ends({p for _, p in owned})) if clean
+            else dict.fromkeys({p for _, p in owned}))
+        for shard in owned:
+            self.backend.close(shard, self._shards.pop(shard), ends[shard[1]])
 
     def _ends(self, partitions: set[int]) -> dict[int, int]:
         if not partitions or self.restore_consumer is None:
@@ -252,40 +319,48 @@ class ChangelogStore(Generic[V]):
                     time.sleep(0.2)
         return ends
 
-    def _restore(self, by_partition: dict[int, dict[str, MutableMapping[str, bytes]]],
-                 start: dict[int, int]) -> int:
-        assert self.restore_consumer is not None
-        consumer = self.restore_consumer()
-        try:
-            ends = self._watermarks(consumer, by_partition)
-            pending = {p for p in by_partition if ends[p] > start[p]}
-            if not pending:
-                return 0
-            consumer.assign([TopicPartition(self.changelog, p, start[p]) for p in pending])
-            count = 0
-            while pending:
-                for message in consumer.consume(10_000, timeout=1.0):
-                    partition = message.partition() or 0
-                    error = message.error()
-                    if error is not None:
-                        # The end can be short of the watermark when compaction removed it.
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            pending.discard(partition)
-                        continue
-                    count += 1
-                    key = _table_key(message.key() or b"")
-                    states = by_partition[partition].get(_category(key))
-                    value = message.value()
-                    if states is not None:
-                        if value is None:
-                            states.pop(key, None)
-                        else:
-                            states[key] = value
-                    if (message.offset() or 0) + 1 >= ends[partition]:
-                        pending.discard(partition)
-            return count
-        finally:
-            consumer.close()
+    def _ready(self, partition: int, restore: _Restore) -> None:
+        for category, states in restore.states.items():
+            self._shards[(category, partition)] = states
+        log.info("%s partition %d restored: %d records", self.changelog, partition,
+                 restore.applied)
+
+    def _assign_restores(self) -> None:
+        if self._consumer is None:
+            return
+        if not self._restores:
+            self._close_consumer()
+            return
+        self._consumer.assign([TopicPartition(self.changelog, p, r.position)
+                               for p, r in self._restores.items()])
+
+    def _close_consumer(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+        metrics.state_restore_remaining.labels(table=self.changelog).set(0)
+
+
+class _Restore:
+    """One changelog partition being read into the shards of its categories."""
+
+    __slots__ = ("applied", "end", "position", "start", "states")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.end = 0
+        self.position = start  # next offset to read
+        self.applied = 0
+        self.states: dict[str, MutableMapping[str, bytes]] = {}
+
+    def apply(self, key: str, value: bytes | None) -> None:
+        self.applied += 1
+        states = self.states.get(_category(key))
+        if states is not None:
+            if value is None:
+                states.pop(key, None)
+            else:
+                states[key] = value
 
 
 def _category(key: str) -> str:

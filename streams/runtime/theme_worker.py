@@ -8,13 +8,14 @@ import time
 from ops.kafka_client import registry_config
 from ops.runtime.loop import ConsumerRuntime
 from ops.runtime.messages import InputMessage, Partition
+from ops.runtime.partitioning import Partitioning
 from ops.settings import Settings
 from streams.processors.theme import STAGE, ThemeProcessor
 from streams.runtime.instrumentation import observe_batch
 from streams.runtime.stage_runtime import stage_output, stage_runtime
 from streams.runtime.state_store import ChangelogStore, Shard, backend_for, restore_consumer
 from streams.stages.enrich.profile import ProfileState
-from topics.catalog import THEME_PROFILES, state_topic
+from topics.catalog import THEME_PROFILES, fact_topic, state_topic
 from topics.principals import worker_group
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
@@ -32,6 +33,8 @@ class ThemeStage:
     def __init__(self, processor: ThemeProcessor, store: ChangelogStore[ProfileState]) -> None:
         self.processor = processor
         self.store = store
+        self.partitioning = Partitioning(tuple(processor.input_topics), store.changelog,
+                                         co_partitioned=True)
 
     @property
     def input_topics(self) -> list[str]:
@@ -48,6 +51,11 @@ class ThemeStage:
     def revoked(self, partitions: list[Partition], lost: bool) -> None:
         # Its changelog records are produced with its outputs, flushed even when lost.
         self.store.release(self._shards(partitions))
+
+    def restore(self, budget_s: float) -> frozenset[Partition]:
+        self.store.restore(budget_s)
+        return frozenset((fact_topic(category).name, partition)
+                         for category, partition in self.store.restoring)
 
     def _shards(self, partitions: list[Partition]) -> list[Shard]:
         return [(str(self.processor.category_of(topic)), partition)

@@ -39,6 +39,7 @@ def test_the_next_owner_restores_the_changelog(namespace: str, tmp_path: Path,
     output = KafkaOutput(Producer(producer_config(kafka_config(settings), "restore-test")))
     first = _store(backend(), output)
     first.own([("individual", 1), ("organization", 1)])
+    first.restore_all()
     first.put("individual:p1", {"v": 1}, 1)
     first.put("individual:p1", {"v": 2}, 1)
     first.put("individual:p2", {"v": 1}, 1)
@@ -49,6 +50,9 @@ def test_the_next_owner_restores_the_changelog(namespace: str, tmp_path: Path,
 
     second = _store(backend(), output)
     second.own([("individual", 1)])  # organization partition 1 went elsewhere
+    assert second.restoring == {("individual", 1)}  # not readable before it is restored
+    second.restore_all()
+    assert second.restoring == set()
     assert second.get("individual:p1", 1) == {"v": 2}
     assert second.get("individual:p2", 1) is None
     with pytest.raises(KeyError):

@@ -34,6 +34,7 @@ class Stage:
         self.changelog = changelog
         self.batches = 0
         self.events: list[str] = []
+        self.restoring: dict[Partition, int] = {}  # partition -> restore rounds still needed
 
     def process(self, messages: list[InputMessage]) -> None:
         for _ in messages:
@@ -50,13 +51,20 @@ class Stage:
     def revoked(self, partitions: list[Partition], lost: bool) -> None:
         self.events.append("lost" if lost else "revoked")
 
+    def restore(self, budget_s: float) -> frozenset[Partition]:
+        if budget_s:
+            self.restoring = {p: n - 1 for p, n in self.restoring.items() if n > 1}
+        return frozenset(self.restoring)
+
 
 def make_runtime(script: list[Script], after_batch: Callable[[int], None] | None = None,
                  commit_interval_s: float = 0.0, changelog: bool = False,
+                 restoring: dict[Partition, int] | None = None,
                  ) -> tuple[ConsumerRuntime, ScriptedConsumer, HeldProducer, Stage]:
     producer = HeldProducer()
     output = KafkaOutput(producer)  # type: ignore[arg-type]
     stage = Stage(output, after_batch, changelog)
+    stage.restoring = dict(restoring or {})
     factory, made = scripted(script, assign=[(TOPIC, 0), (TOPIC, 1)])
     runtime = ConsumerRuntime({"group.id": "g"}, ProducingStep(stage, output),
                               batch_size=10, batch_seconds=0.01,
@@ -209,3 +217,18 @@ class _Error:
 
     def str(self) -> str:
         return self.text
+
+
+def test_partitions_restoring_their_state_are_paused_until_restored_in_the_loop() -> None:
+    seen: list[tuple[set[Partition], str]] = []
+
+    def watch(consumer: ScriptedConsumer) -> None:
+        seen.append((set(consumer.paused), runtime.state))
+
+    runtime, consumer, _, _ = make_runtime([watch, watch, [message(0, 0)]],
+                                           restoring={(TOPIC, 1): 2})
+    runtime.run()
+    assert consumer.assigned == [(TOPIC, 0), (TOPIC, 1)]  # assigned in the callback
+    # Two rounds of changelog to read: paused for the first, resumed as the second ends.
+    assert seen == [({(TOPIC, 1)}, "restoring"), (set(), "processing")]
+    assert consumer.resumed == [(TOPIC, 1)]

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from streams.runtime.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, backend_for
+from tests.doubles import KafkaMessage
 
 CHANGELOG = "state.theme.profiles"
 
@@ -123,3 +124,69 @@ def test_the_store_setting_accepts_only_known_stores(tmp_path: Path) -> None:
     assert Settings(state_dir=tmp_path, theme_store="rocksdb://").theme_store == "rocksdb://"
     with pytest.raises(ValidationError, match="theme_store"):
         Settings(state_dir=tmp_path, theme_store="redis://")
+
+
+class Changelog:
+    """A changelog topic's partitions, read as a restore consumer reads them (a fetch gives
+    at most ``per_fetch`` messages)."""
+
+    def __init__(self, partitions: dict[int, list[tuple[bytes, bytes | None]]],
+                 per_fetch: int = 2) -> None:
+        self.partitions = partitions
+        self.per_fetch = per_fetch
+        self.positions: dict[int, int] = {}
+        self.closed = 0
+
+    def __call__(self) -> Changelog:
+        return self
+
+    def get_watermark_offsets(self, tp: Any, timeout: float = 0) -> tuple[int, int]:
+        return 0, len(self.partitions.get(tp.partition, []))
+
+    def assign(self, partitions: list[Any]) -> None:
+        self.positions = {tp.partition: tp.offset for tp in partitions}
+
+    def consume(self, num: int, timeout: float = 0) -> list[Any]:
+        out = []
+        for partition, position in self.positions.items():
+            records = self.partitions[partition][position:position + self.per_fetch]
+            out += [KafkaMessage(CHANGELOG, partition, position + i, key, value)
+                    for i, (key, value) in enumerate(records)]
+            self.positions[partition] = position + len(records)
+        return out
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_a_restore_progresses_in_slices_and_a_shard_is_readable_once_restored() -> None:
+    changelog = Changelog({1: [(b"individual:a", b'{"v":1}'), (b"individual:b", b'{"v":2}'),
+                               (b"individual:a", b'{"v":3}'), (b"organization:x", b'{"v":4}'),
+                               (b"individual:b", None)]})
+    states: ChangelogStore[dict[str, Any]] = ChangelogStore(
+        CHANGELOG, Recorder(), MemoryBackend(), changelog, orjson.dumps, orjson.loads)
+    states.own([("individual", 1), ("individual", 0)])
+    assert states.shards == {("individual", 0)}  # nothing to read for partition 0
+    assert states.restoring == {("individual", 1)}
+    assert states.restore(0.0) == 2  # one fetch
+    assert states.restoring == {("individual", 1)}
+    states.restore_all()
+    assert states.restoring == set() and changelog.closed == 1
+    assert states.get("individual:a", 1) == {"v": 3}
+    assert states.get("individual:b", 1) is None
+
+
+def test_a_shard_given_up_while_restoring_is_restored_in_full_by_the_next_owner(
+    tmp_path: Path,
+) -> None:
+    changelog = Changelog({0: [(b"thing:t1", b'{"v":1}'), (b"thing:t2", b'{"v":2}'),
+                               (b"thing:t3", b'{"v":3}')]}, per_fetch=1)
+    backend = RocksDBBackend(tmp_path)
+    states: ChangelogStore[dict[str, Any]] = ChangelogStore(
+        CHANGELOG, Recorder(), backend, changelog, orjson.dumps, orjson.loads)
+    states.own([("thing", 0)])
+    states.restore(0.0)
+    states.release([("thing", 0)])
+    assert states.restoring == set() and changelog.closed == 1
+    _, start = backend.open(("thing", 0))
+    assert start == 0  # what it held was short of the changelog
