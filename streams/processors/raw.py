@@ -25,6 +25,7 @@ from ops.runtime.kafka_output import Output
 from ops.runtime.messages import InputMessage
 from streams.processors.cdc_input import DebeziumInput, RawInput
 from streams.processors.emitters import FindingEmitter, SchemaIds
+from streams.processors.stats import StageCounts
 from streams.runtime.row_store import CLOSING_KEY, RowTables, decode_entry, encode_entry
 from streams.runtime.state_store import ChangelogStore, MemoryBackend
 from streams.stages.debezium import Ignored
@@ -58,22 +59,14 @@ EncodedFact = tuple[str, bytes, bytes]  # (fact topic, key, value)
 
 
 @dataclass
-class BatchStats:
-    """Counts of one or more batches, by outcome (for metrics, tests and benchmarks)."""
+class BatchStats(StageCounts):
+    """The raw layer's counts."""
 
     consumed: int = 0
     standardized: int = 0
-    rejected: int = 0
     filtered: int = 0
     findings: int = 0
-    facts: int = 0
-    stale: int = 0  # events older than their row: not applied, reported
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
-    ignored: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason)
-    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
-    # (dept, step, reason)
-    dead_letters: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
 
 
 @dataclass(frozen=True)

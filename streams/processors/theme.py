@@ -9,7 +9,6 @@ one table write and one theme encode per batch, not per fact.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -17,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ops.runtime.kafka_output import Output
 from ops.runtime.messages import InputMessage
 from streams.processors.emitters import FindingEmitter, SchemaIds
+from streams.processors.stats import StageCounts
 from streams.stages.enrich.profile import ProfileState, apply_fact
 from streams.stages.enrich.theme import conflict_findings, render
 from topics.annotations import Category
@@ -52,19 +52,13 @@ class StateStore(Protocol[Token]):  # type: ignore[misc]
 
 
 @dataclass
-class ThemeStats:
-    facts: int = 0
-    stale: int = 0
-    rejected: int = 0
+class ThemeStats(StageCounts):
+    """The theme layer's counts (``ignored``: none yet)."""
+
     profiles_written: int = 0
     tombstones: int = 0
     conflicts: int = 0
     by_category: dict[str, int] = field(default_factory=dict)
-    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, outcome)
-    quality: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # dept, dim, reason
-    # (dept, step, reason)
-    dead_letters: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    ignored: Counter[tuple[str, str]] = field(default_factory=Counter)  # (dept, reason): none yet
 
 
 @dataclass

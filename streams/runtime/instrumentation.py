@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Protocol
-
 from ops import metrics
+from streams.processors.stats import StageCounts
 
 
-class StageStats(Protocol):
-    """What a stage counts per batch."""
-
-    outcomes: Counter[tuple[str, str]]  # (dept, outcome)
-    quality: Counter[tuple[str, str, str]]  # (dept, dimension, reason)
-    dead_letters: Counter[tuple[str, str, str]]  # (dept, step, reason)
-    ignored: Counter[tuple[str, str]]  # (dept, reason)
-
-
-def observe_batch(stage: str, events: int, seconds: float, stats: StageStats) -> None:
+def observe_batch(stage: str, events: int, seconds: float, stats: StageCounts) -> None:
     """One processed batch: its size, time, outcomes by department, findings, dead letters
     and the events deliberately not processed, by reason."""
     metrics.record_stage_batch(stage, events, seconds)
