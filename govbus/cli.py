@@ -844,11 +844,13 @@ bench_app.command("latency")(bench_latency)
 
 
 app.command("status")(status)
+from govbus.cli_chaos import chaos  # noqa: E402
 from govbus.cli_connect import connect_app  # noqa: E402
 from govbus.cli_lineage import lineage  # noqa: E402
 
 app.add_typer(connect_app, name="connect")
 app.command("lineage")(lineage)
+app.command("chaos")(chaos)
 
 
 def main() -> None:

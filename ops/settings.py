@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         default=None, description="ClickHouse server URL; unset means chDB in state_dir."
     )
     clickhouse_database: str = "govbus"
+    clickhouse_outage_switch: bool = Field(
+        default=False,
+        description="Let the fault matrix (govbus chaos) make ClickHouse unavailable to the "
+        "sink while <state_dir>/run/clickhouse-outage exists: how an embedded chDB, which "
+        "cannot be stopped apart from its process, shows an outage. Never set in production.",
+    )
     clickhouse_cluster: str | None = Field(
         default=None,
         description="A cluster in the server's remote_servers: the sink's tables are made "

@@ -28,6 +28,7 @@ from ops.settings import Settings
 from sinks.clickhouse.backend import BackendError, ClickHouseBackend, SerializedBackend
 from sinks.clickhouse.backend_factory import open_backend
 from sinks.clickhouse.migration import MigrationStep, migrate
+from sinks.clickhouse.outage import OutageSwitch, outage_file
 from sinks.clickhouse.query_server import QueryServer
 from sinks.clickhouse.tables import QUALITY_TABLE, SinkTable, sink_tables
 from sinks.clickhouse.writer import ClickHouseWriter, InsertObserver
@@ -85,7 +86,10 @@ class SinkService:
         self.query_access = query_access or QueryAccess()
         self.tables = tables or sink_tables(settings.clickhouse_database)
         # The writers insert from threads of their own, one call into the engine at a time.
-        self.backend: ClickHouseBackend = SerializedBackend(_open_owned(settings))
+        owned = _open_owned(settings)
+        if settings.clickhouse_outage_switch:
+            owned = OutageSwitch(owned, outage_file(settings))
+        self.backend: ClickHouseBackend = SerializedBackend(owned)
         self.writers = {
             t.spec.name: ClickHouseWriter(
                 self.backend,

@@ -1,0 +1,76 @@
+"""The faults of the matrix: what each does to a running pipeline, and how long the pipeline
+took to recover from it (seconds until the layers it hit had caught up with what their
+inputs held when the fault ended; None where nothing was stopped)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from govbus.chaos.pipeline import Pipeline
+from sinks.clickhouse.outage import OUTAGE_ENV, outage_file
+
+RESTART_AFTER_S = 2.0
+RECOVER_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    inject: Callable[[Pipeline], float | None]
+    raw_workers: int = 1
+    poison: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _killed(name: str, layer: str) -> Callable[[Pipeline], float | None]:
+    def inject(pipeline: Pipeline) -> float | None:
+        pipeline.kill(name)
+        time.sleep(RESTART_AFTER_S)
+        pipeline.start(name)
+        return pipeline.caught_up([layer], RECOVER_TIMEOUT_S)
+    return inject
+
+
+def _member_killed(pipeline: Pipeline) -> float | None:
+    """One of two raw workers dies for good: its partitions, and their row state, move."""
+    pipeline.kill("raw-2")
+    pipeline.processes.running.pop("raw-2")
+    return pipeline.caught_up(["raw"], RECOVER_TIMEOUT_S)
+
+
+def _clickhouse_away(seconds: float) -> Callable[[Pipeline], float | None]:
+    def inject(pipeline: Pipeline) -> float | None:
+        switch = outage_file(pipeline.settings)
+        switch.parent.mkdir(parents=True, exist_ok=True)
+        switch.touch()
+        try:
+            time.sleep(seconds)
+        finally:
+            switch.unlink()
+        return pipeline.caught_up(["sink"], RECOVER_TIMEOUT_S)
+    return inject
+
+
+def _nothing(pipeline: Pipeline) -> float | None:
+    return None
+
+
+FAULTS: dict[str, Fault] = {f.name: f for f in (
+    Fault("raw-worker-killed", "SIGKILL of the raw worker mid-batch, restarted 2 s later",
+          _killed("raw", "raw")),
+    Fault("theme-worker-killed", "SIGKILL of the theme worker mid-batch, restarted 2 s later",
+          _killed("theme", "theme")),
+    Fault("sink-killed", "SIGKILL of the sink mid-batch, restarted 2 s later",
+          _killed("sink", "sink")),
+    Fault("raw-member-killed", "two raw workers; one SIGKILLed for good (its partitions and "
+          "their state move)", _member_killed, raw_workers=2),
+    Fault("clickhouse-away-60s", "ClickHouse unavailable for 60 s", _clickhouse_away(60.0),
+          env={OUTAGE_ENV: "1"}),
+    Fault("poison-1pct", "1% poison input: garbage bytes, unknown schema ids, truncated Avro, "
+          "an update without its row (beside the simulator's 5% invalid fields)", _nothing,
+          poison=True),
+)}
+SHORT = ("raw-worker-killed", "sink-killed", "poison-1pct")

@@ -1,0 +1,169 @@
+"""The pipeline a fault is driven against: a namespace of its own, each layer a process of its
+own (so each can be killed), and a steady simulated load published beside it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+
+from connectors.simulate import flush_all, publish_event
+from connectors.simulator import DepartmentSimulator
+from govbus.bench.latency import publish_at_rate
+from govbus.bench.pipelines import Processes, Progress, isolated_run, sink_watch
+from govbus.keys import pseudonymizer
+from govbus.wiring import publishers
+from ops.kafka_client import kafka_config
+from ops.settings import Settings
+from sinks.query_client import endpoint_url
+from streams.runtime.raw_worker import group_id as raw_group
+from streams.runtime.theme_worker import group_id as theme_group
+from topics.catalog import Layer, by_layer
+from topics.schemas import source_names
+
+Say = Callable[[str], None]
+GOVBUS = [sys.executable, "-m", "govbus.cli"]
+ROLES = {
+    "raw": [*GOVBUS, "worker", "--role", "raw", "--loglevel", "warn"],
+    "theme": [*GOVBUS, "worker", "--role", "theme", "--loglevel", "warn"],
+    "sink": [*GOVBUS, "sink", "run", "--loglevel", "warning"],
+}
+STARTUP_TIMEOUT_S = 120.0
+
+
+class Pipeline:
+    """The processes of one run, by name (``raw``, ``raw-2``, ``theme``, ``sink``)."""
+
+    def __init__(self, settings: Settings, processes: Processes, say: Say) -> None:
+        self.settings = settings
+        self.processes = processes
+        self.say = say
+
+    def start(self, name: str) -> None:
+        self.processes.start(name, ROLES[name.split("-")[0]])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, mid-batch: nothing flushed, nothing committed, the group not left."""
+        process, _ = self.processes.running[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self, name: str) -> None:
+        process, _ = self.processes.running.pop(name)
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def groups(self) -> dict[str, tuple[str, list[str]]]:
+        """Each layer's consumer group and input topics."""
+        return {
+            "raw": (raw_group(self.settings, pseudonymizer(self.settings).key_id),
+                    [t.name for t in by_layer(Layer.RAW)]),
+            "theme": (theme_group(self.settings), [t.name for t in by_layer(Layer.FACT)]),
+            "sink": sink_watch(self.settings),
+        }
+
+    def progress(self, layers: list[str] | None = None) -> Progress:
+        groups = self.groups()
+        return Progress(kafka_config(self.settings),
+                        [groups[layer] for layer in layers or list(groups)])
+
+    def wait(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
+        """Seconds until ``condition`` held; raises at the timeout."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            self.processes.check()
+            if condition():
+                return time.monotonic() - started
+            time.sleep(0.25)
+        logs = "\n".join(f"--- {name}\n{log.read_text(errors='replace')[-1500:]}"
+                         for name, (_, log) in self.processes.running.items())
+        raise TimeoutError(f"{what}: not within {timeout_s:.0f} s\n{logs}")
+
+    def caught_up(self, layers: list[str], timeout_s: float) -> float:
+        """Seconds until the layers' groups have committed what their inputs held when
+        asked (the time a layer takes to recover)."""
+        progress = self.progress(layers)
+        try:
+            targets = [end for end, _ in progress.positions()]
+            return self.wait(lambda: all(done >= end for (_, done), end
+                                         in zip(progress.positions(), targets, strict=True)),
+                             timeout_s, f"{', '.join(layers)} catching up")
+        finally:
+            progress.close()
+
+    def drained(self, timeout_s: float) -> float:
+        progress = self.progress()
+        try:
+            return self.wait(lambda: progress.lag() == 0, timeout_s,
+                             "the pipeline draining (lag per layer "
+                             f"{[end - done for end, done in progress.positions()]})")
+        finally:
+            progress.close()
+
+
+@contextmanager
+def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None = None
+                     ) -> Iterator[Pipeline]:
+    """A fresh namespace with its raw worker(s), theme worker and sink running (``env``: more
+    of their environment)."""
+    with isolated_run("chaos-", say) as (settings, processes):
+        processes.env.update(env or {})
+        pipeline = Pipeline(settings, processes, say)
+        pipeline.start("sink")
+        pipeline.start("theme")
+        pipeline.start("raw")
+        for n in range(2, raw_workers + 1):
+            pipeline.start(f"raw-{n}")
+        pipeline.wait(lambda: endpoint_url(settings) is not None, STARTUP_TIMEOUT_S,
+                      "the sink's query endpoint")
+        yield pipeline
+
+
+class SteadyLoad(threading.Thread):
+    """The simulator's changes (with its injected defects) at a fixed rate; ``extra`` is
+    called with each change's index and may publish something of its own beside it."""
+
+    def __init__(self, settings: Settings, rate: float, seconds: float, seed: int = 17,
+                 extra: Callable[[int], None] | None = None) -> None:
+        super().__init__(daemon=True, name="chaos-load")
+        self.settings = settings
+        self.rate = rate
+        self.seconds = seconds
+        self.extra = extra
+        simulator = DepartmentSimulator(seed=seed, defect_rate=0.05)
+        self.snapshot = list(simulator.initial_snapshot())
+        self.changes = list(islice(simulator.changes(), int(rate * seconds)))
+        self.targets = publishers(settings, list(source_names()))
+        self.published = 0
+        self.error: BaseException | None = None
+
+    def warm_up(self) -> None:
+        for event in self.snapshot:
+            publish_event(event, self.targets)
+        self._flush()
+
+    def run(self) -> None:
+        try:
+            self.published = publish_at_rate(self._one, self.rate, self.seconds)
+            self._flush()
+        except BaseException as exc:  # reported by the run, not lost in a thread
+            self.error = exc
+
+    def _one(self, index: int, _ts_ms: int) -> None:
+        publish_event(self.changes[index], self.targets)
+        if self.extra is not None:
+            self.extra(index)
+
+    def _flush(self) -> None:
+        report = flush_all(self.targets, 120.0)
+        if report.failed or report.pending:
+            raise RuntimeError(f"published events not acknowledged: {report.errors[:3]}")

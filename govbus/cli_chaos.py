@@ -1,0 +1,56 @@
+"""``govbus chaos``: the fault matrix, one row per fault."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def chaos(
+    fault: Annotated[list[str] | None, typer.Option(
+        help="A fault to run (repeatable; default: every fault). See --list.")] = None,
+    rate: Annotated[float, typer.Option(min=1.0, help="Change events per second")] = 200.0,
+    seconds: Annotated[float, typer.Option(min=6.0, help="Seconds of load per fault")] = 60.0,
+    short: Annotated[bool, typer.Option(
+        help="The short form CI runs: three faults, 100 events/s for 15 s")] = False,
+    list_faults: Annotated[bool, typer.Option("--list", help="List the faults")] = False,
+) -> None:
+    """Drive each fault during a steady simulated load, drain, reconcile: events in, in std,
+    in the DLQ, lost, duplicated, theme rows differing, and the time to recover."""
+    from rich.table import Table
+
+    from govbus.bench.pipelines import sigterm_as_interrupt
+    from govbus.chaos.faults import FAULTS, SHORT
+    from govbus.chaos.matrix import run_matrix
+    from govbus.cli import err, fail, out
+
+    if list_faults:
+        for each in FAULTS.values():
+            out.print(f"{each.name:22} {each.description}", highlight=False)
+        return
+    names = list(SHORT) if short and not fault else (fault or list(FAULTS))
+    unknown = [n for n in names if n not in FAULTS]
+    if unknown:
+        raise fail(f"unknown fault {unknown[0]!r}; `govbus chaos --list` shows them", 2)
+    if short:
+        rate, seconds = 100.0, 15.0
+    table = Table("fault", "events in", "in std", "in DLQ", "lost", "duplicated",
+                  "theme rows differing", "ClickHouse rows differing", "clear PII found",
+                  "recover s")
+    failed = 0
+    with sigterm_as_interrupt():
+        for row in run_matrix(names, rate, seconds,
+                              lambda text: err.print(text, highlight=False)):
+            a = row.accounting
+            failed += not row.passed
+            table.add_row(row.fault, f"{a.events_in:,}", f"{a.in_std:,}", f"{a.in_dlq:,}",
+                          str(a.lost), str(a.duplicated), str(row.theme_differing),
+                          str(row.clickhouse_differing), str(row.clear_values),
+                          "-" if row.recover_s is None else f"{row.recover_s:.1f}")
+            if a.lost_examples or a.duplicated_examples:
+                err.print(f"{row.fault}: lost {list(a.lost_examples)}, duplicated "
+                          f"{list(a.duplicated_examples)}", highlight=False)
+    out.print(table)
+    if failed:
+        raise fail(f"{failed} of {len(names)} faults lost, doubled, differed or leaked", 1)
