@@ -109,7 +109,8 @@ def stack_status() -> None:
 @topics_app.command("apply")
 def topics_apply() -> None:
     """Create or update every catalog topic, register its schemas and, with security on,
-    create the principals' users and apply their ACLs."""
+    create the principals' users and apply their ACLs; then publish the resource catalog."""
+    from govbus.resource_catalog import publish_catalog
     from govbus.sharing import subscribed
     from govbus.wiring import audit_changes, topic_admin
     from topics.catalog import catalog
@@ -121,6 +122,9 @@ def topics_apply() -> None:
         table.add_row(change.topic, change.action, change.detail)
     out.print(table)
     audit_changes(settings, admin.access_changes)
+    made = publish_catalog(settings)
+    out.print(f"resource catalog: {made.revised} entries published, {made.withdrawn} "
+              f"withdrawn, {made.unchanged} unchanged", highlight=False)
 
 
 @topics_app.command("list")

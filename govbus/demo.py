@@ -17,6 +17,7 @@ import httpx
 
 from connectors.simulate import SimulationReport, run_simulation
 from connectors.simulator import DepartmentSimulator
+from govbus.resource_catalog import publish_catalog
 from govbus.wiring import (
     admin_settings,
     department_targets,
@@ -29,7 +30,7 @@ from ops.stack.manager import LocalStack
 from sinks.clickhouse.kanon import COLUMNS as KANON_COLUMNS
 from sinks.clickhouse.kanon import KANON_VIEW, parse_row, summary_lines
 from sinks.query_client import endpoint_url, run_query
-from topics.catalog import catalog
+from topics.catalog import catalog, resource_catalog_topic
 from topics.schemas import source_names
 
 GOVBUS = [sys.executable, "-m", "govbus.cli"]
@@ -63,6 +64,9 @@ def start(settings: Settings, say: Callable[[str], None], cdc: bool = False) -> 
     start_audit_shipper(settings, stack, say)
     topic_admin(admin_settings(settings)).apply(catalog())
     say(f"topics: {len(catalog())} applied")
+    made = publish_catalog(settings)
+    say(f"resource catalog: {made.revised} entries published to "
+        f"{resource_catalog_topic().name} ({made.unchanged} unchanged)")
     if cdc:  # after the topics: Connect's own topics and principal come with them
         for line in stack.up(cdc=True):
             if line.startswith(("postgres", "connect")):

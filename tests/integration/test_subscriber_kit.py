@@ -22,18 +22,19 @@ from typing import Any
 from confluent_kafka import Producer
 
 from connectors.subscriber.examples import expiry_notifier
-from govbus.sharing import decide_request, read_subscriptions, revoke_grant, submit
+from govbus.resource_catalog import publish_catalog, resource_catalog
+from govbus.sharing import decide_request, revoke_grant, submit
 from govbus.wiring import admin_settings, registry, topic_admin
 from ops import metrics
 from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.migration import migrate
-from sinks.clickhouse.tables import subscriptions_table
+from sinks.clickhouse.tables import SinkTable, resource_catalog_table, subscriptions_table
 from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.message import SinkMessage
 from sinks.sharing_monitor import OverdueSubscriptions
-from topics.catalog import audit_topic, catalog, std_topic, subscriptions_topic
+from topics.catalog import audit_topic, catalog, std_topic
 from topics.principals import consumer
 from topics.reader import TopicReader
 from topics.schemas import key_schema, std_change_event_schema
@@ -121,20 +122,54 @@ def notices(seen: list[str]) -> set[str]:
     return {line.partition("notice: ")[2] for line in seen if line.startswith("notice: ")}
 
 
-def overdue_per_provider(settings: Settings, tmp_path: Path, now_ms: int) -> dict[str, int]:
-    """The sink's subscriptions table and overdue monitor, fed the topic's revisions."""
+@contextmanager
+def sink_engine(tmp_path: Path) -> Iterator[ChdbBackend]:
+    """The sink's embedded engine with its tables (fed below as the sink feeds them)."""
     engine = ChdbBackend(tmp_path / "chdb")
     try:
-        database = settings.clickhouse_database
-        migrate(engine, database)
-        writer = ClickHouseWriter(engine, subscriptions_table(database).spec)
-        for offset, item in enumerate(read_subscriptions(settings).values()):
-            writer.add(SinkMessage(subscriptions_topic().name, 0, offset,
-                                   item.subscription_id, item.record()))
-        writer.flush(force=True)
-        return OverdueSubscriptions(engine, database, clock=lambda: now_ms / 1000).check()
+        migrate(engine, get_settings().clickhouse_database)
+        yield engine
     finally:
         engine.close()
+
+
+def land(engine: ChdbBackend, table: SinkTable, settings: Settings) -> None:
+    """Every message of the table's topic into the table, as the sink's writer takes them."""
+    writer = ClickHouseWriter(engine, table.spec)
+    admin = admin_settings(settings)
+    for topic in table.topics:
+        for m in TopicReader(kafka_config(admin), registry(admin), topic).messages_to_end():
+            writer.add(SinkMessage(m.topic, m.partition, m.offset, m.key, m.value))
+    writer.flush(force=True)
+
+
+def overdue_per_provider(settings: Settings, tmp_path: Path, now_ms: int) -> dict[str, int]:
+    """The sink's subscriptions table and overdue monitor at ``now_ms``."""
+    with sink_engine(tmp_path) as engine:
+        database = settings.clickhouse_database
+        land(engine, subscriptions_table(database), settings)
+        return OverdueSubscriptions(engine, database, clock=lambda: now_ms / 1000).check()
+
+
+def test_the_catalog_is_published_to_its_topic_and_landed(namespace: str,
+                                                          tmp_path: Path) -> None:
+    settings = get_settings()
+    topic_admin(settings).apply(catalog())
+    first = publish_catalog(settings)
+    assert (first.revised, first.withdrawn, first.unchanged) == (12, 0, 0)
+    assert publish_catalog(settings).revised == 0
+    with sink_engine(tmp_path) as engine:
+        table = resource_catalog_table(settings.clickhouse_database)
+        land(engine, table, settings)
+        rows = engine.query(
+            f"SELECT sharing, count(), sum(length(items)) FROM {table.spec.qualified_name} "
+            "FINAL GROUP BY sharing ORDER BY sharing").rows
+    expected: dict[str, list[int]] = {}
+    for resource in resource_catalog(settings):
+        counts = expected.setdefault(str(resource.sharing), [0, 0])
+        counts[0] += 1
+        counts[1] += len(resource.items)
+    assert {str(s): [int(n), int(i)] for s, n, i in rows} == expected
 
 
 def test_a_department_subscribes_and_its_app_reads_until_revoked(namespace: str,
