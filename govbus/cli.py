@@ -652,6 +652,9 @@ def demo(
         out.rule("sharing: the resource catalog and a department's subscriptions")
         for line in run.sharing_summary(settings):
             out.print(line, highlight=False)
+        out.rule("a consuming department's subscriber: granted, then running (faust)")
+        for line in run.subscriber_example(settings):
+            out.print(line, highlight=False, markup=False)
         out.rule("lineage: one person's theme row back to each department's raw messages")
         for line in run.lineage_example(settings):
             out.print(line, highlight=False, markup=False)
@@ -679,6 +682,10 @@ def demo(
     out.print("          govbus query \"SELECT * FROM govbus.v_k_anonymity\"")
     out.print("          govbus dlq list; govbus connect status")
     out.print("          govbus catalog list; govbus subscribe list")
+    out.print("          govbus query \"SELECT code, name, sharing FROM govbus.resource_catalog "
+              "FINAL\"")
+    out.print(f"          GOVBUS_KAFKA_USER=consumer-market python -m {run.NOTIFIER_MODULE}"
+              "   (the subscriber; connectors/subscriber/examples/)")
     out.print("          govbus lineage <a theme row's entity key>")
     out.print("stop:     govbus stack down")
 

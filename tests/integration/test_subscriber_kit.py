@@ -8,11 +8,7 @@ the 无条件 grant and `acl sync` are test_sharing.py's.)"""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import queue
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +18,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from connectors.subscriber.examples import expiry_notifier
+from govbus.demo import notifier_process
 from govbus.resource_catalog import publish_catalog, resource_catalog
 from govbus.sharing import decide_request, revoke_grant, submit
 from govbus.wiring import admin_settings, registry, topic_admin
@@ -35,7 +32,6 @@ from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.message import SinkMessage
 from sinks.sharing_monitor import OverdueSubscriptions
 from topics.catalog import audit_topic, catalog, std_topic
-from topics.principals import consumer
 from topics.reader import TopicReader
 from topics.schemas import key_schema, std_change_event_schema
 from topics.serde import AvroEncoder
@@ -72,35 +68,6 @@ def publish_licences(settings: Settings, events: list[dict[str, Any]]) -> None:
         producer.produce(topic.name, value.encode(event),
                          key.encode({"licence_id": event["after"]["licence_id"]}))
     assert producer.flush(30) == 0
-
-
-@contextmanager
-def notifier_app(settings: Settings) -> Iterator[queue.Queue[str | None]]:
-    """The example app as the department runs it (its own process, its own principal), its
-    output lines in a queue; stopped when the block ends."""
-    env = {**os.environ, "GOVBUS_KAFKA_USER": consumer(DEPT)}
-    env.pop("GOVBUS_KAFKA_PASSWORD", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "connectors.subscriber.examples.expiry_notifier"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line.rstrip())
-        lines.put(None)  # the app ended
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        yield lines
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
 
 
 def read_until(lines: queue.Queue[str | None], seen: list[str],
@@ -194,7 +161,7 @@ def test_a_department_subscribes_and_its_app_reads_until_revoked(namespace: str,
     ])
 
     seen: list[str] = []
-    with notifier_app(settings) as lines:
+    with notifier_process(settings) as lines:
         read_until(lines, seen, lambda s: len(notices(s)) == 2, "two notices")
         assert notices(seen) == {
             f"licence 食品经营许可证 SP-soon expires in 10 days ({today + dt.timedelta(days=10)})"
