@@ -23,7 +23,7 @@ from govbus.resource_catalog import publish_catalog, resource_catalog
 from govbus.sharing import decide_request, revoke_grant, submit
 from govbus.wiring import admin_settings, registry, topic_admin
 from ops import metrics
-from ops.kafka_client import kafka_config
+from ops.kafka_client import as_principal, kafka_config
 from ops.settings import Settings, get_settings
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.migration import migrate
@@ -31,7 +31,8 @@ from sinks.clickhouse.tables import SinkTable, resource_catalog_table, subscript
 from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.message import SinkMessage
 from sinks.sharing_monitor import OverdueSubscriptions
-from topics.catalog import audit_topic, catalog, std_topic
+from topics.catalog import audit_topic, catalog, resource_catalog_topic, std_topic
+from topics.principals import consumer
 from topics.reader import TopicReader
 from topics.schemas import key_schema, std_change_event_schema
 from topics.serde import AvroEncoder
@@ -125,6 +126,11 @@ def test_the_catalog_is_published_to_its_topic_and_landed(namespace: str,
     first = publish_catalog(settings)
     assert (first.revised, first.withdrawn, first.unchanged) == (12, 0, 0)
     assert publish_catalog(settings).revised == 0
+    # Every consuming department may read it: it is what they ask from.
+    market = as_principal(settings, consumer(DEPT))
+    browsed = TopicReader(kafka_config(market), registry(market),
+                          resource_catalog_topic().name).messages_to_end()
+    assert len({m.key for m in browsed}) == first.revised
     with sink_engine(tmp_path) as engine:
         table = resource_catalog_table(settings.clickhouse_database)
         land(engine, table, settings)
