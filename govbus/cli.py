@@ -653,8 +653,8 @@ def demo(
         for line in run.sharing_summary(settings):
             out.print(line, highlight=False)
         out.rule("a consuming department's subscriber: granted, then running (faust)")
-        for line in run.subscriber_example(settings):
-            out.print(line, highlight=False, markup=False)
+        run.subscriber_example(settings,
+                               lambda line: out.print(line, highlight=False, markup=False))
         out.rule("lineage: one person's theme row back to each department's raw messages")
         for line in run.lineage_example(settings):
             out.print(line, highlight=False, markup=False)

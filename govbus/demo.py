@@ -247,8 +247,8 @@ def notifier_process(settings: Settings) -> Iterator[queue.Queue[str | None]]:
             process.wait(30)
 
 
-def subscriber_example(settings: Settings, quiet_s: float = 3.0, first_s: float = 25.0,
-                       most: int = 6) -> list[str]:
+def subscriber_example(settings: Settings, say: Callable[[str], None], quiet_s: float = 3.0,
+                       first_s: float = 25.0, most: int = 6) -> None:
     """The market regulator's request for the licence office's std licences, the provider's
     approval (once), then its expiry notifier running until its notices stop coming (a few
     seconds; ``first_s`` at most for the first one): what happened and the first notices."""
@@ -259,14 +259,14 @@ def subscriber_example(settings: Settings, quiet_s: float = 3.0, first_s: float 
     held = [s for s in read_subscriptions(settings).values()
             if (s.consumer, s.topic, s.status) == (dept, topic, "granted")]
     if held:
-        grant = held[0]
-        lines = [f"{dept} -> {topic} ({grant.sharing}): granted by {grant.decided_by}"]
+        say(f"{dept} -> {topic} ({held[0].sharing}): granted by {held[0].decided_by}")
     else:
         asked = submit(settings, topic, dept, NOTIFIER_PURPOSE)
+        say(f"{dept} requests {topic} ({asked.sharing}): {asked.status}, decision due "
+            f"{_when(asked.due_ms or 0)}")
         grant = decide_request(settings, asked.subscription_id, asked.provider, True, "")
-        lines = [f"{dept} requests {topic} ({asked.sharing}): {asked.status}, decision due "
-                 f"{_when(asked.due_ms or 0)}",
-                 f"{grant.provider} approves {grant.subscription_id}: {grant.status}"]
+        say(f"{grant.provider} approves {grant.subscription_id}: {grant.status}")
+    say(f"python -m {NOTIFIER_MODULE} as {consumer(dept)}, until its notices stop ...")
     started = time.monotonic()
     notices: list[str] = []
     with notifier_process(settings) as output:
@@ -279,16 +279,14 @@ def subscriber_example(settings: Settings, quiet_s: float = 3.0, first_s: float 
             if line is None:
                 break
             if line.startswith("notice: "):
+                if len(notices) < most:
+                    say(f"  {line}")
                 notices.append(line)
                 until = time.monotonic() + quiet_s
-    lines.append(f"python -m {NOTIFIER_MODULE} (as {consumer(dept)}) ran "
-                 f"{time.monotonic() - started:.0f} s and printed {len(notices)} notices"
-                 + (":" if notices else " (it resumes where its consumer group left off: "
-                    "nothing new since the last run)"))
-    lines += [f"  {notice}" for notice in notices[:most]]
-    if len(notices) > most:
-        lines.append(f"  ... and {len(notices) - most} more")
-    return lines
+    say(f"it ran {time.monotonic() - started:.0f} s and printed {len(notices)} notices"
+        + (f" ({len(notices) - most} more not shown)" if len(notices) > most else "")
+        + ("" if notices else " (it resumes where its consumer group left off: nothing new "
+           "since its last run)"))
 
 
 def lineage_example(settings: Settings, most_records: int = 2, most_changes: int = 2
