@@ -2,8 +2,9 @@
 regulator requests the licence office's 有条件 std licences; the request waits, goes overdue
 (the sink's monitor counts it); the licence office approves; the example faust app reads the
 granted topic as ``consumer-market`` and prints its notices; the grant is revoked and the
-app's next fetch is denied; every step is audited. (The raw topic's refusal with its basis,
-the 无条件 grant and `acl sync` are test_sharing.py's.)"""
+app's next fetch is denied; every step is audited. On the way, the resource catalog is
+published, browsed by the department and landed in its table. (The raw topic's refusal with
+its basis, the 无条件 grant and `acl sync` are test_sharing.py's.)"""
 
 from __future__ import annotations
 
@@ -111,32 +112,20 @@ def land(engine: ChdbBackend, table: SinkTable, settings: Settings) -> None:
     writer.flush(force=True)
 
 
-def overdue_per_provider(settings: Settings, tmp_path: Path, now_ms: int) -> dict[str, int]:
-    """The sink's subscriptions table and overdue monitor at ``now_ms``."""
-    with sink_engine(tmp_path) as engine:
-        database = settings.clickhouse_database
-        land(engine, subscriptions_table(database), settings)
-        return OverdueSubscriptions(engine, database, clock=lambda: now_ms / 1000).check()
-
-
-def test_the_catalog_is_published_to_its_topic_and_landed(namespace: str,
-                                                          tmp_path: Path) -> None:
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+def catalog_landed(engine: ChdbBackend, settings: Settings) -> None:
+    """The catalog published (a second run writes nothing), browsable by a department, and
+    landed in its table as it is: entries and items per sharing type."""
     first = publish_catalog(settings)
     assert (first.revised, first.withdrawn, first.unchanged) == (12, 0, 0)
     assert publish_catalog(settings).revised == 0
-    # Every consuming department may read it: it is what they ask from.
     market = as_principal(settings, consumer(DEPT))
     browsed = TopicReader(kafka_config(market), registry(market),
                           resource_catalog_topic().name).messages_to_end()
     assert len({m.key for m in browsed}) == first.revised
-    with sink_engine(tmp_path) as engine:
-        table = resource_catalog_table(settings.clickhouse_database)
-        land(engine, table, settings)
-        rows = engine.query(
-            f"SELECT sharing, count(), sum(length(items)) FROM {table.spec.qualified_name} "
-            "FINAL GROUP BY sharing ORDER BY sharing").rows
+    table = resource_catalog_table(settings.clickhouse_database)
+    land(engine, table, settings)
+    rows = engine.query(f"SELECT sharing, count(), sum(length(items)) FROM "
+                        f"{table.spec.qualified_name} FINAL GROUP BY sharing").rows
     expected: dict[str, list[int]] = {}
     for resource in resource_catalog(settings):
         counts = expected.setdefault(str(resource.sharing), [0, 0])
@@ -152,10 +141,17 @@ def test_a_department_subscribes_and_its_app_reads_until_revoked(namespace: str,
 
     waiting = submit(settings, f"std.{SOURCE}", DEPT, "食品经营许可证到期提醒")
     assert waiting.status == "requested" and waiting.due_ms is not None
-    assert overdue_per_provider(settings, tmp_path, waiting.due_ms - 1) == {PROVIDER: 0}
-    metrics.subscriptions_overdue.clear()
-    assert overdue_per_provider(settings, tmp_path, waiting.due_ms + 1) == {PROVIDER: 1}
-    assert metrics.subscriptions_overdue.labels(dept=PROVIDER)._value.get() == 1
+    due_ms = waiting.due_ms
+    with sink_engine(tmp_path) as engine:
+        database = settings.clickhouse_database
+        land(engine, subscriptions_table(database), settings)
+        metrics.subscriptions_overdue.clear()
+        on_time = OverdueSubscriptions(engine, database, clock=lambda: (due_ms - 1) / 1000)
+        assert on_time.check() == {PROVIDER: 0}
+        late = OverdueSubscriptions(engine, database, clock=lambda: (due_ms + 1) / 1000)
+        assert late.check() == {PROVIDER: 1}
+        assert metrics.subscriptions_overdue.labels(dept=PROVIDER)._value.get() == 1
+        catalog_landed(engine, settings)
 
     granted = decide_request(settings, waiting.subscription_id, PROVIDER, True, "")
     assert granted.status == "granted"
