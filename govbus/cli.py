@@ -109,7 +109,8 @@ def stack_status() -> None:
 @topics_app.command("apply")
 def topics_apply() -> None:
     """Create or update every catalog topic, register its schemas and, with security on,
-    create the principals' users and apply their ACLs."""
+    create the principals' users and apply their ACLs; then publish the resource catalog."""
+    from govbus.resource_catalog import publish_catalog
     from govbus.sharing import subscribed
     from govbus.wiring import audit_changes, topic_admin
     from topics.catalog import catalog
@@ -121,6 +122,9 @@ def topics_apply() -> None:
         table.add_row(change.topic, change.action, change.detail)
     out.print(table)
     audit_changes(settings, admin.access_changes)
+    made = publish_catalog(settings)
+    out.print(f"resource catalog: {made.revised} entries published, {made.withdrawn} "
+              f"withdrawn, {made.unchanged} unchanged", highlight=False)
 
 
 @topics_app.command("list")
@@ -648,6 +652,9 @@ def demo(
         out.rule("sharing: the resource catalog and a department's subscriptions")
         for line in run.sharing_summary(settings):
             out.print(line, highlight=False)
+        out.rule("a consuming department's subscriber: granted, then running (faust)")
+        run.subscriber_example(settings,
+                               lambda line: out.print(line, highlight=False, markup=False))
         out.rule("lineage: one person's theme row back to each department's raw messages")
         for line in run.lineage_example(settings):
             out.print(line, highlight=False, markup=False)
@@ -675,6 +682,10 @@ def demo(
     out.print("          govbus query \"SELECT * FROM govbus.v_k_anonymity\"")
     out.print("          govbus dlq list; govbus connect status")
     out.print("          govbus catalog list; govbus subscribe list")
+    out.print("          govbus query \"SELECT code, name, sharing FROM govbus.resource_catalog "
+              "FINAL\"")
+    out.print(f"          GOVBUS_KAFKA_USER=consumer-market python -m {run.NOTIFIER_MODULE}"
+              "   (the subscriber; connectors/subscriber/examples/)")
     out.print("          govbus lineage <a theme row's entity key>")
     out.print("stop:     govbus stack down")
 

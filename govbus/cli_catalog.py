@@ -1,5 +1,6 @@
-"""``govbus catalog list|show|export``: the resource catalog (政务信息资源目录) for the people
-who browse it. Reads the topic catalog, the schemas and ``topics/sharing.toml``; no service."""
+"""``govbus catalog list|show|export|publish``: the resource catalog (政务信息资源目录) for the
+people who browse it. Reads the topic catalog, the schemas and ``topics/sharing.toml``; no
+service, but ``publish``, which writes it to its topic for the sink to land."""
 
 from __future__ import annotations
 
@@ -118,6 +119,23 @@ def _terms_table(resource: Resource) -> Table:
         if value is not None:
             table.add_row(label, value)
     return table
+
+
+@catalog_app.command("publish")
+def catalog_publish() -> None:
+    """Publish the catalog to its compacted topic (the sink lands it in the
+    ``resource_catalog`` table): new and changed entries, tombstones for withdrawn ones."""
+    from govbus.cli import operator_settings, out
+    from govbus.resource_catalog import publish_catalog
+    from topics.catalog import resource_catalog_topic
+    from topics.sharing import SharingDeclarationError
+
+    try:
+        made = publish_catalog(operator_settings())
+    except SharingDeclarationError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"catalog: {made.revised} entries published, {made.withdrawn} withdrawn, "
+              f"{made.unchanged} unchanged on {resource_catalog_topic().name}", highlight=False)
 
 
 @catalog_app.command("export")

@@ -7,8 +7,13 @@ libraries have caught up, then shows what they hold. `govbus stack down` stops e
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import queue
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +22,8 @@ import httpx
 
 from connectors.simulate import SimulationReport, run_simulation
 from connectors.simulator import DepartmentSimulator
+from govbus.resource_catalog import publish_catalog
+from govbus.sharing import subscribed
 from govbus.wiring import (
     admin_settings,
     department_targets,
@@ -28,8 +35,10 @@ from ops.settings import Settings
 from ops.stack.manager import LocalStack
 from sinks.clickhouse.kanon import COLUMNS as KANON_COLUMNS
 from sinks.clickhouse.kanon import KANON_VIEW, parse_row, summary_lines
+from sinks.clickhouse.tables import resource_catalog_table
 from sinks.query_client import endpoint_url, run_query
-from topics.catalog import catalog
+from topics.catalog import catalog, resource_catalog_topic
+from topics.principals import consumer
 from topics.schemas import source_names
 
 GOVBUS = [sys.executable, "-m", "govbus.cli"]
@@ -61,8 +70,12 @@ def start(settings: Settings, say: Callable[[str], None], cdc: bool = False) -> 
     for line in stack.up():
         say(line)
     start_audit_shipper(settings, stack, say)
-    topic_admin(admin_settings(settings)).apply(catalog())
+    # With the grants the subscriptions name, so a second demo keeps them.
+    topic_admin(admin_settings(settings), subscribed(settings)).apply(catalog())
     say(f"topics: {len(catalog())} applied")
+    made = publish_catalog(settings)
+    say(f"resource catalog: {made.revised} entries published to "
+        f"{resource_catalog_topic().name} ({made.unchanged} unchanged)")
     if cdc:  # after the topics: Connect's own topics and principal come with them
         for line in stack.up(cdc=True):
             if line.startswith(("postgres", "connect")):
@@ -182,6 +195,10 @@ def sharing_summary(settings: Settings) -> list[str]:
              f"({sum(r.sharing == '无条件' for r in resources)} 无条件, "
              f"{sum(r.sharing == '有条件' for r in resources)} 有条件, "
              f"{sum(r.sharing == '不予共享' for r in resources)} 不予共享)"]
+    table = resource_catalog_table(settings.clickhouse_database).spec.qualified_name
+    landed = query(settings, f"SELECT count() FROM {table} FINAL").rows
+    lines.append(f"published to {resource_catalog_topic().name}, landed in {table} "
+                 f"({landed[0][0] if landed else 0} rows)")
     held = {(s.consumer, s.topic) for s in read_subscriptions(settings).values()}
     for topic, purpose in DEMO_REQUESTS:
         if ("civil", topic) not in held:
@@ -191,6 +208,85 @@ def sharing_summary(settings: Settings) -> list[str]:
                if made.status == "requested" and made.due_ms else "")
         lines.append(f"{made.consumer} -> {made.topic} ({made.sharing}): {made.status}{due}")
     return lines
+
+
+# The demo's granted subscription and its subscriber: the market regulator's licence expiry
+# notifier (connectors/subscriber/examples) on the licence office's 有条件 std licences.
+NOTIFIER_MODULE = "connectors.subscriber.examples.expiry_notifier"
+NOTIFIER_PURPOSE = "食品经营等许可证到期前提醒经营主体换证"
+
+
+@contextlib.contextmanager
+def notifier_process(settings: Settings) -> Iterator[queue.Queue[str | None]]:
+    """The example subscriber as its department runs it: its own process, connecting as
+    ``consumer-<dept>``; its output lines (None once it ended) in a queue; stopped after."""
+    from connectors.subscriber.examples import expiry_notifier
+
+    env = {**os.environ, "GOVBUS_KAFKA_USER": consumer(expiry_notifier.DEPT),
+           "GOVBUS_TOPIC_NAMESPACE": settings.topic_namespace}
+    env.pop("GOVBUS_KAFKA_PASSWORD", None)
+    process = subprocess.Popen([sys.executable, "-m", NOTIFIER_MODULE], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip())
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        yield lines
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+
+
+def subscriber_example(settings: Settings, say: Callable[[str], None], quiet_s: float = 3.0,
+                       first_s: float = 25.0, most: int = 6) -> None:
+    """The market regulator's request for the licence office's std licences, the provider's
+    approval (once), then its expiry notifier running until its notices stop coming (a few
+    seconds; ``first_s`` at most for the first one): what happened and the first notices."""
+    from connectors.subscriber.examples import expiry_notifier
+    from govbus.sharing import decide_request, read_subscriptions, submit
+
+    dept, topic = expiry_notifier.DEPT, expiry_notifier.TOPIC
+    held = [s for s in read_subscriptions(settings).values()
+            if (s.consumer, s.topic, s.status) == (dept, topic, "granted")]
+    if held:
+        say(f"{dept} -> {topic} ({held[0].sharing}): granted by {held[0].decided_by}")
+    else:
+        asked = submit(settings, topic, dept, NOTIFIER_PURPOSE)
+        say(f"{dept} requests {topic} ({asked.sharing}): {asked.status}, decision due "
+            f"{_when(asked.due_ms or 0)}")
+        grant = decide_request(settings, asked.subscription_id, asked.provider, True, "")
+        say(f"{grant.provider} approves {grant.subscription_id}: {grant.status}")
+    say(f"python -m {NOTIFIER_MODULE} as {consumer(dept)}, until its notices stop ...")
+    started = time.monotonic()
+    notices: list[str] = []
+    with notifier_process(settings) as output:
+        until = started + first_s
+        while time.monotonic() < until:
+            try:
+                line = output.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            if line.startswith("notice: "):
+                if len(notices) < most:
+                    say(f"  {line}")
+                notices.append(line)
+                until = time.monotonic() + quiet_s
+    say(f"it ran {time.monotonic() - started:.0f} s and printed {len(notices)} notices"
+        + (f" ({len(notices) - most} more not shown)" if len(notices) > most else "")
+        + ("" if notices else " (it resumes where its consumer group left off: nothing new "
+           "since its last run)"))
 
 
 def lineage_example(settings: Settings, most_records: int = 2, most_changes: int = 2

@@ -10,19 +10,22 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka import Producer
-
 from govbus.resource_catalog import resource_catalog
-from govbus.wiring import access_admin, admin_settings, audit_changes, audit_trail, registry
+from govbus.wiring import (
+    access_admin,
+    admin_settings,
+    audit_changes,
+    audit_trail,
+    registry,
+    write_as_admin,
+)
 from ops.kafka_client import kafka_config
-from ops.runtime.client_config import producer_config
 from ops.settings import Settings
 from topics.access_admin import AccessChange, revoked
 from topics.audit import AuditEvent
 from topics.catalog import catalog, subscriptions_topic
 from topics.principals import ADMIN, Principal, consumer, principals
 from topics.reader import TopicReader
-from topics.serde import AvroEncoder
 from topics.sharing import read_declaration
 from topics.subscriptions import (
     Subscription,
@@ -105,18 +108,8 @@ def _record(settings: Settings, subscription: Subscription, kind: str) -> None:
 
 
 def _write(settings: Settings, subscription: Subscription) -> None:
-    admin = admin_settings(settings)
-    topic = subscriptions_topic()
-    assert topic.key_schema is not None and topic.value_schema is not None
-    schemas = registry(admin)
-    key = AvroEncoder(topic.key_schema(), schemas.register(topic.key_subject, topic.key_schema()))
-    value = AvroEncoder(topic.value_schema(),
-                        schemas.register(topic.value_subject, topic.value_schema()))
-    producer = Producer(producer_config(kafka_config(admin), "govbus-sharing", log_level=0))
-    producer.produce(topic.name, value.encode(subscription.record()),
-                     key.encode(subscription.subscription_id))
-    if producer.flush(30):
-        raise RuntimeError(f"the broker did not acknowledge {subscription.subscription_id}")
+    write_as_admin(settings, subscriptions_topic(),
+                   [(subscription.subscription_id, subscription.record(), None)])
 
 
 def _align_acls(settings: Settings, dept: str, before: dict[str, frozenset[str]],

@@ -16,15 +16,19 @@ from confluent_kafka import Producer
 from connectors.publisher import ChangeEventPublisher, publisher_config
 from ops.access import AccessFolder
 from ops.kafka_client import as_principal, check_connection, kafka_config, registry_config
+from ops.runtime.client_config import producer_config
 from ops.settings import Settings
 from ops.stack.kafka import KafkaBroker
 from sinks.clickhouse.query_server import QueryRecord
 from topics.access_admin import AccessAdmin, AccessChange
 from topics.admin import TopicAdmin
 from topics.audit import AuditEvent, AuditTrail, broker_denials
+from topics.catalog import Topic
+from topics.headers import version_headers
 from topics.principals import ADMIN, SINK, principals, publisher
 from topics.registry import SchemaRegistry
 from topics.schemas import row_spec
+from topics.serde import AvroEncoder
 
 if TYPE_CHECKING:
     import psycopg
@@ -84,6 +88,29 @@ def publishers(settings: Settings, sources: list[str]) -> dict[str, ChangeEventP
                 source, producer, schema_registry, settings.default_compatibility
             )
     return result
+
+
+def write_as_admin(settings: Settings, topic: Topic,
+                   records: Iterable[tuple[str, dict[str, Any] | None, int | None]]) -> int:
+    """Keyed records of a compacted bus topic (string key; a None value is a tombstone, its
+    version in the header), written as the admin and acknowledged by all replicas; returns
+    how many."""
+    admin = admin_settings(settings)
+    assert topic.key_schema is not None and topic.value_schema is not None
+    schemas = registry(admin)
+    key = AvroEncoder(topic.key_schema(), schemas.register(topic.key_subject, topic.key_schema()))
+    value = AvroEncoder(topic.value_schema(),
+                        schemas.register(topic.value_subject, topic.value_schema()))
+    producer = Producer(producer_config(kafka_config(admin), "govbus-admin", log_level=0))
+    written = 0
+    for record_key, record, version in records:
+        producer.produce(topic.name, None if record is None else value.encode(record),
+                         key.encode(record_key),
+                         headers=version_headers(version) if version is not None else None)
+        written += 1
+    if producer.flush(30):
+        raise RuntimeError(f"the broker did not acknowledge every record of {topic.name}")
+    return written
 
 
 def audit_trail(settings: Settings) -> AuditTrail:

@@ -8,10 +8,13 @@ libraries, a few engine tables that hold no data are readable by all (``SELECT 1
 ``system`` and every other table function (``file``, ``url``, ``remote``, ...) are no one's.
 
 - ``analyst``: the theme libraries, the facts, the quality findings, the division codes, the
-  subscriptions and every view; not the audit trail (it records who asked what).
+  subscriptions, the resource catalog and every view; not the audit trail (it records who
+  asked what).
 - ``statistician``: the views alone, whose counts below k are suppressed: published
-  statistics, never a row about a person.
-- ``auditor``: the audit trail, the subscriptions and the quality findings with their views.
+  statistics, never a row about a person; and the resource catalog, which is about
+  resources, not people.
+- ``auditor``: the audit trail, the subscriptions, the resource catalog and the quality
+  findings with their views.
 
 The endpoint serves the embedded engine, which has no users of its own. A ClickHouse server
 is queried directly with the server's own users and grants, which its operators manage.
@@ -31,6 +34,7 @@ from sinks.clickhouse.tables import (
     FACTS_TABLE,
     PROFILE_PREFIX,
     QUALITY_TABLE,
+    RESOURCE_CATALOG_TABLE,
     SUBSCRIPTIONS_TABLE,
 )
 
@@ -72,11 +76,14 @@ class QueryUser:
 QUERY_USERS: Final = MappingProxyType({
     user.name: user for user in (
         QueryUser("analyst", (f"{PROFILE_PREFIX}*", FACTS_TABLE, QUALITY_TABLE, DIVISIONS_TABLE,
-                              SUBSCRIPTIONS_TABLE, VIEWS),
-                  "theme libraries, facts, quality findings, subscriptions and views"),
-        QueryUser("statistician", (VIEWS,), "the aggregate views (small counts suppressed)"),
-        QueryUser("auditor", (AUDIT_TABLE, QUALITY_TABLE, SUBSCRIPTIONS_TABLE, "v_quality_*"),
-                  "the audit trail, data quality and subscriptions"),
+                              SUBSCRIPTIONS_TABLE, RESOURCE_CATALOG_TABLE, VIEWS),
+                  "theme libraries, facts, quality findings, subscriptions, the resource "
+                  "catalog and views"),
+        QueryUser("statistician", (VIEWS, RESOURCE_CATALOG_TABLE),
+                  "the aggregate views (small counts suppressed) and the resource catalog"),
+        QueryUser("auditor", (AUDIT_TABLE, QUALITY_TABLE, SUBSCRIPTIONS_TABLE,
+                              RESOURCE_CATALOG_TABLE, "v_quality_*"),
+                  "the audit trail, data quality, subscriptions and the resource catalog"),
     )
 })
 

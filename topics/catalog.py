@@ -169,9 +169,12 @@ def _audit_topic(namespace: str) -> Topic:
     )
 
 
+SUBSCRIPTIONS, RESOURCE_CATALOG = "subscriptions", "catalog"
+
+
 def _subscriptions_topic(namespace: str) -> Topic:
     return Topic(
-        name=f"{namespace}sharing.subscriptions",
+        name=f"{namespace}sharing.{SUBSCRIPTIONS}",
         layer=Layer.SHARING,
         description="Subscriptions to catalog resources: requests and the providers' "
         "decisions, the latest per subscription (the grants' one source).",
@@ -180,6 +183,22 @@ def _subscriptions_topic(namespace: str) -> Topic:
         cleanup=Cleanup.COMPACT,
         key_schema=lambda: load_avsc("keys/string_key.avsc"),
         value_schema=lambda: load_avsc("sharing/subscription.avsc"),
+        source=SUBSCRIPTIONS,
+    )
+
+
+def _resource_catalog_topic(namespace: str) -> Topic:
+    return Topic(
+        name=f"{namespace}sharing.{RESOURCE_CATALOG}",
+        layer=Layer.SHARING,
+        description="The resource catalog (政务信息资源目录): the latest revision of each "
+        "entry, keyed by resource code; a withdrawn resource is a tombstone.",
+        partitions=1,
+        retention_ms=-1,
+        cleanup=Cleanup.COMPACT,
+        key_schema=lambda: load_avsc("keys/string_key.avsc"),
+        value_schema=lambda: load_avsc("sharing/resource.avsc"),
+        source=RESOURCE_CATALOG,
     )
 
 
@@ -254,6 +273,7 @@ def _catalog(namespace: str) -> tuple[Topic, ...]:
         _state_topic(namespace, RAW_ROWS, "standardize"),
         _audit_topic(namespace),
         _subscriptions_topic(namespace),
+        _resource_catalog_topic(namespace),
         *(_connect_topic(namespace, store) for store in CONNECT_STORES),
     )
 
@@ -313,7 +333,12 @@ def audit_topic() -> Topic:
 
 
 def subscriptions_topic() -> Topic:
-    return by_layer(Layer.SHARING)[0]
+    return _by_source(Layer.SHARING, SUBSCRIPTIONS)
+
+
+def resource_catalog_topic() -> Topic:
+    """The resource catalog as published: one record per resource code."""
+    return _by_source(Layer.SHARING, RESOURCE_CATALOG)
 
 
 def raw_topic(source: str) -> Topic:

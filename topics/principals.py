@@ -27,6 +27,7 @@ from topics.catalog import (
     dlq_topic,
     quality_topic,
     raw_topic,
+    resource_catalog_topic,
     state_topic,
 )
 from topics.cdc import DEPARTMENT_TABLES, KEY_RECORD, VALUE_RECORD
@@ -135,12 +136,15 @@ def principals(settings: Settings,
 def _consumers(namespace: str, subscribed: tuple[tuple[str, frozenset[str]], ...]
                ) -> tuple[Principal, ...]:
     granted = dict(subscribed)
+    # The published resource catalog is every department's to browse: it is what to ask for.
+    directory = _reads([resource_catalog_topic()])
     return tuple(
         Principal(
             consumer(dept),
-            f"{dept}'s subscriptions: what the providers granted it, nothing else",
+            f"{dept}'s subscriptions: the resource catalog and what the providers granted it, "
+            "nothing else",
             frozenset(_reads(by_name(namespace + topic) for topic in sorted(granted.get(dept, ())))
-                      | _group(consumer_group(namespace, dept))),
+                      | directory | _group(consumer_group(namespace, dept))),
         )
         for dept in sorted(read_declaration().providers)
     )
@@ -189,8 +193,8 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
         ),
         Principal(
             SINK,
-            "lands theme, fact, quality, audit and subscriptions in ClickHouse; audits its "
-            "queries; dead-letters what it cannot build a row of",
+            "lands theme, fact, quality, audit, subscriptions and the resource catalog in "
+            "ClickHouse; audits its queries; dead-letters what it cannot build a row of",
             frozenset(
                 _reads([*themes, *facts, quality, *audit, *by_layer(Layer.SHARING)])
                 | _writes([*audit, dlq_topic("sink")])

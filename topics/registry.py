@@ -64,6 +64,15 @@ class SchemaRegistry:
                 return None
             raise
 
+    def latest(self, subject: str) -> str:
+        """The text of the subject's latest version (KeyError when it has none)."""
+        try:
+            return str(self.client.get_latest_version(subject).schema.schema_str)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise KeyError(f"the registry has no subject {subject!r}") from exc
+            raise
+
     def schema_by_id(self, schema_id: int) -> str:
         """The schema text registered under an id (cached by the client); SchemaNotFoundError
         when the registry has none, any other error when it did not answer."""

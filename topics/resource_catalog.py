@@ -345,3 +345,41 @@ def _sources(topic: Topic, schema: Schema) -> tuple[str, ...]:
     """A library's departments are the authorities of its attributes (一数一源)."""
     authorities = {str(f[AUTHORITY]) for f in schema["fields"] if AUTHORITY in f}
     return tuple(sorted(authorities)) if authorities else (topic.dept,)
+
+
+# Fields of a published entry that say when and which revision, not what the entry is.
+REVISION_FIELDS: Final = ("version", "source_ts_ms")
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRevision:
+    """One record for the published catalog: an entry's new revision, or its tombstone
+    (``record`` None) when the resource left the catalog."""
+
+    code: str
+    record: dict[str, Any] | None
+    version: int
+
+
+def catalog_revisions(
+    resources: Iterable[Resource], published: Mapping[str, Mapping[str, Any]], now_ms: int
+) -> list[CatalogRevision]:
+    """What publishing the catalog writes, given the latest published record per code: a
+    new revision of each entry that is new or changed, a tombstone for each entry gone;
+    nothing for an entry published as it is (so publishing again writes nothing)."""
+    revisions: list[CatalogRevision] = []
+    current = {resource.code: resource.as_record() for resource in resources}
+    for code, body in current.items():
+        held = published.get(code)
+        if held is not None and _without_revision(held) == body:
+            continue
+        version = int(held["version"]) + 1 if held is not None else 1
+        revisions.append(CatalogRevision(
+            code, {**body, "version": version, "source_ts_ms": now_ms}, version))
+    revisions.extend(CatalogRevision(code, None, int(held["version"]) + 1)
+                     for code, held in sorted(published.items()) if code not in current)
+    return revisions
+
+
+def _without_revision(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in record.items() if name not in REVISION_FIELDS}

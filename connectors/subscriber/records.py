@@ -56,3 +56,35 @@ def _python_type(avro: Any) -> Any:
     if isinstance(avro, dict) and "logicalType" not in avro and avro.get("type") in _PRIMITIVES:
         return _PRIMITIVES[avro["type"]]
     return Any
+
+
+def row_record_class(schema: dict[str, Any]) -> type[faust.Record]:
+    """The Record of what a message carries: the row of a change event (its ``after``), or
+    the record itself for a topic of records (a theme profile)."""
+    fields = {f["name"]: f["type"] for f in schema["fields"]}
+    if "after" not in fields or "op" not in fields:
+        return record_class(schema)
+    named = dict(_named_records(schema))
+    for member in fields["after"] if isinstance(fields["after"], list) else [fields["after"]]:
+        if isinstance(member, dict) and member.get("type") == "record":
+            return record_class(member)
+        if isinstance(member, str) and member in named:
+            return record_class(named[member])
+    raise ValueError(f"{schema['name']}: a change event whose 'after' is not a record")
+
+
+def _named_records(avro: Any) -> Any:
+    """(name, record) for every record defined in the schema, by short and full name: a
+    change event's ``after`` names the row record its ``before`` defines."""
+    if isinstance(avro, list):
+        for member in avro:
+            yield from _named_records(member)
+    elif isinstance(avro, dict):
+        if avro.get("type") == "record":
+            yield avro["name"], avro
+            if "namespace" in avro:
+                yield f"{avro['namespace']}.{avro['name']}", avro
+            for field in avro["fields"]:
+                yield from _named_records(field["type"])
+        elif avro.get("type") in ("array", "map"):
+            yield from _named_records(avro.get("items", avro.get("values")))

@@ -6,6 +6,8 @@
 - ``facts``: every fact topic, append-only MergeTree partitioned by month of source time.
 - ``quality_findings``: the quality topic, append-only MergeTree partitioned by month.
 - ``subscriptions``: the subscriptions topic, one live row per subscription (``FINAL``).
+- ``resource_catalog``: the published resource catalog, one live row per resource code
+  (``FINAL``; a withdrawn resource's tombstone deletes it).
 
 Names of topics come from the catalog, columns from the schemas; nothing here repeats them.
 """
@@ -25,6 +27,7 @@ from topics.catalog import (
     audit_topic,
     fact_topic,
     quality_topic,
+    resource_catalog_topic,
     subscriptions_topic,
     theme_topic,
 )
@@ -34,6 +37,7 @@ FACTS_TABLE = "facts"
 QUALITY_TABLE = "quality_findings"
 AUDIT_TABLE = "audit"
 SUBSCRIPTIONS_TABLE = "subscriptions"
+RESOURCE_CATALOG_TABLE = "resource_catalog"
 
 # Contract fields every theme, fact and quality record carries (see their schemas).
 SOURCE_TIME = "source_ts_ms"
@@ -100,6 +104,12 @@ def subscriptions_table(database: str) -> SinkTable:
     return _latest_table(SUBSCRIPTIONS_TABLE, topic, database, _value_schema(topic))
 
 
+def resource_catalog_table(database: str) -> SinkTable:
+    """The published resource catalog: one live row per resource code (FINAL)."""
+    topic = resource_catalog_topic()
+    return _latest_table(RESOURCE_CATALOG_TABLE, topic, database, _value_schema(topic))
+
+
 def _latest_table(name: str, topic: Topic, database: str, schema: Mapping[str, Any]
                   ) -> SinkTable:
     """A compacted topic's latest record per entity key (ReplacingMergeTree)."""
@@ -156,13 +166,15 @@ def _event_table(name: str, topics: tuple[Topic, ...], database: str,
 
 
 def sink_tables(database: str) -> tuple[SinkTable, ...]:
-    """Every table the sink fills, in a stable order: profiles, facts, quality, audit."""
+    """Every table the sink fills, in a stable order: profiles, facts, quality, audit,
+    subscriptions, the resource catalog."""
     return (
         *(profile_table(c, database) for c in Category),
         facts_table(database),
         quality_table(database),
         audit_table(database),
         subscriptions_table(database),
+        resource_catalog_table(database),
     )
 
 

@@ -20,7 +20,12 @@ from typing import Any
 import pytest
 
 from ops.settings import Settings
-from sinks.clickhouse.tables import AUDIT_TABLE, SUBSCRIPTIONS_TABLE, sink_tables
+from sinks.clickhouse.tables import (
+    AUDIT_TABLE,
+    RESOURCE_CATALOG_TABLE,
+    SUBSCRIPTIONS_TABLE,
+    sink_tables,
+)
 from sinks.query_client import QueryError, run_query
 from sinks.service import group_id
 from tests.integration.sinks.conftest import drop_database, make_settings
@@ -97,9 +102,10 @@ def publish_all(
     publisher.flush()
     messages = {"theme_individual": people + updates, "theme_organization": others,
                 "theme_thing": others, "theme_event": others, "facts": 2 * others,
-                "quality_findings": others, SUBSCRIPTIONS_TABLE: 0}
+                "quality_findings": others, SUBSCRIPTIONS_TABLE: 0, RESOURCE_CATALOG_TABLE: 0}
     live = {"theme_individual": people, "theme_organization": others,
-            "theme_thing": others, "theme_event": others, SUBSCRIPTIONS_TABLE: 0}
+            "theme_thing": others, "theme_event": others, SUBSCRIPTIONS_TABLE: 0,
+            RESOURCE_CATALOG_TABLE: 0}
     return messages, live
 
 

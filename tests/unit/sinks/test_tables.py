@@ -18,6 +18,7 @@ from sinks.clickhouse.tables import (
     AUDIT_TABLE,
     FACTS_TABLE,
     QUALITY_TABLE,
+    RESOURCE_CATALOG_TABLE,
     SUBSCRIPTIONS_TABLE,
     audit_table,
     entity_key_field,
@@ -63,7 +64,7 @@ def test_facts_and_quality_are_monthly_append_only_tables() -> None:
     tables = {t.spec.name: t for t in sink_tables("lib")}
     assert list(tables) == [
         "theme_individual", "theme_organization", "theme_thing", "theme_event",
-        FACTS_TABLE, QUALITY_TABLE, AUDIT_TABLE, SUBSCRIPTIONS_TABLE,
+        FACTS_TABLE, QUALITY_TABLE, AUDIT_TABLE, SUBSCRIPTIONS_TABLE, RESOURCE_CATALOG_TABLE,
     ]
     facts = tables[FACTS_TABLE]
     assert facts.topics == tuple(fact_topic(c).name for c in Category)

@@ -66,6 +66,18 @@ def test_the_sink_reads_theme_fact_quality_audit_and_subscriptions() -> None:
     assert layers == {"theme", "fact", "quality", "audit", "sharing"}
 
 
+def test_a_consuming_department_reads_the_catalog_and_its_grants_only() -> None:
+    from topics.catalog import resource_catalog_topic, std_topic
+    from topics.principals import consumer
+
+    granted = {"market": frozenset({"std.licence.licence"})}
+    market = next(p for p in principals(SETTINGS, granted) if p.name == consumer("market"))
+    reads = {g.resource for g in market.grants if g.kind == "TOPIC"}
+    assert reads == {resource_catalog_topic().name, std_topic("licence.licence").name}
+    assert {g.operation for g in market.grants if g.kind == "TOPIC"} == {
+        Operation.READ, Operation.DESCRIBE}
+
+
 def test_the_admin_has_no_acls_of_its_own() -> None:
     assert principal_topics(ADMIN, SETTINGS) == []
 

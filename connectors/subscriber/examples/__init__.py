@@ -1,0 +1,1 @@
+"""Subscriber apps a consuming department would run, built on the kit."""
