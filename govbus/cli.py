@@ -67,12 +67,21 @@ def stack_up(
         typer.Option(help="Also the department PostgreSQL for change data capture (started "
                      "anyway while a connector is configured)"),
     ] = False,
+    brokers: Annotated[
+        int | None,
+        typer.Option(min=1, max=5, help="Kafka nodes (default GOVBUS_KAFKA_BROKERS, 1); 3 "
+                     "replicates every topic three times, min.insync.replicas=2"),
+    ] = None,
 ) -> None:
-    """Start the local broker and registry (harmless when already up)."""
+    """Start the local broker(s) and registry (harmless when already up)."""
     from govbus.demo import start_audit_shipper
     from ops.stack.manager import LocalStack
 
     settings = get_settings()
+    if brokers is not None and brokers != settings.kafka_brokers:
+        settings = settings.model_copy(update={"kafka_brokers": brokers})
+        out.print(f"kafka: {brokers} nodes; give the other commands GOVBUS_KAFKA_BROKERS="
+                  f"{brokers} too (their bootstrap list and the topics' replicas)")
     stack = LocalStack(settings)
     for line in stack.up(cdc=cdc):
         out.print(line)
@@ -529,7 +538,7 @@ def _require_topics(settings: Settings, principal: str) -> None:
     try:
         listed = AdminClient({**kafka_config(chosen), "log_level": 0}).list_topics(timeout=10)
     except KafkaException as exc:
-        raise fail(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+        raise fail(f"cannot reach Kafka at {settings.kafka_servers}: {exc}") from None
     missing = [t for t in principal_topics(principal, settings) if t not in listed.topics]
     if missing:
         raise fail(f"{len(missing)} catalog topics do not exist, {missing[0]} among them: "
