@@ -88,6 +88,26 @@ def stack_up(
     start_audit_shipper(settings, stack, out.print)
 
 
+@stack_app.command("kill")
+def stack_kill(
+    service: Annotated[str, typer.Argument(help="kafka (kafka-1, kafka-2, ... with several "
+                                           "brokers) or registry")],
+) -> None:
+    """SIGKILL one service, as a crash would (a fault drill); `govbus stack up` starts it
+    again on the same ports and data."""
+    from ops.stack.faults import service_faults
+    from ops.stack.process import StackError
+
+    faults = service_faults(get_settings())
+    if service not in faults:
+        raise fail(f"no service {service!r} here: one of {', '.join(faults)}")
+    try:
+        pid = faults[service].kill()
+    except StackError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{service}: killed (pid {pid}); `govbus stack up` starts it again")
+
+
 @stack_app.command("down")
 def stack_down() -> None:
     """Stop every local service; nothing is left running."""

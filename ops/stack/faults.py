@@ -52,3 +52,9 @@ def registry_fault(settings: Settings) -> ServiceFault:
     """The schema registry behind its door: the door keeps answering, the registry does not."""
     registry = SchemaRegistryService(settings)
     return ServiceFault("registry", registry.process, registry.start)
+
+
+def service_faults(settings: Settings) -> dict[str, ServiceFault]:
+    """Every service of the local stack a fault drill may kill, by its process name."""
+    brokers = (broker_fault(settings, n) for n in range(1, settings.kafka_brokers + 1))
+    return {fault.name: fault for fault in (*brokers, registry_fault(settings))}

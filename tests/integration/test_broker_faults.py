@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from connectors.publisher import DeliveryReport
 from connectors.simulate import ChangeTarget, flush_all, publish_event
@@ -121,6 +122,8 @@ def test_one_broker_of_three_killed_under_load_loses_and_doubles_nothing(
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     settings = get_settings()
+    topic_admin(settings).apply(catalog())
+    assert _replicas(settings) == {(3, "2")}
     # The controller's node: its partitions' leaders and the quorum's leader move at once.
     node = KafkaCluster(settings).active_controller() or 1
     figures = _fault_under_load(settings, broker_fault(settings, node), 15.0, tmp_path,
@@ -192,6 +195,18 @@ def _fault_under_load(settings: Settings, fault: ServiceFault, outage_s: float, 
         assert set(live) == _live_on_topic(settings, category), category
     assert landed[Category.INDIVIDUAL][1]
     return figures
+
+
+def _replicas(settings: Settings) -> set[tuple[int, str]]:
+    """(replicas, min.insync.replicas) of the namespace's topics' partitions."""
+    admin = AdminClient({**kafka_config(settings), "log_level": 0})
+    found = admin.list_topics(timeout=30).topics
+    names = [t.name for t in catalog()]
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in names]
+    configs = {r.name: f.result()["min.insync.replicas"].value
+               for r, f in admin.describe_configs(resources).items()}
+    return {(len(p.replicas), configs[name])
+            for name in names for p in found[name].partitions.values()}
 
 
 def _steady_load(simulator: DepartmentSimulator, targets: Mapping[str, ChangeTarget],

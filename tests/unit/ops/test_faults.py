@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.stack.faults import ServiceFault
+from ops.settings import Settings
+from ops.stack.faults import ServiceFault, service_faults
 from ops.stack.process import ServiceProcess, StackError, pid_alive
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -39,3 +40,11 @@ def test_down_restores_the_service_even_when_the_block_fails(tmp_path: Path) -> 
         assert process.pid() not in (None, killed)
     finally:
         process.stop()
+
+
+def test_a_drill_may_kill_each_broker_node_and_the_registry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOVBUS_KAFKA_BROKERS", raising=False)
+    assert list(service_faults(Settings(state_dir=tmp_path))) == ["kafka", "registry"]
+    assert list(service_faults(Settings(state_dir=tmp_path, kafka_brokers=3))) == [
+        "kafka-1", "kafka-2", "kafka-3", "registry"]
