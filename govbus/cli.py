@@ -67,16 +67,45 @@ def stack_up(
         typer.Option(help="Also the department PostgreSQL for change data capture (started "
                      "anyway while a connector is configured)"),
     ] = False,
+    brokers: Annotated[
+        int | None,
+        typer.Option(min=1, max=5, help="Kafka nodes (default GOVBUS_KAFKA_BROKERS, 1); 3 "
+                     "replicates every topic three times, min.insync.replicas=2"),
+    ] = None,
 ) -> None:
-    """Start the local broker and registry (harmless when already up)."""
+    """Start the local broker(s) and registry (harmless when already up)."""
     from govbus.demo import start_audit_shipper
     from ops.stack.manager import LocalStack
 
     settings = get_settings()
+    if brokers is not None and brokers != settings.kafka_brokers:
+        settings = settings.model_copy(update={"kafka_brokers": brokers})
+        out.print(f"kafka: {brokers} nodes; give the other commands GOVBUS_KAFKA_BROKERS="
+                  f"{brokers} too (their bootstrap list and the topics' replicas)")
     stack = LocalStack(settings)
     for line in stack.up(cdc=cdc):
         out.print(line)
     start_audit_shipper(settings, stack, out.print)
+
+
+@stack_app.command("kill")
+def stack_kill(
+    service: Annotated[str, typer.Argument(help="kafka (kafka-1, kafka-2, ... with several "
+                                           "brokers) or registry")],
+) -> None:
+    """SIGKILL one service, as a crash would (a fault drill); `govbus stack up` starts it
+    again on the same ports and data."""
+    from ops.stack.faults import service_faults
+    from ops.stack.process import StackError
+
+    faults = service_faults(get_settings())
+    if service not in faults:
+        raise fail(f"no service {service!r} here: one of {', '.join(faults)}")
+    try:
+        pid = faults[service].kill()
+    except StackError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{service}: killed (pid {pid}); `govbus stack up` starts it again")
 
 
 @stack_app.command("down")
@@ -533,7 +562,7 @@ def _require_topics(settings: Settings, principal: str) -> None:
     try:
         listed = AdminClient({**kafka_config(chosen), "log_level": 0}).list_topics(timeout=10)
     except KafkaException as exc:
-        raise fail(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+        raise fail(f"cannot reach Kafka at {settings.kafka_servers}: {exc}") from None
     missing = [t for t in principal_topics(principal, settings) if t not in listed.topics]
     if missing:
         raise fail(f"{len(missing)} catalog topics do not exist, {missing[0]} among them: "

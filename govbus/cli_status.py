@@ -123,6 +123,7 @@ class KafkaFacts:
     lag: dict[tuple[str, str], int] = field(default_factory=dict)  # (group, topic) -> messages
     topic_messages: dict[str, int] = field(default_factory=dict)  # topic -> high - low
     brokers: int | None = None
+    controller: int | None = None  # node id of the local cluster's active controller
     # "topic[partition]" of the bus's partitions with fewer in-sync replicas than replicas
     under_replicated: list[str] = field(default_factory=list)
     error: str | None = None
@@ -151,7 +152,9 @@ def kafka_facts(settings: Settings, topic_names: Sequence[str], dlq_topics: Sequ
     facts = KafkaFacts()
     wanted = set(topic_names)
     consumer = Consumer({**kafka_config(settings),
-                         "group.id": "govbus-status", "enable.auto.commit": False})
+                         "group.id": "govbus-status", "enable.auto.commit": False,
+                         # A node down is shown in the view, not logged over it.
+                         "log_level": 0})
     try:
         watermarks: dict[tuple[str, int], tuple[int, int]] = {}
 
@@ -250,7 +253,10 @@ def _stack_table(view: StatusView) -> Table:
         table.add_row("kafka partitions",
                       Text(f"{len(lagging)} under-replicated",
                            style="red" if lagging else "green"),
-                      "-", f"{view.kafka.brokers} broker(s) up" + (f": {shown}" if shown else ""))
+                      "-", f"{view.kafka.brokers} broker(s) up"
+                      + (f", controller node {view.kafka.controller}"
+                         if view.kafka.controller is not None else "")
+                      + (f": {shown}" if shown else ""))
     return table
 
 
@@ -353,12 +359,14 @@ def collect(settings: Settings, prev: Snapshot | None) -> StatusView:
 
     stack = LocalStack(settings).status()
     snapshot = scrape(targets(settings.state_dir))
-    kafka_up = any(s.name == "kafka" and s.state.endswith("ready") for s in stack)
+    kafka_up = any(s.name.startswith("kafka") and s.state.endswith("ready") for s in stack)
     kafka = None
     if kafka_up:
         has_lag = any(True for _ in snapshot.series("govbus_consumer_lag_messages"))
         kafka = kafka_facts(settings, [t.name for t in catalog()],
                             [t.name for t in by_layer(Layer.DLQ)], lag_wanted=not has_lag)
+        if settings.manage_stack:
+            kafka.controller = LocalStack(settings).kafka.active_controller()
     return StatusView(stack, prev, snapshot, kafka)
 
 

@@ -95,8 +95,9 @@ def start_audit_shipper(settings: Settings, stack: LocalStack, say: Callable[[st
                         ) -> None:
     """The broker's denials to the audit topic, in the background until `stack down`."""
     if settings.secure and settings.manage_stack:
-        pid = stack.pipeline["audit"].start([*GOVBUS, "audit", "ship", "--follow"], None,
-                                            timeout_s=5.0)
+        pid = stack.pipeline["audit"].start(
+            [*GOVBUS, "audit", "ship", "--follow"],
+            {"GOVBUS_KAFKA_BROKERS": str(settings.kafka_brokers)}, timeout_s=5.0)
         say(f"audit: shipping broker denials to the audit topic (pid {pid})")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Producer
@@ -18,7 +19,7 @@ from ops.access import AccessFolder
 from ops.kafka_client import as_principal, check_connection, kafka_config, registry_config
 from ops.runtime.client_config import producer_config
 from ops.settings import Settings
-from ops.stack.kafka import KafkaBroker
+from ops.stack.kafka import KafkaCluster
 from sinks.clickhouse.query_server import QueryRecord
 from topics.access_admin import AccessAdmin, AccessChange
 from topics.admin import TopicAdmin
@@ -69,6 +70,8 @@ def topic_admin(settings: Settings, subscribed: Mapping[str, frozenset[str]] | N
         settings.default_compatibility,
         access_admin(settings) if settings.secure else None,
         principals(settings, subscribed),
+        settings.replication_factor,
+        settings.min_insync_replicas,
     )
 
 
@@ -153,27 +156,37 @@ def ship_denials(settings: Settings, follow: bool = False,
                  stop: Callable[[], bool] = lambda: False) -> int:
     """Broker authorization denials from the local broker's authorizer log to the audit
     topic, from where the last call stopped; with ``follow``, until ``stop``."""
-    log_file = KafkaBroker(settings).authorizer_log
-    position_file = settings.state_dir / "run" / "audit-denials.pos"
     trail = audit_trail(admin_settings(settings))
+    # One log per node: each broker logs the requests it refused itself.
+    logs = [(node.authorizer_log, settings.state_dir / "run" / (
+        "audit-denials.pos" if node.node == 1 else f"audit-denials-{node.node}.pos"))
+        for node in KafkaCluster(settings).nodes]
     shipped = 0
     while True:
-        position = int(position_file.read_text()) if position_file.exists() else 0
-        if log_file.exists():
-            if log_file.stat().st_size < position:
-                position = 0  # the log was started afresh
-            with log_file.open("rb") as handle:
-                handle.seek(position)
-                chunk = handle.read()
-            complete = chunk[: chunk.rfind(b"\n") + 1]
-            lines = complete.decode("utf-8", errors="replace").splitlines()
-            shipped += trail.record(broker_denials(lines))
-            if trail.flush() == 0 and complete:
-                position_file.parent.mkdir(parents=True, exist_ok=True)
-                position_file.write_text(str(position + len(complete)))
+        for log_file, position_file in logs:
+            shipped += _ship_new_denials(trail, log_file, position_file)
         if not follow or stop():
             return shipped
         time.sleep(1.0)
+
+
+def _ship_new_denials(trail: AuditTrail, log_file: Path, position_file: Path) -> int:
+    """The denials ``log_file`` gained since ``position_file``'s offset."""
+    if not log_file.exists():
+        return 0
+    position = int(position_file.read_text()) if position_file.exists() else 0
+    if log_file.stat().st_size < position:
+        position = 0  # the log was started afresh
+    with log_file.open("rb") as handle:
+        handle.seek(position)
+        chunk = handle.read()
+    complete = chunk[: chunk.rfind(b"\n") + 1]
+    lines = complete.decode("utf-8", errors="replace").splitlines()
+    shipped = trail.record(broker_denials(lines))
+    if trail.flush() == 0 and complete:
+        position_file.parent.mkdir(parents=True, exist_ok=True)
+        position_file.write_text(str(position + len(complete)))
+    return shipped
 
 
 def cdc_connector(settings: Settings, source: str, snapshot: str = "initial",

@@ -27,7 +27,7 @@ def as_principal(settings: Settings, principal: str) -> Settings:
 
 def kafka_config(settings: Settings) -> dict[str, Any]:
     """bootstrap.servers plus the security settings of the settings' principal."""
-    config: dict[str, Any] = {"bootstrap.servers": settings.kafka_bootstrap}
+    config: dict[str, Any] = {"bootstrap.servers": settings.kafka_servers}
     if not settings.secure:
         return config
     user = _principal(settings, "Kafka")
@@ -113,7 +113,7 @@ def describe_refusal(settings: Settings, errors: list[Any]) -> str:
     """One line for the most telling of a client's connection errors."""
     from confluent_kafka import KafkaError
 
-    where = f"Kafka at {settings.kafka_bootstrap}"
+    where = f"Kafka at {settings.kafka_servers}"
     who = f" as {settings.kafka_user!r}" if settings.secure else ""
     for error in errors:
         code = error.code() if isinstance(error, KafkaError) else None

@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_REGISTRY = "{scheme}://127.0.0.1:18081/apis/ccompat/v7"
+# Node n of a local cluster listens on the first node's ports plus this step times n-1; each
+# node takes three ports (client, controller, client + 2 inter-broker).
+NODE_PORT_STEP = 10
 
 
 class Settings(BaseSettings):
@@ -22,8 +25,19 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / ".state",
         description="Git-ignored folder for jars, broker data, pid and log files, chDB data.",
     )
-    kafka_bootstrap: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers.")
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:19092",
+        description="Kafka bootstrap servers; for the local stack, its first node's address.",
+    )
     kafka_controller_port: int = Field(default=19093, ge=1, le=65535)
+    kafka_brokers: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Nodes of the local KRaft cluster (`govbus stack up --brokers 3`). Node n "
+        "listens on the bootstrap and controller ports plus 10*(n-1); every client bootstraps "
+        "from all of them, and topics get min(brokers, 3) replicas.",
+    )
     kafka_heap: str = Field(default="768m", description="Broker heap (-Xmx) for a small machine.")
     kafka_security: Literal["sasl_ssl", "plaintext"] = Field(
         default="sasl_ssl",
@@ -199,6 +213,36 @@ class Settings(BaseSettings):
     @property
     def secure(self) -> bool:
         return self.kafka_security == "sasl_ssl"
+
+    @property
+    def kafka_nodes(self) -> tuple[tuple[str, int, int], ...]:
+        """(host, client port, controller port) of each node of the local cluster."""
+        host, _, port = self.kafka_bootstrap.split(",")[0].strip().partition(":")
+        first = int(port or 9092)
+        return tuple(
+            (host or "127.0.0.1", first + NODE_PORT_STEP * n,
+             self.kafka_controller_port + NODE_PORT_STEP * n)
+            for n in range(self.kafka_brokers)
+        )
+
+    @property
+    def kafka_servers(self) -> str:
+        """What clients bootstrap from: every node of the local cluster, so a client starts
+        while any one of them is down; a given list (another cluster) as it is."""
+        if self.kafka_brokers == 1 or "," in self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        return ",".join(f"{host}:{port}" for host, port, _ in self.kafka_nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        """Replicas of every topic: one per broker, at most three."""
+        return min(self.kafka_brokers, 3)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """Copies a write with acks=all waits for: all but one replica, so one broker may be
+        down without stopping writes, and an acknowledged write survives losing one more."""
+        return max(1, self.replication_factor - 1)
 
 
 @lru_cache(maxsize=1)

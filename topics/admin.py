@@ -14,6 +14,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ConfigResource,
     NewPartitions,
     NewTopic,
+    TopicMetadata,
 )
 
 from topics.access_admin import AccessAdmin, AccessChange
@@ -41,12 +42,18 @@ class TopicAdmin:
         compatibility: str,
         access: AccessAdmin | None = None,
         declared: tuple[Principal, ...] = (),
+        replication: int = 1,
+        min_insync: int = 1,
     ) -> None:
         # Quiet: every failure reaches the caller as an exception; the client's own log
         # repeated an unreachable broker many times a second on stderr.
         self.admin = AdminClient({**connection, "log_level": 0})
         self.registry = registry
         self.compatibility = compatibility
+        # The cluster's, not a topic's: every topic gets as many copies, and a write with
+        # acks=all waits for min_insync of them.
+        self.replication = replication
+        self.min_insync = min_insync
         # With security on, the principals' users and ACLs are applied with the topics.
         self.access = access
         self.declared = declared
@@ -61,7 +68,7 @@ class TopicAdmin:
         if to_create:
             futures = self.admin.create_topics(
                 [
-                    NewTopic(t.name, t.partitions, t.replication, config=t.kafka_config())
+                    NewTopic(t.name, t.partitions, self.replication, config=self._config(t))
                     for t in to_create
                 ],
                 operation_timeout=timeout_s,
@@ -71,7 +78,7 @@ class TopicAdmin:
                 changes.append(Change(name, "created"))
         for topic in wanted:
             if topic.name in existing:
-                changes.append(self._reconcile(topic, len(existing[topic.name].partitions)))
+                changes.append(self._reconcile(topic, existing[topic.name]))
             changes.extend(self._register(topic))
         if self.access is not None:
             done = [*self.access.ensure_users(self.declared),
@@ -89,8 +96,16 @@ class TopicAdmin:
         existing = self.admin.list_topics(timeout=timeout_s).topics
         return [t.name for t in topics if t.name not in existing]
 
-    def _reconcile(self, topic: Topic, partitions: int, timeout_s: float = 30.0) -> Change:
+    def _config(self, topic: Topic) -> dict[str, str]:
+        return {"min.insync.replicas": str(self.min_insync), **topic.kafka_config()}
+
+    def _reconcile(self, topic: Topic, found: TopicMetadata, timeout_s: float = 30.0) -> Change:
         details = []
+        partitions = len(found.partitions)
+        replicas = min((len(p.replicas) for p in found.partitions.values()), default=0)
+        if replicas != self.replication:
+            # Changing it takes a partition reassignment, which apply does not do.
+            details.append(f"has {replicas} replicas, the cluster's topics {self.replication}")
         if partitions < topic.partitions:
             self.admin.create_partitions([NewPartitions(topic.name, topic.partitions)])[
                 topic.name
@@ -103,7 +118,7 @@ class TopicAdmin:
         current = self.admin.describe_configs([resource])[resource].result(timeout=timeout_s)
         drift = {
             key: value
-            for key, value in topic.kafka_config().items()
+            for key, value in self._config(topic).items()
             if key not in current or current[key].value != value
         }
         if drift:

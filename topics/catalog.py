@@ -57,7 +57,6 @@ class Topic:
     layer: Layer
     description: str
     partitions: int = 4
-    replication: int = 1
     retention_ms: int = 7 * DAY_MS
     cleanup: Cleanup = Cleanup.DELETE
     key_schema: Callable[[], Schema] | None = None

@@ -96,7 +96,7 @@ def faust_app(settings: Settings, name: str, **tuning: Any) -> faust.App:
         store=settings.theme_store,
         datadir=str(datadir),
         topic_partitions=4,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         producer_acks=-1,  # nothing counts as sent before all in-sync replicas have it

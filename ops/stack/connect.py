@@ -138,7 +138,7 @@ class ConnectWorker:
 
     def worker_config(self) -> dict[str, str]:
         config = {
-            "bootstrap.servers": self.settings.kafka_bootstrap,
+            "bootstrap.servers": self.settings.kafka_servers,
             "group.id": worker_group(self.namespace),
             **{f"{kind}.storage.topic": storage_topic(self.namespace, store)
                for kind, store in (("config", "configs"), ("offset", "offsets"),

@@ -1,10 +1,17 @@
-"""The local Apache Kafka 4.x broker: a single combined KRaft node on 127.0.0.1."""
+"""The local Apache Kafka 4.x cluster on 127.0.0.1: one combined KRaft node (broker and
+controller in one JVM), or three of them (`GOVBUS_KAFKA_BROKERS=3`).
+
+Three combined nodes rather than three controllers beside three brokers: half the JVMs (each
+~0.5-1 GB and a share of two cores), and the controller quorum still survives one node lost.
+"""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ops.access import ADMIN_PRINCIPAL, AccessFolder
@@ -19,25 +26,38 @@ LOG4J_CONFIG = STACK_DIR / "log4j2.properties"
 
 
 class KafkaBroker:
-    """Resolves, formats (once), starts and stops the local broker."""
+    """Resolves, formats (once), starts and stops one node of the local cluster."""
 
-    def __init__(self, settings: Settings) -> None:
-        host, _, port = settings.kafka_bootstrap.partition(":")
-        self.host = host or "127.0.0.1"
-        self.port = int(port or 9092)
-        self.controller_port = settings.kafka_controller_port
+    def __init__(self, settings: Settings, node: int = 1) -> None:
+        self.node = node
+        self.host, self.port, self.controller_port = settings.kafka_nodes[node - 1]
         # The inter-broker listener (mutual TLS) sits two above the client port, so the
         # client port setting moves it too.
         self.internal_port = self.port + 2
         self.settings = settings
         self.access = AccessFolder(settings)
         self.heap = settings.kafka_heap
-        self.home = settings.state_dir / "kafka"
-        self.process = ServiceProcess("kafka", settings.state_dir / "run", self.ready)
+        single = settings.kafka_brokers == 1
+        # A cluster of another size is another cluster (its quorum is fixed at format time),
+        # so its nodes keep their data apart from the single broker's.
+        self.home = settings.state_dir / (
+            "kafka" if single else f"kafka-{settings.kafka_brokers}/node{node}")
+        self.libs = settings.state_dir / "kafka" / "libs"
+        self.process = ServiceProcess(
+            "kafka" if single else f"kafka-{node}", settings.state_dir / "run", self.ready)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
     @property
     def data_dir(self) -> Path:
         return self.home / "data"
+
+    @property
+    def quorum_state_file(self) -> Path:
+        """Where this voter records the quorum's leader and epoch."""
+        return self.data_dir / "__cluster_metadata-0" / "quorum-state"
 
     @property
     def config_file(self) -> Path:
@@ -49,14 +69,22 @@ class KafkaBroker:
         return self.home / "authorizer.log"
 
     def start(self, timeout_s: float = 90.0) -> int:
+        """Start this node (formatting its storage first if new) and wait until it serves."""
+        pid = self.launch(cluster_id=None)
+        self.process.wait_ready(pid, timeout_s)
+        return pid
+
+    def launch(self, cluster_id: str | None) -> int:
+        """Start this node without waiting: a node of a cluster serves only once a quorum of
+        its controllers runs. ``cluster_id`` formats new storage (None: a new cluster)."""
         java = require_tool("java", "run the Kafka broker")
-        libs = resolve_jars(KAFKA_POM, self.home / "libs")
+        libs = resolve_jars(KAFKA_POM, self.libs)
         if self.settings.secure:
             ensure_certificates(self.access.tls)
         self._write_config()
         classpath = f"{libs}/*"
-        if not (self.data_dir / "meta.properties").exists():
-            self._format(java, classpath)
+        if self.cluster_id() is None:
+            self._format(java, classpath, cluster_id or str(uuid.uuid4()))
         elif self.settings.secure and not self.access.has_password(ADMIN_PRINCIPAL):
             raise StackError(
                 f"the broker in {self.data_dir} was formatted without the admin credential "
@@ -77,22 +105,36 @@ class KafkaBroker:
             "kafka.Kafka",
             str(self.config_file),
         ]
-        return self.process.start(
+        return self.process.launch(
             argv,
             None,
-            timeout_s,
             ports=[(self.host, p) for p in (self.port, self.controller_port, self.internal_port)],
         )
 
     def stop(self) -> bool:
         return self.process.stop()
 
-    def _format(self, java: str, classpath: str) -> None:
+    def cluster_id(self) -> str | None:
+        """The cluster id this node's storage was formatted with, or None if unformatted."""
+        try:
+            text = (self.data_dir / "meta.properties").read_text()
+        except FileNotFoundError:
+            return None
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "cluster.id":
+                return value.strip()
+        return None
+
+    def _format(self, java: str, classpath: str, cluster_id: str) -> None:
         # The admin's SCRAM credential goes into the metadata log with the format: SCRAM
-        # users live there, so no client could authenticate to create the first one.
+        # users live there, so no client could authenticate to create the first one. Every
+        # node of a cluster is formatted with the same one (the stored password, if any).
         scram = []
         if self.settings.secure:
-            password = self.access.new_password(ADMIN_PRINCIPAL).get_secret_value()
+            password = (self.access.password(ADMIN_PRINCIPAL)
+                        if self.access.has_password(ADMIN_PRINCIPAL)
+                        else self.access.new_password(ADMIN_PRINCIPAL)).get_secret_value()
             credential = f"{SASL_MECHANISM}=[name={ADMIN_PRINCIPAL},password={password}]"
             scram = ["--add-scram", credential]
         result = subprocess.run(
@@ -106,7 +148,7 @@ class KafkaBroker:
                 "format",
                 "--ignore-formatted",
                 "-t",
-                str(uuid.uuid4()),
+                cluster_id,
                 "-c",
                 str(self.config_file),
                 *scram,
@@ -120,24 +162,29 @@ class KafkaBroker:
 
     def _write_config(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        controller = f"{self.host}:{self.controller_port}"
+        voters = ",".join(f"{n}@{host}:{controller}"
+                          for n, (host, _, controller) in enumerate(self.settings.kafka_nodes, 1))
         listeners = self._secure_listeners() if self.settings.secure else self._plain_listeners()
+        replicas = self.settings.replication_factor
+        min_isr = self.settings.min_insync_replicas
         self.config_file.write_text(
             "\n".join(
                 [
                     "# Written by govbus stack up; edit the settings, not this file.",
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@{controller}",
+                    f"node.id={self.node}",
+                    f"controller.quorum.voters={voters}",
                     *listeners,
                     "controller.listener.names=CONTROLLER",
                     f"log.dirs={self.data_dir}",
-                    # One node: internal topics cannot have more replicas than brokers.
-                    "offsets.topic.replication.factor=1",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    # Internal topics as the catalog's: no more replicas than brokers.
+                    f"default.replication.factor={replicas}",
+                    f"min.insync.replicas={min_isr}",
+                    f"offsets.topic.replication.factor={replicas}",
+                    f"transaction.state.log.replication.factor={replicas}",
+                    f"transaction.state.log.min.isr={min_isr}",
+                    f"share.coordinator.state.topic.replication.factor={replicas}",
+                    f"share.coordinator.state.topic.min.isr={min_isr}",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=false",
                     "num.partitions=1",
@@ -203,8 +250,59 @@ class KafkaBroker:
         from confluent_kafka.admin import AdminClient
 
         try:
-            config = kafka_config(as_principal(self.settings, ADMIN_PRINCIPAL))
+            # This node alone, not the whole cluster's bootstrap list.
+            config = {**kafka_config(as_principal(self.settings, ADMIN_PRINCIPAL)),
+                      "bootstrap.servers": self.address}
             AdminClient({**config, "log_level": 0}).list_topics(timeout=3)
         except Exception:
             return False
         return True
+
+
+class KafkaCluster:
+    """Every node of the local cluster, started together and stopped together."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.nodes = tuple(KafkaBroker(settings, n)
+                           for n in range(1, settings.kafka_brokers + 1))
+
+    def node(self, number: int) -> KafkaBroker:
+        return self.nodes[number - 1]
+
+    def start(self, timeout_s: float = 120.0) -> list[int]:
+        """Format new nodes with the cluster's id, launch them all, then wait for each."""
+        known = {cid for node in self.nodes if (cid := node.cluster_id()) is not None}
+        if len(known) > 1:
+            raise StackError(f"the nodes' storage belongs to different clusters {sorted(known)}"
+                             f"; remove {self.nodes[0].home.parent} to start afresh")
+        cluster_id = known.pop() if known else str(uuid.uuid4())
+        pids = [node.launch(cluster_id) for node in self.nodes]
+        for node, pid in zip(self.nodes, pids, strict=True):
+            node.process.wait_ready(pid, timeout_s)
+        return pids
+
+    def stop(self) -> bool:
+        # All at once: one by one, the last node waited out its timeout for a controlled
+        # shutdown its lost quorum could not grant.
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            return any(list(pool.map(KafkaBroker.stop, self.nodes)))
+
+    def active_controller(self) -> int | None:
+        """The node leading the controller quorum, as the running nodes last recorded it.
+
+        Clients cannot ask: in KRaft a Metadata response names a random broker as the
+        controller. Each voter records the leader and its epoch in its quorum-state file;
+        the highest epoch a running node recorded is the current one.
+        """
+        latest: tuple[int, int] | None = None
+        for node in self.nodes:
+            if node.process.pid() is None:
+                continue
+            try:
+                state = json.loads(node.quorum_state_file.read_text())
+            except (OSError, ValueError):
+                continue
+            leader, epoch = int(state.get("leaderId", -1)), int(state.get("leaderEpoch", -1))
+            if leader > 0 and (latest is None or epoch > latest[1]):
+                latest = (leader, epoch)
+        return latest[0] if latest else None

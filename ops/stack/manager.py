@@ -11,7 +11,7 @@ import httpx
 from ops.keys import ensure_local_key, local_key_path
 from ops.settings import Settings
 from ops.stack.connect import ConnectError, ConnectWorker
-from ops.stack.kafka import KafkaBroker
+from ops.stack.kafka import KafkaCluster
 from ops.stack.postgres import PostgresServer
 from ops.stack.process import ServiceProcess
 from ops.stack.registry import SchemaRegistryService
@@ -34,7 +34,7 @@ class LocalStack:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.kafka = KafkaBroker(settings)
+        self.kafka = KafkaCluster(settings)
         self.registry = SchemaRegistryService(settings)
         self.postgres = PostgresServer(settings)
         self.connect = ConnectWorker(settings)
@@ -54,8 +54,9 @@ class LocalStack:
         if generated is not None:
             yield (f"pseudonym key: generated {generated.key_id} in "
                    f"{local_key_path(self.settings)} (mode 0600)")
-        pid = self.kafka.start()
-        yield f"kafka: ready at {self.settings.kafka_bootstrap} (pid {pid})"
+        pids = self.kafka.start()
+        for node, pid in zip(self.kafka.nodes, pids, strict=True):
+            yield f"{node.process.name}: ready at {node.address} (pid {pid})"
         pid = self.registry.start()
         yield f"registry: ready at {self.settings.registry_url} (pid {pid})"
         if cdc or self.cdc_configured():
@@ -92,22 +93,28 @@ class LocalStack:
                 yield f"{name}: stopped"
         if self.postgres.stop():
             yield "postgres: stopped"
-        for name, service in (("registry", self.registry), ("kafka", self.kafka)):
-            yield f"{name}: {'stopped' if service.stop() else 'was not running'}"
+        yield f"registry: {'stopped' if self.registry.stop() else 'was not running'}"
+        # Every node of any cluster size started here, not only the configured one's.
+        brokers = sorted({n.process.name for n in self.kafka.nodes}
+                         | {p.stem for p in run_dir.glob("kafka*.pid")})
+        for name in brokers:
+            stopped = ServiceProcess(name, run_dir, ready=lambda: True).stop()
+            yield f"{name}: {'stopped' if stopped else 'was not running'}"
 
     def is_up(self) -> bool:
         return all(s.state.endswith("ready") for s in self.status())
 
     def status(self) -> list[ServiceStatus]:
         managed = self.settings.manage_stack
-        kafka_pid = self.kafka.process.pid() if managed else None
         registry_pid = self.registry.process.pid() if managed else None
-        services = [
-            _status("kafka", managed, kafka_pid, self.kafka.ready, self.settings.kafka_bootstrap),
-            _status(
-                "registry", managed, registry_pid, self.registry.serving, self.settings.registry_url
-            ),
-        ]
+        if managed:
+            services = [_status(node.process.name, managed, node.process.pid(), node.ready,
+                                node.address) for node in self.kafka.nodes]
+        else:
+            services = [_status("kafka", managed, None, self.kafka.node(1).ready,
+                                self.settings.kafka_servers)]
+        services.append(_status(
+            "registry", managed, registry_pid, self.registry.serving, self.settings.registry_url))
         if managed and self.cdc_configured():
             postgres, connect = self.postgres, self.connect
             services.append(_status("postgres", managed, postgres.process.pid(), postgres.ready,

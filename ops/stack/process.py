@@ -54,14 +54,24 @@ class ServiceProcess:
         timeout_s: float,
         ports: Sequence[tuple[str, int]] = (),
     ) -> int:
-        """Start unless running, then wait for readiness; returns the pid.
+        """Start unless running, then wait for readiness; returns the pid."""
+        pid = self.launch(argv, env, ports)
+        self.wait_ready(pid, timeout_s)
+        return pid
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str] | None,
+        ports: Sequence[tuple[str, int]] = (),
+    ) -> int:
+        """Start unless running, without waiting; returns the pid.
 
         The ports must be free before a start: otherwise the readiness probe would answer
         for some other process and a dead service would pass for a ready one.
         """
         running = self.pid()
         if running is not None:
-            self._wait_ready(running, timeout_s)
             return running
         for host, port in ports:
             if port_in_use(host, port):
@@ -80,7 +90,6 @@ class ServiceProcess:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(proc.pid))
-        self._wait_ready(proc.pid, timeout_s)
         return proc.pid
 
     def stop(self, timeout_s: float = 30.0) -> bool:
@@ -99,7 +108,19 @@ class ServiceProcess:
         self.pid_file.unlink(missing_ok=True)
         return True
 
-    def _wait_ready(self, pid: int, timeout_s: float) -> None:
+    def kill(self) -> int | None:
+        """SIGKILL the service and its children at once, as a crash would; the pid file goes
+        and nothing is cleaned up. Returns the pid killed, or None if none ran."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        _signal_group(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return pid
+
+    def wait_ready(self, pid: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not _alive(pid):

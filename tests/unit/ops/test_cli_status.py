@@ -111,9 +111,10 @@ def test_under_replicated_partitions_are_those_short_of_in_sync_replicas() -> No
     assert under_replicated(metadata, ["std.gongan.person", "absent"]) == ["std.gongan.person[1]"]
 
 
-def test_the_stack_table_shows_brokers_and_under_replicated_partitions() -> None:
-    facts = KafkaFacts(brokers=2, under_replicated=["std.gongan.person[1]"])
-    console = Console(width=140, record=True)
+def test_the_stack_table_shows_brokers_controller_and_under_replicated_partitions() -> None:
+    facts = KafkaFacts(brokers=2, controller=3, under_replicated=["std.gongan.person[1]"])
+    console = Console(width=160, record=True)
     console.print(render(StatusView([], None, Snapshot(0.0), facts)))
     text = console.export_text()
-    assert "1 under-replicated" in text and "2 broker(s) up: std.gongan.person[1]" in text
+    assert "1 under-replicated" in text
+    assert "2 broker(s) up, controller node 3: std.gongan.person[1]" in text
