@@ -187,7 +187,8 @@ class AccessAdmin:
             raise RuntimeError(f"cannot list the broker's ACLs: {exc.args[0]}") from None
 
 
-_KINDS = {ResourceKind.TOPIC: ResourceType.TOPIC, ResourceKind.GROUP: ResourceType.GROUP}
+_KINDS = {ResourceKind.TOPIC: ResourceType.TOPIC, ResourceKind.GROUP: ResourceType.GROUP,
+          ResourceKind.TRANSACTIONAL_ID: ResourceType.TRANSACTIONAL_ID}
 _MATCHES = {
     Match.LITERAL: ResourcePatternType.LITERAL,
     Match.PREFIXED: ResourcePatternType.PREFIXED,

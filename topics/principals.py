@@ -43,6 +43,7 @@ class Operation(StrEnum):
 class ResourceKind(StrEnum):
     TOPIC = "TOPIC"
     GROUP = "GROUP"
+    TRANSACTIONAL_ID = "TRANSACTIONAL_ID"
 
 
 class Match(StrEnum):
@@ -93,6 +94,12 @@ def _writes(topics: Iterable[Topic]) -> set[Grant]:
 def _group(prefix: str) -> set[Grant]:
     """A consumer group family: the role's group and the helpers named after it."""
     return {Grant(ResourceKind.GROUP, Match.PREFIXED, prefix, Operation.READ)}
+
+
+def _transactions(prefix: str) -> set[Grant]:
+    """A worker's transactional producers (exactly-once batches), named after its group."""
+    return {Grant(ResourceKind.TRANSACTIONAL_ID, Match.PREFIXED, prefix, op)
+            for op in (Operation.WRITE, Operation.DESCRIBE)}
 
 
 def worker_group(namespace: str, layer: str) -> str:
@@ -180,6 +187,7 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
                 | _writes([*raw, *by_layer(Layer.STD), *facts, rows, dlq_topic("standardize"),
                            quality])
                 | _group(worker_group(namespace, "raw"))
+                | _transactions(worker_group(namespace, "raw"))
             ),
         ),
         Principal(
@@ -189,6 +197,7 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
                 _reads([*facts, profiles])
                 | _writes([*themes, profiles, dlq_topic("theme"), quality])
                 | _group(worker_group(namespace, "theme"))
+                | _transactions(worker_group(namespace, "theme"))
             ),
         ),
         Principal(

@@ -290,18 +290,26 @@ class Progress:
                                  "enable.auto.commit": False})
             self.watches.append((consumer, _partitions(consumer, topics)))
 
-    def positions(self) -> list[tuple[int, int]]:
-        """(end offsets, committed offsets) summed per watch."""
+    def partition_positions(self) -> list[list[tuple[int, int]]]:
+        """(end offset, committed offset) of each partition, per watch."""
         found = []
         for consumer, partitions in self.watches:
-            ends = sum(consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
-                       for tp in partitions)
-            done = sum(max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10))
-            found.append((ends, done))
+            ends = [consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+                    for tp in partitions]
+            done = [max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10)]
+            found.append(list(zip(ends, done, strict=True)))
         return found
 
+    def positions(self) -> list[tuple[int, int]]:
+        """(end offsets, committed offsets) summed per watch."""
+        return [(sum(e for e, _ in watch), sum(d for _, d in watch))
+                for watch in self.partition_positions()]
+
     def lag(self) -> int:
-        return sum(end - done for end, done in self.positions())
+        """Messages not committed yet. A partition written in transactions ends with a
+        commit marker no consumer reads: one offset left per partition counts as none."""
+        return sum(max(0, end - done - 1) if end > done else 0
+                   for watch in self.partition_positions() for end, done in watch)
 
     def close(self) -> None:
         for consumer, _ in self.watches:

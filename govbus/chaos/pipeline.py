@@ -34,6 +34,7 @@ ROLES = {
     "sink": [*GOVBUS, "sink", "run", "--loglevel", "warning"],
 }
 STARTUP_TIMEOUT_S = 120.0
+QUIET_S = 5.0
 
 
 class Pipeline:
@@ -90,22 +91,37 @@ class Pipeline:
 
     def caught_up(self, layers: list[str], timeout_s: float) -> float:
         """Seconds until the layers' groups have committed what their inputs held when
-        asked (the time a layer takes to recover)."""
+        asked (the time a layer takes to recover); a transaction's last commit marker in a
+        partition, never read, is not waited for."""
         progress = self.progress(layers)
         try:
-            targets = [end for end, _ in progress.positions()]
-            return self.wait(lambda: all(done >= end for (_, done), end
-                                         in zip(progress.positions(), targets, strict=True)),
-                             timeout_s, f"{', '.join(layers)} catching up")
+            targets = [end for watch in progress.partition_positions() for end, _ in watch]
+
+            def done() -> bool:
+                now = [d for watch in progress.partition_positions() for _, d in watch]
+                return all(d >= end - 1 for d, end in zip(now, targets, strict=True))
+
+            return self.wait(done, timeout_s, f"{', '.join(layers)} catching up")
         finally:
             progress.close()
 
     def drained(self, timeout_s: float) -> float:
+        """Seconds until every layer has committed all of its input and nothing moved for
+        ``QUIET_S``."""
         progress = self.progress()
         try:
-            return self.wait(lambda: progress.lag() == 0, timeout_s,
-                             "the pipeline draining (lag per layer "
-                             f"{[end - done for end, done in progress.positions()]})")
+            seen: list[tuple[list[list[tuple[int, int]]], float]] = []
+
+            def quiet() -> bool:
+                now = progress.partition_positions()
+                if progress.lag():
+                    seen.clear()
+                    return False
+                if not seen or seen[0][0] != now:
+                    seen[:] = [(now, time.monotonic())]
+                return time.monotonic() - seen[0][1] >= QUIET_S
+
+            return self.wait(quiet, timeout_s, "the pipeline draining")
         finally:
             progress.close()
 

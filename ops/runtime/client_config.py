@@ -28,6 +28,8 @@ def consumer_config(connection: Mapping[str, Any], group_id: str,
         # Range gives a member the same partition numbers of every subscribed topic (with
         # equal partition counts): the co-partitioning the theme layer's state relies on.
         "partition.assignment.strategy": "range",
+        # Outputs of an aborted transaction (a worker killed mid-batch) are never read.
+        "isolation.level": "read_committed",
         "session.timeout.ms": SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
         # A fetch returns once it has this much or has waited this long: with the defaults

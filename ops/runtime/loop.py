@@ -167,6 +167,9 @@ class ConsumerRuntime:
             partitioning.check({name: len(topic.partitions)
                                 for name, topic in metadata.topics.items()
                                 if topic.error is None})
+        attach = getattr(self.step, "attach", None)
+        if attach is not None:
+            attach(self.consumer)
         self.consumer.subscribe(self.step.input_topics, on_assign=self._on_assign,
                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
 

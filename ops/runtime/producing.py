@@ -7,14 +7,19 @@ Batches are pipelined: while the broker acknowledges one, the next is processed,
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from ops.runtime.kafka_output import DeliveryBatch, KafkaOutput, check_delivered
+from confluent_kafka import KafkaException, TopicPartition
+
+from ops.runtime.kafka_output import DeliveryBatch, KafkaOutput, OutputError, check_delivered
 from ops.runtime.loop import Acknowledged, Batch
 from ops.runtime.messages import InputMessage, Partition
 from ops.runtime.partitioning import Partitioning
+
+TRANSACTION_TIMEOUT_S = 60.0
 
 
 class ProducingStage(Protocol):
@@ -104,3 +109,71 @@ class ProducingStep:
             self.output.flush()
             self._in_flight.clear()
         self.stage.revoked(partitions, lost)
+
+
+class TransactionalStep(ProducingStep):
+    """Exactly once: the outputs of the batches of up to ``commit_interval_s``, their state
+    changelog records and their input offsets are one Kafka transaction, committed or
+    aborted together. A worker killed mid-transaction leaves its outputs aborted (invisible
+    to every read_committed consumer) and its offsets uncommitted, so the next owner
+    processes the batch again without a second copy of anything downstream. Fencing is the
+    consumer group's (KIP-447): a member that lost its partitions cannot commit for them.
+
+    The changelog needs no deferral here (see ``kafka_output``): it commits with the outputs
+    it was computed with, or not at all."""
+
+    def __init__(self, stage: ProducingStage, output: KafkaOutput,
+                 commit_interval_s: float = 0.1,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(stage, output)
+        self.commit_interval_s = commit_interval_s
+        self._clock = clock
+        self._consumer: Any = None
+        self._open_since: float | None = None
+        self._offsets: dict[Partition, int] = {}
+
+    def attach(self, consumer: Any) -> None:
+        """The runtime's consumer, whose group the transactions commit offsets for."""
+        self._consumer = consumer
+        self.output.producer.init_transactions(TRANSACTION_TIMEOUT_S)
+
+    def process(self, batch: Batch) -> None:
+        if self._open_since is None:
+            self.output.producer.begin_transaction()
+            self._open_since = self._clock()
+        self.stage.process(batch.messages)
+        if self.output.current.deferred:
+            self.output.release(self.output.current)
+        self._offsets.update(batch.next_offsets)
+
+    def acknowledged(self, final: bool) -> Acknowledged:
+        self.output.poll(0)
+        if self._open_since is not None and (
+                final or self._clock() - self._open_since >= self.commit_interval_s):
+            self._commit()
+        return Acknowledged()  # the offsets went with the transaction
+
+    def revoked(self, partitions: list[Partition], lost: bool) -> None:
+        if lost and self._open_since is not None:
+            self.output.producer.abort_transaction(TRANSACTION_TIMEOUT_S)
+            self._open_since, self._offsets = None, {}
+        self.stage.revoked(partitions, lost)
+
+    def _commit(self) -> None:
+        producer = self.output.producer
+        if self._offsets:
+            producer.send_offsets_to_transaction(
+                [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()],
+                self._consumer.consumer_group_metadata(), TRANSACTION_TIMEOUT_S)
+        try:
+            producer.commit_transaction(TRANSACTION_TIMEOUT_S)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.txn_requires_abort():
+                # Nothing of it is visible or committed: stop, and a restart processes the
+                # batches again from the last committed offsets.
+                producer.abort_transaction(TRANSACTION_TIMEOUT_S)
+                raise OutputError(f"transaction aborted: {error.str()}") from exc
+            raise
+        self.output.begin()  # a fresh delivery count for the next transaction
+        self._open_since, self._offsets = None, {}
