@@ -10,7 +10,6 @@ not pile them up) and resumed once their writer has caught up.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -56,7 +55,6 @@ class SinkConsumer:
         self.poll_messages = poll_messages
         self._clock = clock  # the writers' clock
         self.messages_read = 0
-        self._fetch_schema = fetch_schema
         self._decoder = AvroDecoder(fetch_schema)
         self._known_schema_ids: dict[int, set[int]] = {id(w): set() for w in self.writers}
         self._paused: set[TopicPartition] = set()
@@ -191,8 +189,10 @@ class SinkConsumer:
         known = self._known_schema_ids[id(writer)]
         if schema_id in known:
             return
+        # The decoder's one fetch, which waits out a registry outage; an id is known only
+        # once fetched, so one that failed is asked for again.
+        schema = self._decoder.writer_declaration(schema_id)
         known.add(schema_id)
-        schema = json.loads(self._fetch_schema(schema_id))
         current = {f["name"] for f in writer.spec.schema["fields"]}
         if {f["name"] for f in schema["fields"]} - current:
             # The columns for the new fields are added before the next insert, so before any

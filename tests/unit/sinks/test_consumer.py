@@ -19,7 +19,7 @@ from sinks.message import TopicPartition
 from tests.unit.sinks.flaky_backend import FlakyBackend
 from tests.unit.sinks.samples import finding
 from topics.schemas import schema_text
-from topics.serde import AvroEncoder
+from topics.serde import AvroDecoder, AvroEncoder
 
 TOPIC = "quality.finding"
 KEY_SCHEMA = {
@@ -196,6 +196,25 @@ def test_newer_schema_adds_its_column_before_its_rows(
     assert rows == [(0, None), (1, None)] + [(i, "v2") for i in range(2, 7)]
     assert consumer.writer.spec.column("rule_version").type.sql == "Nullable(String)"
     assert TopicPartition(TOPIC, 0) not in consumer.writer.backlogged()
+
+
+def test_a_newer_schema_fetched_while_the_registry_is_away_waits_for_it(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    consumer, kafka, _ = setup(engine, finding_spec, schemas)
+    answers: list[Exception | str] = [ConnectionError("refused"), schema_text(schemas[3])]
+
+    def registry_away_once(_schema_id: int) -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    consumer._decoder = AvroDecoder(registry_away_once)
+    kafka.queue = records(schemas, 0, 5, 3, rule_version="v2")
+    consumer.step()
+    assert kafka.commits == [{(TOPIC, 0): 5}]
+    assert consumer.writer.spec.column("rule_version").type.sql == "Nullable(String)"
 
 
 def test_several_topics_into_their_writers(
