@@ -14,9 +14,11 @@ import authlib.deprecate  # noqa: F401 — imported first: it installs an "alway
 
 warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
-import httpx  # noqa: E402
 from confluent_kafka.schema_registry import Schema as RegistrySchema  # noqa: E402
 from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
+from confluent_kafka.schema_registry.common._httpx_compat import (  # noqa: E402
+    httpx as client_http,  # the client's own HTTP library (httpx2, else httpx): its errors
+)
 from confluent_kafka.schema_registry.error import SchemaRegistryError  # noqa: E402
 
 from topics.patience import patiently  # noqa: E402
@@ -91,4 +93,4 @@ def _unavailable(exc: Exception) -> bool:
     other error is its answer (or a fault of ours), which asking again does not change."""
     if isinstance(exc, SchemaRegistryError):
         return exc.http_status_code in _UNAVAILABLE
-    return isinstance(exc, httpx.TransportError)
+    return isinstance(exc, client_http.TransportError)

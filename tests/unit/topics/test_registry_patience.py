@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
+from confluent_kafka.schema_registry.common._httpx_compat import httpx as client_http
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from topics.patience import REGISTRY_PATIENCE_S, RegistryUnavailableError, patiently
@@ -37,7 +37,7 @@ def _registry(client: _Client, monkeypatch: pytest.MonkeyPatch) -> SchemaRegistr
 
 
 def test_register_waits_out_a_registry_that_is_away(monkeypatch: pytest.MonkeyPatch) -> None:
-    client = _Client(httpx.ConnectError("refused"),
+    client = _Client(client_http.ConnectError("refused"),
                      SchemaRegistryError(502, -1, "registry unreachable"),
                      SchemaRegistryError(503, -1, "starting"), 42)
     assert _registry(client, monkeypatch).register("s-value", SCHEMA) == 42
@@ -66,7 +66,7 @@ def test_patience_ends_as_an_infrastructure_fault() -> None:
         now[0] += seconds
 
     def away() -> int:
-        raise httpx.ConnectError("refused")
+        raise client_http.ConnectError("refused")
 
     with pytest.raises(RegistryUnavailableError, match="registering s-value"):
         patiently(away, "registering s-value", settled=lambda _e: False, sleep=sleep,
