@@ -24,9 +24,9 @@ from sinks.clickhouse.writer import ClickHouseWriter, SinkRejectedError, SinkUna
 from sinks.message import SinkMessage, TopicPartition
 from topics.dead_letters import SINK_BUILD, DeadLetterEmitter, Failure
 from topics.headers import version_of
+from topics.patience import RegistryUnavailableError
 from topics.serde import (
     AvroDecoder,
-    RegistryUnavailableError,
     UndecodableMessageError,
     schema_id_of,
 )

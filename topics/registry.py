@@ -16,10 +16,17 @@ warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
 from confluent_kafka.schema_registry import Schema as RegistrySchema  # noqa: E402
 from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
+from confluent_kafka.schema_registry.common._httpx_compat import (  # noqa: E402
+    httpx as client_http,  # the client's own HTTP library (httpx2, else httpx): its errors
+)
 from confluent_kafka.schema_registry.error import SchemaRegistryError  # noqa: E402
 
+from topics.patience import patiently  # noqa: E402
 from topics.schemas import Schema, schema_text  # noqa: E402
 from topics.serde import SchemaNotFoundError  # noqa: E402
+
+# Statuses of a registry that is busy or away (behind its door) rather than answering.
+_UNAVAILABLE = (408, 429, 500, 502, 503, 504)
 
 
 class IncompatibleSchemaError(RuntimeError):
@@ -38,8 +45,14 @@ class SchemaRegistry:
         """Register (idempotently) and return the schema id.
 
         The compatibility level is set before registering, so the very first version is
-        already held to it when the next one arrives.
+        already held to it when the next one arrives. While the registry does not answer
+        (refused, timed out, 5xx) the call waits for it (topics/patience.py): a publisher or
+        worker starting during an outage starts once it is back.
         """
+        return patiently(lambda: self._register(subject, schema, compatibility),
+                         f"registering {subject}", settled=lambda exc: not _unavailable(exc))
+
+    def _register(self, subject: str, schema: Schema, compatibility: str | None) -> int:
         # Set only when it differs: changing it is the admin's alone behind the registry's
         # door, while every principal registers (looks up) its schemas at start.
         if compatibility is not None and self.compatibility(subject) != compatibility:
@@ -82,3 +95,11 @@ class SchemaRegistry:
             if exc.http_status_code == 404:
                 raise SchemaNotFoundError(schema_id) from exc
             raise
+
+
+def _unavailable(exc: Exception) -> bool:
+    """The registry is away (no connection, a timeout) or busy: asking again may help. Any
+    other error is its answer (or a fault of ours), which asking again does not change."""
+    if isinstance(exc, SchemaRegistryError):
+        return exc.http_status_code in _UNAVAILABLE
+    return isinstance(exc, client_http.TransportError)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import struct
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
+from topics.patience import patiently
 from topics.schemas import Schema, parsed
 
 MAGIC = 0
@@ -23,20 +23,9 @@ _HEADER = struct.Struct(">bI")
 HEADER_SIZE = _HEADER.size
 
 
-log = logging.getLogger(__name__)
-
-# How long a decoder waits out a registry that does not answer before it gives up with an
-# infrastructure fault (the process exits uncommitted; the events are read again later).
-REGISTRY_PATIENCE_S = 240.0
-
-
 class SchemaNotFoundError(KeyError):
     """The registry answered: no schema has this id. The one fetch failure that is the
     message's fault, not the infrastructure's."""
-
-
-class RegistryUnavailableError(RuntimeError):
-    """The registry did not answer for REGISTRY_PATIENCE_S: an infrastructure fault."""
 
 
 class UndecodableMessageError(ValueError):
@@ -100,7 +89,7 @@ class AvroDecoder:
     ``fetch_schema`` maps a schema id to its text (the registry); each id is fetched once. It
     raises KeyError (SchemaNotFoundError) when the registry has no such id: that message is
     dead-lettered. Any other failure (timeout, refused connection, 5xx) is the registry's:
-    the fetch is tried again with a growing pause, never dead-lettered.
+    the fetch is tried again with a growing pause (topics/patience.py), never dead-lettered.
     """
 
     def __init__(self, fetch_schema: Callable[[int], str], reader_schema: Schema | None = None,
@@ -130,23 +119,14 @@ class AvroDecoder:
         return declared if isinstance(declared, dict) else {"type": declared}
 
     def _fetch_patiently(self, schema_id: int) -> str:
-        deadline = self._clock() + REGISTRY_PATIENCE_S
-        pause = 0.5
-        while True:
-            try:
-                return self._fetch(schema_id)
-            except KeyError as exc:
-                raise UndecodableMessageError(
-                    "serde.unknown_schema_id", f"schema id {schema_id}: {exc}"
-                ) from exc
-            except Exception as exc:
-                if self._clock() + pause > deadline:
-                    raise RegistryUnavailableError(
-                        f"schema registry unavailable for {REGISTRY_PATIENCE_S:.0f} s while "
-                        f"fetching schema id {schema_id}: {exc}") from exc
-                log.warning("schema registry unavailable (%s); retrying in %.1f s", exc, pause)
-                self._sleep(pause)
-                pause = min(pause * 2, 10.0)
+        try:
+            return patiently(lambda: self._fetch(schema_id), f"fetching schema id {schema_id}",
+                             settled=lambda exc: isinstance(exc, KeyError),
+                             sleep=self._sleep, clock=self._clock)
+        except KeyError as exc:
+            raise UndecodableMessageError(
+                "serde.unknown_schema_id", f"schema id {schema_id}: {exc}"
+            ) from exc
 
     def decode(self, message: bytes) -> dict[str, Any]:
         writer = self.writer_schema(schema_id_of(message))

@@ -4,7 +4,9 @@ capture) the department PostgreSQL and the Kafka Connect worker; stopped in reve
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -13,12 +15,20 @@ from ops.settings import Settings
 from ops.stack.connect import ConnectError, ConnectWorker
 from ops.stack.kafka import KafkaCluster
 from ops.stack.postgres import PostgresServer
-from ops.stack.process import ServiceProcess
+from ops.stack.process import ServiceProcess, StackError
 from ops.stack.registry import SchemaRegistryService
 
 # Background processes of govbus itself, stopped first on down: the demo's pipeline and the
 # audit shipper that `govbus stack up` starts.
 PIPELINE = ("worker", "sink", "audit")
+
+
+class StackService(Protocol):
+    """One service of the local stack: started on its settings' ports with its state kept."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,30 @@ class LocalStack:
         self.pipeline = {
             name: ServiceProcess(name, run_dir, ready=lambda: True) for name in PIPELINE
         }
+
+    def service(self, name: str) -> StackService:
+        """The service called ``name`` (kafka, registry, postgres, connect)."""
+        services: dict[str, StackService] = {
+            "kafka": self.kafka, "registry": self.registry,
+            "postgres": self.postgres, "connect": self.connect,
+        }
+        if name not in services:
+            raise StackError(f"no local service {name!r}; one of {', '.join(services)}")
+        return services[name]
+
+    @contextmanager
+    def outage(self, name: str) -> Iterator[None]:
+        """Service ``name`` stopped for the block, then started again on the same ports and
+        with the same state, as after a crash and restart: what fault tests inject."""
+        if not self.settings.manage_stack:
+            raise StackError(f"{name} is not managed here (GOVBUS_MANAGE_STACK=false): "
+                             "an outage cannot be made")
+        service = self.service(name)
+        service.stop()
+        try:
+            yield
+        finally:
+            service.start()
 
     def up(self, cdc: bool = False) -> Iterator[str]:
         """Kafka and the registry; with ``cdc`` (asked, or a connector configured) also the

@@ -47,11 +47,11 @@ from topics.dead_letters import (
     DeadLetterEmitter,
     Failure,
 )
+from topics.patience import RegistryUnavailableError
 from topics.schemas import load_avsc, row_spec, source_names
 from topics.serde import (
     AvroDecoder,
     AvroEncoder,
-    RegistryUnavailableError,
     UndecodableMessageError,
 )
 

@@ -30,11 +30,11 @@ from topics.dead_letters import (
     Failure,
 )
 from topics.headers import version_headers
+from topics.patience import RegistryUnavailableError
 from topics.schemas import load_avsc
 from topics.serde import (
     AvroDecoder,
     AvroEncoder,
-    RegistryUnavailableError,
     UndecodableMessageError,
 )
 

@@ -24,7 +24,7 @@ from tests.unit.sinks.flaky_backend import FlakyBackend
 from tests.unit.sinks.samples import finding
 from topics.catalog import dlq_topic
 from topics.schemas import schema_text
-from topics.serde import AvroEncoder
+from topics.serde import AvroDecoder, AvroEncoder
 
 TOPIC = "quality.finding"
 KEY_SCHEMA = {
@@ -231,3 +231,22 @@ def test_a_message_no_row_can_be_built_of_is_dead_lettered_and_the_rest_lands(
     assert table_count(engine, finding_spec) == 5
     assert commits(kafka) == [{(TOPIC, 0): 6}]
     assert producer.pending == []
+
+
+def test_a_newer_schema_fetched_while_the_registry_is_away_waits_for_it(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    runtime, step, kafka, _ = setup(engine, finding_spec, schemas)
+    answers: list[Exception | str] = [ConnectionError("refused"), schema_text(schemas[3])]
+
+    def registry_away_once(_schema_id: int) -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    step._decoder = AvroDecoder(registry_away_once, sleep=lambda _s: None)
+    kafka.script = [records(schemas, 0, 5, 3, rule_version="v2")]
+    runtime.run_once()
+    assert commits(kafka) == [{(TOPIC, 0): 5}]
+    assert step.writer.spec.column("rule_version").type.sql == "Nullable(String)"

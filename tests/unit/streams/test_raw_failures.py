@@ -16,8 +16,9 @@ from tests.doubles import CapturingOutput, MemoryRegistry
 from tests.unit.streams.samples import RAW_ROWS
 from topics.catalog import dlq_topic, fact_topic, raw_topic, std_topic
 from topics.dead_letters import REASON, STEP
+from topics.patience import RegistryUnavailableError
 from topics.schemas import change_event_schema
-from topics.serde import AvroDecoder, AvroEncoder, RegistryUnavailableError
+from topics.serde import AvroDecoder, AvroEncoder
 
 SOURCE = "household.resident"
 DLQ = dlq_topic("standardize").name

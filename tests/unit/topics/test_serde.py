@@ -7,14 +7,9 @@ import struct
 import pytest
 
 from tests.unit.streams.samples import RAW_ROWS
+from topics.patience import RegistryUnavailableError
 from topics.schemas import change_event_schema, schema_text
-from topics.serde import (
-    AvroDecoder,
-    AvroEncoder,
-    RegistryUnavailableError,
-    UndecodableMessageError,
-    schema_id_of,
-)
+from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError, schema_id_of
 
 SOURCE = "household.resident"
 ROW = RAW_ROWS["household.resident"]
