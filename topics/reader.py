@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder, UndecodableMessageError
@@ -43,7 +43,7 @@ class TopicReader:
                 **connection,
                 "group.id": "govbus-reader",  # required by librdkafka; never committed
                 "enable.auto.commit": False,
-                "enable.partition.eof": False,
+                "enable.partition.eof": True,
             }
         )
         metadata = self.consumer.list_topics(topic, timeout=10).topics.get(topic)
@@ -90,9 +90,16 @@ class TopicReader:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{self.topic}: not read to its end in {timeout_s:.0f} s")
                 message = self.consumer.poll(0.2)
-                if message is None or message.error():
+                if message is None:
                     continue
                 partition, offset = message.partition() or 0, message.offset() or 0
+                error = message.error()
+                if error is not None:
+                    # The end of the partition: in a topic written in transactions its last
+                    # offset is a commit marker, never delivered.
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        ends.pop(partition, None)
+                    continue
                 if offset + 1 >= ends.get(partition, 0):
                     ends.pop(partition, None)
                 yield self._decode(message)

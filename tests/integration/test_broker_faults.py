@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
-from streams.dlq import EVENT_ID
 
 from connectors.publisher import DeliveryReport
 from connectors.simulate import ChangeTarget, flush_all, publish_event
@@ -38,6 +37,7 @@ from tests.integration.sinks.harness import SinkRun, child_env, drained, ends, r
 from tests.integration.workers import running_worker, wait_for
 from topics.annotations import Category
 from topics.catalog import Topic, catalog, dlq_topic, fact_topic, std_topic, theme_topic
+from topics.dead_letters import EVENT_ID
 from topics.reader import ReadMessage, TopicReader
 from topics.schemas import source_names
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from streams.dlq import REASON
 
 from connectors.publisher import ChangeEventPublisher
 from govbus.wiring import publishers, registry, topic_admin
@@ -31,6 +30,7 @@ from topics.catalog import catalog, dlq_topic, std_topic
 from topics.codes.citizen_id import make_citizen_id
 from topics.codes.sex import SexCode
 from topics.codes.uscc import make_uscc
+from topics.dead_letters import REASON
 from topics.reader import ReadMessage, TopicReader
 
 OUTAGE_S = 30.0
