@@ -64,6 +64,11 @@ RESTORE_SLICE_S = 0.2  # restore work per loop round, between fetches of the rea
 COMMITTED_LOOKUP_TIMEOUT_S = 10.0
 
 
+class RewindError(RuntimeError):
+    """What a step held since the last commit is gone (an aborted transaction): the runtime
+    drops the step's state and reads again from the committed offsets."""
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """One fetch's messages, and the offsets to commit once all their results are safe."""
@@ -110,6 +115,8 @@ class Consumer(Protocol):
     """The part of confluent-kafka's consumer the loop uses."""
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None: ...
+
+    def unsubscribe(self) -> None: ...
 
     def assign(self, partitions: list[TopicPartition]) -> None: ...
 
@@ -216,9 +223,13 @@ class ConsumerRuntime:
         messages = self.consumer.consume(self.batch_size, timeout)
         self.messages_read += len(messages)
         batch = self._batch(messages, polled_at)
-        if batch.messages:
-            self.step.process(batch)
-        self._settle(final=False)
+        try:
+            if batch.messages:
+                self.step.process(batch)
+            self._settle(final=False)
+        except RewindError as exc:
+            self._rewind(str(exc))
+            return len(messages)
         now = self._clock()
         if self._to_commit and now - self._committed_at >= self.commit_interval_s:
             self._commit(synchronous=False)
@@ -268,6 +279,16 @@ class ConsumerRuntime:
         if resumable:
             self.consumer.resume([TopicPartition(t, p) for t, p in sorted(resumable)])
         self._paused = set(wanted)
+
+    def _rewind(self, reason: str) -> None:
+        """Drop everything since the last commit and read it again: the step releases its
+        partitions as lost (their state restored from the changelog when they come back),
+        and the consumer rejoins its group from the committed offsets."""
+        log.warning("%s: %s; reading again from the committed offsets", self.step.name, reason)
+        self._release([TopicPartition(t, p) for t, p in self._assignment], lost=True)
+        self._to_commit.clear()
+        self.consumer.unsubscribe()
+        self.start()
 
     # -- commits --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Batches are pipelined: while the broker acknowledges one, the next is processed,
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -14,10 +15,12 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from ops.runtime.kafka_output import DeliveryBatch, KafkaOutput, OutputError, check_delivered
-from ops.runtime.loop import Acknowledged, Batch
+from ops.runtime.kafka_output import DeliveryBatch, KafkaOutput, check_delivered
+from ops.runtime.loop import Acknowledged, Batch, RewindError
 from ops.runtime.messages import InputMessage, Partition
 from ops.runtime.partitioning import Partitioning
+
+log = logging.getLogger("govbus.runtime")
 
 TRANSACTION_TIMEOUT_S = 60.0
 
@@ -162,18 +165,28 @@ class TransactionalStep(ProducingStep):
     def _commit(self) -> None:
         producer = self.output.producer
         if self._offsets:
-            producer.send_offsets_to_transaction(
-                [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()],
-                self._consumer.consumer_group_metadata(), TRANSACTION_TIMEOUT_S)
-        try:
-            producer.commit_transaction(TRANSACTION_TIMEOUT_S)
-        except KafkaException as exc:
-            error = exc.args[0]
-            if error.txn_requires_abort():
-                # Nothing of it is visible or committed: stop, and a restart processes the
-                # batches again from the last committed offsets.
-                producer.abort_transaction(TRANSACTION_TIMEOUT_S)
-                raise OutputError(f"transaction aborted: {error.str()}") from exc
-            raise
+            offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
+            self._patiently(lambda: producer.send_offsets_to_transaction(
+                offsets, self._consumer.consumer_group_metadata(), TRANSACTION_TIMEOUT_S))
+        self._patiently(lambda: producer.commit_transaction(TRANSACTION_TIMEOUT_S))
         self.output.begin()  # a fresh delivery count for the next transaction
         self._open_since, self._offsets = None, {}
+
+    def _patiently(self, call: Callable[[], object]) -> None:
+        """A broker restarting makes the call time out: it is tried again (the transaction
+        stays open on the coordinator meanwhile). An abortable error aborts it: nothing of
+        it is visible or committed, and the runtime rewinds to the last committed offsets."""
+        while True:
+            try:
+                call()
+                return
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.txn_requires_abort():
+                    self.output.producer.abort_transaction(TRANSACTION_TIMEOUT_S)
+                    self._open_since, self._offsets = None, {}
+                    self.output.begin()
+                    raise RewindError(f"transaction aborted: {error.str()}") from exc
+                if not error.retriable():
+                    raise
+                log.warning("%s: transaction waits for the broker: %s", self.name, error.str())

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from ops.runtime.kafka_output import KafkaOutput, OutputError
-from ops.runtime.loop import ConsumerRuntime
+from ops.runtime.loop import ConsumerRuntime, RewindError
 from ops.runtime.messages import InputMessage, Partition
 from ops.runtime.producing import ProducingStep
 from tests.doubles import HeldProducer, KafkaMessage, Script, ScriptedConsumer, scripted
@@ -232,3 +232,26 @@ def test_partitions_restoring_their_state_are_paused_until_restored_in_the_loop(
     # Two rounds of changelog to read: paused for the first, resumed as the second ends.
     assert seen == [({(TOPIC, 1)}, "restoring"), (set(), "processing")]
     assert consumer.resumed == [(TOPIC, 1)]
+
+
+def test_an_aborted_transaction_rewinds_to_the_committed_offsets() -> None:
+    def abort_first(batch: int) -> None:
+        if batch == 1:
+            raise RewindError("transaction aborted: fenced by the coordinator")
+
+    runtime, consumer, _, stage = make_runtime([[message(0, 0)], [message(0, 0)]],
+                                               after_batch=abort_first)
+    subscribed: list[int] = []
+    plain = consumer.subscribe
+
+    def subscribe(topics: list[str], **callbacks: Any) -> None:
+        subscribed.append(1)
+        plain(topics, **callbacks)
+
+    consumer.subscribe = subscribe  # type: ignore[method-assign]
+    consumer.unsubscribe = lambda: None  # type: ignore[attr-defined]
+    runtime.run()
+    # Its state dropped as lost, the group joined again, the batch read and processed again.
+    assert stage.events == ["assigned", "lost", "assigned"]
+    assert len(subscribed) == 2 and stage.batches == 2
+    assert consumer.commits == [({(TOPIC, 0): 1}, False)]
