@@ -136,11 +136,12 @@ class Settings(BaseSettings):
         "INSERT has a fixed cost, and every partition of every fact topic batches on its own.",
     )
     exactly_once: bool = Field(
-        default=True,
+        default=False,
         description="The stages write each batch's outputs, state changelog records and input "
         "offsets in one Kafka transaction: a worker killed mid-batch leaves no second copy of "
-        "any std, fact or theme record. Off: at-least-once, a batch's outputs may be written "
-        "again after a crash (the theme layer and the sink still apply them once).",
+        "any std, fact or theme record. Off (the default until its broker-restart behaviour "
+        "is proven): at-least-once, a batch's outputs may be written again after a crash "
+        "(the theme layer and the sink still apply them once).",
     )
     sink_group_id: str = Field(
         default="sink",
