@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         description="... for fact and finding tables (history, not live lookups): every "
         "INSERT has a fixed cost, and every partition of every fact topic batches on its own.",
     )
+    instance_id: str | None = Field(
+        default=None,
+        description="This process's static identity in its consumer groups (KIP-345), e.g. "
+        "raw-1 on the first raw worker of a host: restarted, it takes its partitions back at "
+        "once instead of after its old session expires. Unique per process; unset: dynamic.",
+    )
     exactly_once: bool = Field(
         default=False,
         description="The stages write each batch's outputs, state changelog records and input "

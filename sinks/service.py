@@ -50,10 +50,12 @@ FETCH_WAIT_MS = 50
 
 
 def sink_runtime(connection: Mapping[str, Any], group: str, step: SinkStep,
-                 batch_size: int = POLL_MESSAGES, **overrides: Any) -> ConsumerRuntime:
+                 batch_size: int = POLL_MESSAGES, instance_id: str | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> ConsumerRuntime:
     """The consumer runtime of a sink step (the service's, and the benchmarks')."""
     return ConsumerRuntime(
-        consumer_config(connection, group, **{"fetch.wait.max.ms": FETCH_WAIT_MS, **overrides}),
+        consumer_config(connection, group, instance_id,
+                        **{"fetch.wait.max.ms": FETCH_WAIT_MS, **(overrides or {})}),
         step, batch_size=batch_size, batch_seconds=step.poll_seconds)
 
 
@@ -110,7 +112,8 @@ class SinkService:
             poll_seconds=min(0.2, settings.sink_batch_seconds),
             dead_letters=KafkaOutput(Producer(producer_config(kafka_config(settings),
                                                               group_id(settings)))))
-        self.runtime = sink_runtime(kafka_config(settings), group_id(settings), self.step)
+        self.runtime = sink_runtime(kafka_config(settings), group_id(settings), self.step,
+                                    instance_id=settings.instance_id)
         self.serve_queries = serve_queries
         self.kanon = KAnonymityMonitor(
             self.backend, settings.clickhouse_database, self.writers[QUALITY_TABLE].spec,

@@ -350,7 +350,7 @@ def sink_latency(
     _start_at_end(connection, group, topic)
     step = SinkStep(routes={topic.name: writer}, fetch_schema=registry.schema_by_id,
                     poll_seconds=0.05)
-    runtime = sink_runtime(connection, group, step, **{"fetch.wait.max.ms": 20})
+    runtime = sink_runtime(connection, group, step, overrides={"fetch.wait.max.ms": 20})
     producer = Producer({**connection, "linger.ms": 5,
                          "enable.idempotence": True})
     rng = random.Random(11)

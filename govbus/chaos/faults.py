@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from govbus.chaos.pipeline import Pipeline
+from ops.settings import Settings
+from ops.stack.faults import ServiceFault, broker_fault, registry_fault
 from sinks.clickhouse.outage import OUTAGE_ENV, outage_file
 
 RESTART_AFTER_S = 2.0
@@ -54,8 +56,28 @@ def _clickhouse_away(seconds: float) -> Callable[[Pipeline], float | None]:
     return inject
 
 
+def _service_down(make: Callable[[Settings], ServiceFault], seconds: float,
+                  layers: list[str]) -> Callable[[Pipeline], float | None]:
+    """A service of the local stack SIGKILLed, started again ``seconds`` later."""
+    def inject(pipeline: Pipeline) -> float | None:
+        with make(pipeline.settings).down():
+            time.sleep(seconds)
+        return pipeline.caught_up(layers, RECOVER_TIMEOUT_S)
+    return inject
+
+
 def _nothing(pipeline: Pipeline) -> float | None:
     return None
+
+
+def _one_after_another(*faults: Callable[[Pipeline], float | None]
+                       ) -> Callable[[Pipeline], float | None]:
+    """Several faults in one run (the short form: one load, one reconciliation); the
+    longest recovery counts."""
+    def inject(pipeline: Pipeline) -> float | None:
+        return max((t for t in (fault(pipeline) for fault in faults) if t is not None),
+                   default=None)
+    return inject
 
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
@@ -67,10 +89,17 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           _killed("sink", "sink")),
     Fault("raw-member-killed", "two raw workers; one SIGKILLed for good (its partitions and "
           "their state move)", _member_killed, raw_workers=2),
+    Fault("broker-killed", "the single broker SIGKILLed under load, restarted 15 s later",
+          _service_down(broker_fault, 15.0, ["raw", "theme", "sink"])),
+    Fault("registry-stopped-30s", "the schema registry SIGKILLed, restarted 30 s later",
+          _service_down(registry_fault, 30.0, ["raw", "theme", "sink"])),
     Fault("clickhouse-away-60s", "ClickHouse unavailable for 60 s", _clickhouse_away(60.0),
           env={OUTAGE_ENV: "1"}),
     Fault("poison-1pct", "1% poison input: garbage bytes, unknown schema ids, truncated Avro, "
           "an update without its row (beside the simulator's 5% invalid fields)", _nothing,
           poison=True),
+    Fault("short", "the short form CI runs in one load: the raw worker and then the sink "
+          "SIGKILLed (each restarted 2 s later) among 1% poison input",
+          _one_after_another(_killed("raw", "raw"), _killed("sink", "sink")), poison=True),
 )}
-SHORT = ("raw-worker-killed", "sink-killed", "poison-1pct")
+SHORT = ("short",)

@@ -46,6 +46,9 @@ class Pipeline:
         self.say = say
 
     def start(self, name: str) -> None:
+        """A layer's process; a static group member, so a restart takes its partitions back
+        at once."""
+        self.processes.env["GOVBUS_INSTANCE_ID"] = name
         self.processes.start(name, ROLES[name.split("-")[0]])
 
     def kill(self, name: str) -> None:

@@ -26,5 +26,6 @@ def stage_runtime(settings: Settings, group: str, stage: ProducingStage,
                   output: KafkaOutput) -> ConsumerRuntime:
     step = (TransactionalStep(stage, output) if settings.exactly_once
             else ProducingStep(stage, output))
-    return ConsumerRuntime(consumer_config(kafka_config(settings), group), step,
+    return ConsumerRuntime(consumer_config(kafka_config(settings), group, settings.instance_id),
+                           step,
                            batch_size=settings.batch_size, batch_seconds=settings.batch_seconds)
