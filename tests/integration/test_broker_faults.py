@@ -131,6 +131,7 @@ def test_one_broker_of_three_killed_under_load_loses_and_doubles_nothing(
     assert (figures.lost, figures.duplicated) == (0, 0)
 
 
+@pytest.mark.chaos  # CI runs the fault matrix's short form instead (test_chaos.py)
 def test_the_single_broker_killed_under_load_loses_and_doubles_nothing(
     namespace: str, tmp_path: Path,
 ) -> None:
