@@ -33,6 +33,7 @@ from govbus.wiring import (
 from ops.http import targets
 from ops.settings import Settings
 from ops.stack.manager import LocalStack
+from ops.stack.process import terminate
 from sinks.clickhouse.kanon import COLUMNS as KANON_COLUMNS
 from sinks.clickhouse.kanon import KANON_VIEW, parse_row, summary_lines
 from sinks.clickhouse.tables import resource_catalog_table
@@ -240,12 +241,7 @@ def notifier_process(settings: Settings) -> Iterator[queue.Queue[str | None]]:
     try:
         yield lines
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
+        terminate(process)
 
 
 def subscriber_example(settings: Settings, say: Callable[[str], None], quiet_s: float = 3.0,

@@ -171,34 +171,33 @@ def _audit_topic(namespace: str) -> Topic:
 SUBSCRIPTIONS, RESOURCE_CATALOG = "subscriptions", "catalog"
 
 
-def _subscriptions_topic(namespace: str) -> Topic:
+def _sharing_topic(namespace: str, name: str, description: str, schema: str) -> Topic:
+    """A compacted sharing topic: the latest record per key, kept for ever."""
     return Topic(
-        name=f"{namespace}sharing.{SUBSCRIPTIONS}",
+        name=f"{namespace}sharing.{name}",
         layer=Layer.SHARING,
-        description="Subscriptions to catalog resources: requests and the providers' "
-        "decisions, the latest per subscription (the grants' one source).",
+        description=description,
         partitions=1,
         retention_ms=-1,
         cleanup=Cleanup.COMPACT,
         key_schema=lambda: load_avsc("keys/string_key.avsc"),
-        value_schema=lambda: load_avsc("sharing/subscription.avsc"),
-        source=SUBSCRIPTIONS,
+        value_schema=lambda: load_avsc(schema),
+        source=name,
     )
+
+
+def _subscriptions_topic(namespace: str) -> Topic:
+    return _sharing_topic(
+        namespace, SUBSCRIPTIONS,
+        "Subscriptions to catalog resources: requests and the providers' decisions, the "
+        "latest per subscription (the grants' one source).", "sharing/subscription.avsc")
 
 
 def _resource_catalog_topic(namespace: str) -> Topic:
-    return Topic(
-        name=f"{namespace}sharing.{RESOURCE_CATALOG}",
-        layer=Layer.SHARING,
-        description="The resource catalog (政务信息资源目录): the latest revision of each "
-        "entry, keyed by resource code; a withdrawn resource is a tombstone.",
-        partitions=1,
-        retention_ms=-1,
-        cleanup=Cleanup.COMPACT,
-        key_schema=lambda: load_avsc("keys/string_key.avsc"),
-        value_schema=lambda: load_avsc("sharing/resource.avsc"),
-        source=RESOURCE_CATALOG,
-    )
+    return _sharing_topic(
+        namespace, RESOURCE_CATALOG,
+        "The resource catalog (政务信息资源目录): the latest revision of each entry, keyed by "
+        "resource code; a withdrawn resource is a tombstone.", "sharing/resource.avsc")
 
 
 def _connect_topic(namespace: str, store: str) -> Topic:

@@ -31,6 +31,7 @@ from govbus.keys import pseudonymizer
 from govbus.wiring import admin_settings, publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
+from ops.stack.process import terminate
 from streams.runtime.theme_worker import group_id as theme_app_id
 from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
 from topics.principals import principals
@@ -79,11 +80,7 @@ def worker_process(log: Path, role: str) -> Iterator[subprocess.Popen[bytes]]:
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            terminate(process)
 
 
 def standardize(events: int) -> StageBenchResult:

@@ -4,7 +4,6 @@ own (so each can be killed), and a steady simulated load published beside it."""
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ from govbus.keys import pseudonymizer
 from govbus.wiring import publishers
 from ops.kafka_client import kafka_config
 from ops.settings import Settings
+from ops.stack.process import terminate
 from sinks.query_client import endpoint_url
 from streams.runtime.raw_worker import group_id as raw_group
 from streams.runtime.theme_worker import group_id as theme_group
@@ -59,12 +59,7 @@ class Pipeline:
 
     def stop(self, name: str) -> None:
         process, _ = self.processes.running.pop(name)
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
     def groups(self) -> dict[str, tuple[str, list[str]]]:
         """Each layer's consumer group and input topics."""

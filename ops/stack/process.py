@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class StackError(RuntimeError):
@@ -171,3 +172,14 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
     except PermissionError:
         os.kill(pid, sig)
+
+
+def terminate(process: subprocess.Popen[Any], grace_s: float = 30.0) -> int:
+    """SIGTERM a child, SIGKILL it if it has not exited after ``grace_s``; its exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            return process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()

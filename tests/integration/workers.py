@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 from govbus.wiring import registry
 from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
+from ops.stack.process import terminate
 from topics.reader import ReadMessage, TopicReader
 
 GOVBUS = [sys.executable, "-m", "govbus.cli"]
@@ -28,13 +28,7 @@ def running_worker(log_path: Path, *extra: str) -> Iterator[subprocess.Popen[byt
         try:
             yield process
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            terminate(process)
 
 
 def read_topic(name: str, settings: Settings | None = None, idle_s: float = 3.0
