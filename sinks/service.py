@@ -56,7 +56,10 @@ def sink_runtime(connection: Mapping[str, Any], group: str, step: SinkStep,
     return ConsumerRuntime(
         consumer_config(connection, group, instance_id,
                         **{"fetch.wait.max.ms": FETCH_WAIT_MS, **(overrides or {})}),
-        step, batch_size=batch_size, batch_seconds=step.poll_seconds)
+        step, batch_size=batch_size, batch_seconds=step.poll_seconds,
+        # The sink acknowledges an insert at a time (a second or more apart): its offsets
+        # are committed as soon as ClickHouse has them.
+        commit_interval_s=0.0)
 
 
 def group_id(settings: Settings) -> str:
