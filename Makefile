@@ -16,7 +16,7 @@ demo: bootstrap
 test: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/mypy
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest --durations=15
 
 lint: bootstrap
 	.venv/bin/ruff check .

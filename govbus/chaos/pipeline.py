@@ -34,7 +34,7 @@ ROLES = {
     "sink": [*GOVBUS, "sink", "run", "--loglevel", "warning"],
 }
 STARTUP_TIMEOUT_S = 120.0
-QUIET_S = 5.0
+QUIET_S = 3.0
 
 
 class Pipeline:

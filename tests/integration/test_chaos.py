@@ -12,13 +12,13 @@ from ops.settings import Settings
 
 def test_the_short_fault_matrix_loses_doubles_and_leaks_nothing(stack: Settings) -> None:
     said: list[str] = []
-    row = run_fault(FAULTS["short"], rate=100.0, seconds=12.0, say=said.append)
+    row = run_fault(FAULTS["short"], rate=100.0, seconds=10.0, say=said.append)
     a = row.accounting
     print(f"\n{row.fault}: in {a.events_in}, std {a.in_std}, DLQ {a.in_dlq}, lost {a.lost}, "
           f"duplicated {a.duplicated}, theme rows differing {row.theme_differing}, ClickHouse "
           f"rows differing {row.clickhouse_differing}, clear values {row.clear_values}, "
           f"recovered in {row.recover_s} s")
-    assert a.events_in > 1200 and a.in_dlq > 0  # the load and its poison went in
+    assert a.events_in > 1000 and a.in_dlq > 0  # the load and its poison went in
     assert (a.lost, a.lost_examples) == (0, ())
     assert row.theme_differing == 0 and row.clickhouse_differing == 0
     assert row.clear_values == 0
