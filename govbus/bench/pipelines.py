@@ -305,11 +305,12 @@ class Progress:
         return [(sum(e for e, _ in watch), sum(d for _, d in watch))
                 for watch in self.partition_positions()]
 
-    def lag(self) -> int:
-        """Messages not committed yet. A partition written in transactions ends with a
-        commit marker no consumer reads: one offset left per partition counts as none."""
+    def lag(self, positions: list[list[tuple[int, int]]] | None = None) -> int:
+        """Messages not committed yet (of ``positions``, else fetched now). A partition
+        written in transactions ends with a commit marker no consumer reads: one offset
+        left per partition counts as none."""
         return sum(max(0, end - done - 1) if end > done else 0
-                   for watch in self.partition_positions() for end, done in watch)
+                   for watch in positions or self.partition_positions() for end, done in watch)
 
     def close(self) -> None:
         for consumer, _ in self.watches:

@@ -26,7 +26,7 @@ from govbus.chaos.reconcile import (
     account,
     as_input,
     clear_values_found,
-    comparable,
+    differing,
 )
 from govbus.keys import pseudonymizer
 from govbus.wiring import admin_settings, registry
@@ -121,11 +121,7 @@ def reconcile(name: str, settings: Settings, recover_s: float | None) -> FaultRo
     accounting = account(raw, std, letters)
     expected = undisturbed_themes(admin, raw)
     found = {str(c): _final_records(read(theme_topic(c).name)) for c in Category}
-    theme_differing = sum(
-        len(set(expected[c]) ^ set(found[c]))
-        + sum(comparable(expected[c][k]) != comparable(found[c][k])
-              for k in set(expected[c]) & set(found[c]))
-        for c in expected)
+    theme_differing = sum(len(differing(expected[c], found[c])) for c in expected)
     clickhouse_differing = sum(_clickhouse_differing(settings, Category(c), found[c])
                                for c in found)
     clear = _clear_values(raw)
@@ -149,10 +145,13 @@ def _final_records(messages: list[ReadMessage]) -> dict[str, dict[str, Any]]:
     """The last record of each entity (a tombstone removes it)."""
     final: dict[str, dict[str, Any] | None] = {}
     for message in sorted(messages, key=lambda m: (m.partition, m.offset)):
-        key = message.key
-        entity = str(next(iter(key.values()))) if isinstance(key, dict) else str(key)
-        final[entity] = message.value
+        final[_entity(message.key)] = message.value
     return {k: v for k, v in final.items() if v is not None}
+
+
+def _entity(key: Any) -> str:
+    """The entity key of a theme record's key (a one-field record)."""
+    return str(next(iter(key.values()))) if isinstance(key, dict) else str(key)
 
 
 class _Captured:
@@ -188,8 +187,7 @@ def undisturbed_themes(settings: Settings, raw: list[ReadMessage]
         category = categories.get(message.topic)
         if category is None:
             continue  # findings and dead letters
-        key = decode(message.key) if message.key else None
-        entity = str(next(iter(key.values()))) if isinstance(key, dict) else str(key)
+        entity = _entity(decode(message.key) if message.key else None)
         if message.value is None:
             result[str(category)].pop(entity, None)
         else:

@@ -112,7 +112,7 @@ class Pipeline:
 
             def quiet() -> bool:
                 now = progress.partition_positions()
-                if progress.lag():
+                if progress.lag(now):
                     seen.clear()
                     return False
                 if not seen or seen[0][0] != now:
