@@ -27,15 +27,18 @@ from grafana_foundation_sdk.models import common as mcommon
 from grafana_foundation_sdk.models import dashboard as mdashboard
 from grafana_foundation_sdk.models import prometheus as mprometheus
 
-from ops.metrics import METRICS_BY_NAME
+from ops.metrics import BROKER_METRICS_BY_NAME, METRICS_BY_NAME, BrokerMetricSpec, MetricSpec
 
 GRAFANA_DIR = Path(__file__).resolve().parent / "grafana"
 DATASOURCE = mdashboard.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
 
 def m(name: str, suffix: str = "") -> str:
-    """A declared metric's series name (``suffix``: _bucket, _sum or _count of a histogram)."""
-    spec = METRICS_BY_NAME[name]  # KeyError: the metric is not declared in ops.metrics
+    """A declared metric's series name (``suffix``: _bucket, _sum or _count of a histogram):
+    govbus's own or one the brokers export."""
+    # KeyError: the metric is not declared in ops.metrics
+    spec: MetricSpec | BrokerMetricSpec = (METRICS_BY_NAME[name] if name in METRICS_BY_NAME
+                                           else BROKER_METRICS_BY_NAME[name])
     series = name + suffix
     if series not in spec.series_names:
         raise KeyError(f"{series} is not a series of {spec.type} {name}")
@@ -93,7 +96,7 @@ def timeseries(title: str, unit: str, *queries: tuple[str, str], stack: bool = F
 
 def stat(title: str, unit: str, expr: str, legend: str = "",
          thresholds: Sequence[tuple[float | None, str]] = ((None, "green"),),
-         description: str = "") -> gstat.Panel:
+         description: str = "", show: mcommon.BigValueTextMode | None = None) -> gstat.Panel:
     steps = gdash.ThresholdsConfig().mode(mdashboard.ThresholdsMode.ABSOLUTE).steps(
         [mdashboard.Threshold(value=value, color=color) for value, color in thresholds])
     panel = (gstat.Panel().title(title).description(description).datasource(DATASOURCE)
@@ -101,6 +104,8 @@ def stat(title: str, unit: str, expr: str, legend: str = "",
              .reduce_options(gcommon.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
              .color_mode(mcommon.BigValueColorMode.BACKGROUND)
              .graph_mode(mcommon.BigValueGraphMode.AREA))
+    if show is not None:
+        panel.text_mode(show)
     _with_targets(panel, [(expr, legend)])
     return panel
 
@@ -289,10 +294,58 @@ def sink_health() -> dict[str, Any]:
                       grid.panels, variables)
 
 
+def kafka_brokers() -> dict[str, Any]:
+    """The brokers' own metrics (their JMX exporter agents, job "kafka", label node)."""
+    under_replicated = m("kafka_server_replicamanager_underreplicatedpartitions")
+    under_min_isr = m("kafka_server_replicamanager_underminisrpartitioncount")
+    controller = m("kafka_controller_kafkacontroller_activecontrollercount")
+
+    def controllers_view(name: str) -> str:
+        # Every node of the quorum reports the controller gauges; the leader's are current.
+        return f"max({m(name)} and on (node) ({controller} == 1))"
+
+    offline = controllers_view("kafka_controller_kafkacontroller_offlinepartitionscount")
+    fenced = controllers_view("kafka_controller_kafkacontroller_fencedbrokercount")
+    alarm = [(None, "green"), (1, "red")]
+    grid = _Layout()
+    grid.row("Cluster")
+    grid.add(stat("Nodes down", "none", 'count(up{job="kafka"} == 0) or vector(0)',
+                  thresholds=alarm, description="Nodes whose metrics agent does not answer "
+                  "(the broker process is gone or hangs)."), 4, 4)
+    grid.add(stat("Active controller", "none", f"max by (node) ({controller}) == 1",
+                  "node {{node}}", show=mcommon.BigValueTextMode.NAME,
+                  description="The node leading the KRaft controller quorum."), 4, 4)
+    grid.add(stat("Brokers (controller's view)", "none",
+                  controllers_view("kafka_controller_kafkacontroller_activebrokercount"),
+                  description="Registered, unfenced brokers."), 4, 4)
+    grid.add(stat("Fenced brokers", "none", fenced, thresholds=alarm), 4, 4)
+    grid.add(stat("Offline partitions", "none", offline, thresholds=alarm,
+                  description="Partitions without a leader: nobody can write or read them."),
+             4, 4)
+    grid.add(stat("Under-replicated partitions", "none", f"sum({under_replicated})",
+                  thresholds=[(None, "green"), (1, "orange")]), 4, 4)
+    grid.row("Replication")
+    grid.add(timeseries("Under-replicated partitions by broker", "short",
+                        (f"sum by (node) ({under_replicated})", "node {{node}}"),
+                        description="Partitions each broker leads that have a replica out of "
+                                    "sync: a broker down or falling behind."))
+    grid.add(timeseries("Partitions under min ISR by broker (acks=all writes refused)", "short",
+                        (f"sum by (node) ({under_min_isr})", "node {{node}}")))
+    grid.row("Controller")
+    grid.add(timeseries("Active controller by node (1 = leads the quorum)", "short",
+                        (f"max by (node) ({controller})", "node {{node}}")))
+    grid.add(timeseries("Offline partitions and fenced brokers (controller's view)", "short",
+                        (offline, "offline partitions"), (fenced, "fenced brokers")))
+    return _dashboard("govbus-kafka", "govbus / Kafka brokers",
+                      "Replication and the controller, from the brokers' own metrics.",
+                      grid.panels)
+
+
 DASHBOARDS = {
     "pipeline-overview.json": pipeline_overview,
     "department-quality.json": department_quality,
     "sink-health.json": sink_health,
+    "kafka-brokers.json": kafka_brokers,
 }
 
 

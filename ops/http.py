@@ -274,14 +274,17 @@ ALERT_RULES = Path(__file__).resolve().parent / "prometheus" / "alerts.yml"
 
 
 def render_scrape_config(
-    file_sd_path: Path, rule_file: Path = ALERT_RULES, scrape_interval_s: float = 15.0
+    file_sd_path: Path, broker_file_sd_path: Path, rule_file: Path = ALERT_RULES,
+    scrape_interval_s: float = 15.0,
 ) -> str:
-    """A Prometheus configuration scraping the targets listed in ``file_sd_path``."""
+    """A Prometheus configuration scraping the govbus processes listed in ``file_sd_path``
+    and the brokers listed in ``broker_file_sd_path``."""
     interval = f"{max(1, round(scrape_interval_s * 1000))}ms"
     return string.Template(SCRAPE_TEMPLATE.read_text()).substitute(
         scrape_interval=interval,
         scrape_timeout=interval,
         file_sd_path=json.dumps(str(file_sd_path)),
+        broker_file_sd_path=json.dumps(str(broker_file_sd_path)),
         rule_file=json.dumps(str(rule_file)),
     )
 

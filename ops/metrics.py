@@ -211,6 +211,54 @@ METRICS: Final[tuple[MetricSpec, ...]] = tuple(_specs)
 METRICS_BY_NAME: Final = {spec.name: spec for spec in METRICS}
 
 
+# ------------------------------------------------------------------ the brokers' own
+
+
+@dataclass(frozen=True)
+class BrokerMetricSpec:
+    """A gauge each Kafka broker exports itself: one MBean's ``Value``, served by the JMX
+    exporter agent attached to the broker (``ops/stack/broker_metrics.py`` writes the agent's
+    rules from this declaration). The scrape adds the ``node`` label (see prometheus.yml.tmpl).
+    """
+
+    object_name: str  # kafka.<domain>:type=<Type>,name=<Name>
+    help: str
+    type: MetricType = "gauge"
+
+    @property
+    def name(self) -> str:
+        """kafka_<domain>_<type>_<name> in lower case, the exporter's usual Kafka naming."""
+        domain, _, keys = self.object_name.partition(":")
+        values = [pair.partition("=")[2] for pair in keys.split(",")]
+        return "_".join([domain.replace(".", "_"), *values]).lower()
+
+    @property
+    def series_names(self) -> tuple[str, ...]:
+        return (self.name,)
+
+
+#: What the brokers export, no more: the agent serves these MBeans only (and its JVM's own
+#: jvm_* metrics). The controller's gauges are the KRaft quorum controller's: every node of
+#: the quorum reports its view of the metadata, and only the leader has ActiveControllerCount 1.
+BROKER_METRICS: Final = (
+    BrokerMetricSpec("kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions",
+                     "Partitions this broker leads that have a replica out of sync."),
+    BrokerMetricSpec("kafka.server:type=ReplicaManager,name=UnderMinIsrPartitionCount",
+                     "Partitions this broker leads with fewer in-sync replicas than "
+                     "min.insync.replicas: writes with acks=all to them are refused."),
+    BrokerMetricSpec("kafka.controller:type=KafkaController,name=ActiveControllerCount",
+                     "1 on the node leading the controller quorum, else 0."),
+    BrokerMetricSpec("kafka.controller:type=KafkaController,name=OfflinePartitionsCount",
+                     "Partitions without a leader, as the controller's metadata shows."),
+    BrokerMetricSpec("kafka.controller:type=KafkaController,name=ActiveBrokerCount",
+                     "Brokers registered and unfenced, as the controller's metadata shows."),
+    BrokerMetricSpec("kafka.controller:type=KafkaController,name=FencedBrokerCount",
+                     "Brokers registered but fenced (stopped heartbeating), as the controller's "
+                     "metadata shows."),
+)
+BROKER_METRICS_BY_NAME: Final = {spec.name: spec for spec in BROKER_METRICS}
+
+
 def _version() -> str:
     try:
         return metadata.version("govbus")

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_REGISTRY = "{scheme}://127.0.0.1:18081/apis/ccompat/v7"
 # Node n of a local cluster listens on the first node's ports plus this step times n-1; each
-# node takes three ports (client, controller, client + 2 inter-broker).
+# node takes four ports (client, controller, client + 2 inter-broker, client + 3 metrics).
 NODE_PORT_STEP = 10
 
 
@@ -200,7 +200,8 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="Address the /metrics, /healthz, /readyz server binds."
     )
     metrics_enabled: bool = Field(
-        default=True, description="False: processes start no metrics/health server."
+        default=True, description="False: processes start no metrics/health server, and the "
+        "local stack's brokers no metrics agent."
     )
     batch_size: int = Field(default=500, ge=1)
     batch_seconds: float = Field(default=0.05, gt=0)

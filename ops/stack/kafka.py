@@ -17,6 +17,7 @@ from pathlib import Path
 from ops.access import ADMIN_PRINCIPAL, AccessFolder
 from ops.kafka_client import SASL_MECHANISM, as_principal, kafka_config
 from ops.settings import Settings
+from ops.stack import broker_metrics
 from ops.stack.process import ServiceProcess, StackError
 from ops.stack.tls import BROKER_CN, ensure_certificates
 from ops.stack.tooling import STACK_DIR, require_tool, resolve_jars
@@ -34,6 +35,7 @@ class KafkaBroker:
         # The inter-broker listener (mutual TLS) sits two above the client port, so the
         # client port setting moves it too.
         self.internal_port = self.port + 2
+        self.metrics_port = broker_metrics.metrics_port(self.port)
         self.settings = settings
         self.access = AccessFolder(settings)
         self.heap = settings.kafka_heap
@@ -49,6 +51,13 @@ class KafkaBroker:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Where this node's JMX exporter agent serves its metrics (None: metrics off)."""
+        if not self.settings.metrics_enabled:
+            return None
+        return f"http://{self.host}:{self.metrics_port}/metrics"
 
     @property
     def data_dir(self) -> Path:
@@ -92,6 +101,7 @@ class KafkaBroker:
             )
         argv = [
             java,
+            *self._metrics_agent(),
             f"-Xms{self.heap}",
             f"-Xmx{self.heap}",
             "-XX:+UseG1GC",
@@ -108,8 +118,20 @@ class KafkaBroker:
         return self.process.launch(
             argv,
             None,
-            ports=[(self.host, p) for p in (self.port, self.controller_port, self.internal_port)],
+            ports=[(self.host, p) for p in self._ports()],
         )
+
+    def _ports(self) -> list[int]:
+        ports = [self.port, self.controller_port, self.internal_port]
+        return [*ports, self.metrics_port] if self.settings.metrics_enabled else ports
+
+    def _metrics_agent(self) -> list[str]:
+        """The JVM option attaching the JMX exporter agent, unless metrics are off."""
+        if not self.settings.metrics_enabled:
+            return []
+        config = broker_metrics.write_exporter_config(self.home / "jmx-exporter.json")
+        jar = broker_metrics.agent_jar(self.settings.state_dir)
+        return [broker_metrics.agent_option(jar, self.host, self.metrics_port, config)]
 
     def stop(self) -> bool:
         return self.process.stop()
@@ -263,6 +285,7 @@ class KafkaCluster:
     """Every node of the local cluster, started together and stopped together."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.nodes = tuple(KafkaBroker(settings, n)
                            for n in range(1, settings.kafka_brokers + 1))
 
@@ -277,6 +300,8 @@ class KafkaCluster:
                              f"; remove {self.nodes[0].home.parent} to start afresh")
         cluster_id = known.pop() if known else str(uuid.uuid4())
         pids = [node.launch(cluster_id) for node in self.nodes]
+        if self.settings.metrics_enabled:
+            broker_metrics.write_scrape_targets(self.settings)
         for node, pid in zip(self.nodes, pids, strict=True):
             node.process.wait_ready(pid, timeout_s)
         return pids

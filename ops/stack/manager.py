@@ -90,7 +90,8 @@ class LocalStack:
                    f"{local_key_path(self.settings)} (mode 0600)")
         pids = self.kafka.start()
         for node, pid in zip(self.kafka.nodes, pids, strict=True):
-            yield f"{node.process.name}: ready at {node.address} (pid {pid})"
+            metrics = f", metrics at {node.metrics_url}" if node.metrics_url else ""
+            yield f"{node.process.name}: ready at {node.address} (pid {pid}){metrics}"
         pid = self.registry.start()
         yield f"registry: ready at {self.settings.registry_url} (pid {pid})"
         if cdc or self.cdc_configured():

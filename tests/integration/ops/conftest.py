@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,8 @@ import httpx
 import pytest
 
 from ops.http import Target, render_scrape_config, targets, write_file_sd
+from ops.settings import Settings
+from ops.stack.broker_metrics import scrape_targets
 
 PROJECT = Path(__file__).resolve().parents[3]
 SCRAPE_INTERVAL_S = 0.5
@@ -35,12 +38,17 @@ class Prometheus:
                  ) -> None:
         self.url = url
         self.file_sd = file_sd
+        self.broker_file_sd = file_sd.with_name("kafka-targets.json")
         self.process = process
         self.log = log
 
     def discover(self, state_dir: Path) -> list[Target]:
         """Point Prometheus at the live targets announced under ``state_dir``."""
         return write_file_sd(state_dir, self.file_sd)
+
+    def discover_brokers(self, settings: Settings) -> None:
+        """Point Prometheus at the brokers of the local cluster ``settings`` describe."""
+        self.broker_file_sd.write_text(json.dumps(scrape_targets(settings)))
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         reply = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5)
@@ -80,8 +88,11 @@ def prometheus(tmp_path: Path) -> Iterator[Prometheus]:
     home.mkdir()
     file_sd = home / "targets.json"
     file_sd.write_text("[]\n")
+    broker_file_sd = home / "kafka-targets.json"
+    broker_file_sd.write_text("[]\n")
     config = home / "prometheus.yml"
-    config.write_text(render_scrape_config(file_sd, scrape_interval_s=SCRAPE_INTERVAL_S))
+    config.write_text(render_scrape_config(file_sd, broker_file_sd,
+                                           scrape_interval_s=SCRAPE_INTERVAL_S))
     port = free_port()
     log = home / "prometheus.log"
     with log.open("wb") as out:

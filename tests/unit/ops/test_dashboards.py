@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from ops import dashboards
-from ops.metrics import METRICS
+from ops.metrics import BROKER_METRICS, METRICS
 
 from .conftest import Promtool
-from .promql import DECLARED_SERIES, govbus_names
+from .promql import DECLARED_SERIES, metric_names
 
 
 def _loaded() -> dict[str, dict[str, Any]]:
@@ -45,15 +45,15 @@ def test_the_files_are_what_the_generator_makes() -> None:
 def test_expressions_reference_only_declared_metrics() -> None:
     for name, dashboard in _loaded().items():
         for expr in _exprs(dashboard):
-            unknown = govbus_names(expr) - DECLARED_SERIES
+            unknown = metric_names(expr) - DECLARED_SERIES
             assert not unknown, f"{name}: {expr} uses undeclared {unknown}"
 
 
 def test_every_metric_but_build_info_is_on_a_dashboard() -> None:
     used = {n for dashboard in _loaded().values() for e in _exprs(dashboard)
-            for n in govbus_names(e)}
-    missing = [spec.name for spec in METRICS if spec.name != "govbus_build_info"
-               and not set(spec.series_names) & used]
+            for n in metric_names(e)}
+    missing = [spec.name for spec in (*METRICS, *BROKER_METRICS)
+               if spec.name != "govbus_build_info" and not set(spec.series_names) & used]
     assert not missing
 
 
@@ -62,6 +62,10 @@ def test_the_generator_refuses_undeclared_metrics() -> None:
         dashboards.m("govbus_not_declared_total")
     with pytest.raises(KeyError):
         dashboards.m("govbus_stage_events_total", "_bucket")
+    with pytest.raises(KeyError):
+        dashboards.m("kafka_server_replicamanager_notdeclared")
+    assert dashboards.m("kafka_server_replicamanager_underreplicatedpartitions") == \
+        "kafka_server_replicamanager_underreplicatedpartitions"
 
 
 def test_dashboards_are_well_formed() -> None:

@@ -23,6 +23,7 @@ from ops.http import (
     write_file_sd,
 )
 from ops.settings import Settings
+from ops.stack.broker_metrics import scrape_targets
 
 from .conftest import Promtool
 
@@ -130,8 +131,11 @@ def test_start_from_settings_honours_the_switch(tmp_path: Path) -> None:
 def test_the_scrape_config_template_is_valid(tmp_path: Path, promtool: Promtool) -> None:
     sd = tmp_path / "targets.json"
     sd.write_text("[]")
+    brokers = tmp_path / "kafka-targets.json"
+    brokers.write_text(json.dumps(scrape_targets(Settings(state_dir=tmp_path, kafka_brokers=3))))
     config = tmp_path / "prometheus.yml"
-    config.write_text(render_scrape_config(sd, scrape_interval_s=0.5))
+    config.write_text(render_scrape_config(sd, brokers, scrape_interval_s=0.5))
     assert "scrape_interval: 500ms" in config.read_text()
+    assert f'- "{brokers}"' in config.read_text()
     result = promtool("check", "config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
