@@ -57,9 +57,14 @@ def write_exporter_config(path: Path) -> Path:
     return path
 
 
+def agent_dir(state_dir: Path) -> Path:
+    """Where the agent's jar is resolved to, beside the broker's class path."""
+    return state_dir / "kafka" / "jmx-exporter"
+
+
 def agent_jar(state_dir: Path) -> Path:
     """The agent's jar, resolved once from Maven Central (its checksum verified)."""
-    folder = resolve_jars(AGENT_POM, state_dir / "kafka" / "jmx-exporter")
+    folder = resolve_jars(AGENT_POM, agent_dir(state_dir))
     jars = sorted(folder.glob("jmx_prometheus_javaagent-*.jar"))
     if len(jars) != 1:
         raise StackError(f"expected one JMX exporter agent jar in {folder}, found {jars}")

@@ -29,6 +29,7 @@ from govbus.wiring import publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
 from ops.keys import key_env_for_child
 from ops.settings import Settings, get_settings
+from ops.stack.broker_metrics import agent_dir
 from ops.stack.faults import ServiceFault, broker_fault
 from ops.stack.kafka import KafkaBroker, KafkaCluster
 from sinks.clickhouse.tables import entity_key_field
@@ -102,6 +103,8 @@ def three_brokers(stack: Settings, tmp_path_factory: pytest.TempPathFactory
     }
     # The session's resolved jars: no second Maven run.
     shutil.copytree(KafkaBroker(stack).libs, state / "kafka" / "libs")
+    if agent_dir(stack.state_dir).is_dir():
+        shutil.copytree(agent_dir(stack.state_dir), agent_dir(state))
     cluster = KafkaCluster(stack.model_copy(update={
         "state_dir": state, "access_dir": stack.access_folder,
         "kafka_bootstrap": env["GOVBUS_KAFKA_BOOTSTRAP"],
