@@ -151,7 +151,12 @@ def _alive(pid: int) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
-    """True if the process exists and is not a zombie."""
+    """True if the process exists and is not a zombie.
+
+    Every thread counts, not only the first: a process's first thread may be a zombie while
+    the others still run, holding the process's files and ports (a JVM exiting does this
+    for a while, and a broker's metrics port was found still bound after its stop).
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -159,10 +164,17 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    return any(_thread_state(thread / "stat") not in ("Z", "X") for thread in threads)
+
+
+def _thread_state(stat: Path) -> str:
+    try:
+        return stat.read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return "X"  # gone since the folder was listed
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
