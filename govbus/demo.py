@@ -332,7 +332,10 @@ def query(settings: Settings, sql: str) -> Summary:
 
 
 def metrics_urls(settings: Settings) -> list[str]:
-    return [f"{t.metrics_url}" for t in targets(settings.state_dir)]
+    """Every govbus process's /metrics, then the local brokers' own."""
+    brokers = LocalStack(settings).kafka.nodes if settings.manage_stack else ()
+    return ([t.metrics_url for t in targets(settings.state_dir)]
+            + [url for node in brokers if (url := node.metrics_url) is not None])
 
 
 def _worker_ready(settings: Settings) -> bool:
