@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -912,7 +914,10 @@ app.command("chaos")(chaos)
 
 
 def main() -> None:
-    """Entry point: one clear line and a non-zero exit for any failure, no traceback."""
+    """Entry point: one clear line and a non-zero exit for any failure, no traceback.
+    ``kill -USR1`` makes a running process print every thread's stack to stderr (a stuck
+    worker says where it waits)."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         app()
     except typer.Exit:

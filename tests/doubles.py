@@ -158,6 +158,7 @@ class ScriptedConsumer:
         self.when_done: Callable[[], None] | None = None
         self.closed = False
         self.assigned: list[tuple[str, int]] = []
+        self.seeks: list[tuple[str, int, int]] = []
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.callbacks = callbacks
@@ -201,6 +202,9 @@ class ScriptedConsumer:
         return [TopicPartition(tp.topic, tp.partition,
                                self.offsets.get((tp.topic, tp.partition), -1001))
                 for tp in partitions]
+
+    def seek(self, partition: TopicPartition) -> None:
+        self.seeks.append((partition.topic, partition.partition, partition.offset))
 
     def pause(self, partitions: list[TopicPartition]) -> None:
         self.paused |= {(p.topic, p.partition) for p in partitions}

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 
+from confluent_kafka import KafkaException
+
 from connectors.simulate import flush_all, publish_event
 from connectors.simulator import DepartmentSimulator
 from govbus.bench.latency import publish_at_rate
@@ -18,7 +20,7 @@ from govbus.bench.pipelines import Processes, Progress, isolated_run, sink_watch
 from govbus.keys import pseudonymizer
 from govbus.wiring import publishers
 from ops.kafka_client import kafka_config
-from ops.settings import Settings
+from ops.settings import Settings, get_settings
 from ops.stack.process import terminate
 from sinks.query_client import endpoint_url
 from streams.runtime.raw_worker import group_id as raw_group
@@ -40,8 +42,12 @@ QUIET_S = 3.0
 class Pipeline:
     """The processes of one run, by name (``raw``, ``raw-2``, ``theme``, ``sink``)."""
 
-    def __init__(self, settings: Settings, processes: Processes, say: Say) -> None:
+    def __init__(self, settings: Settings, processes: Processes, say: Say,
+                 stack: Settings | None = None) -> None:
         self.settings = settings
+        # The local stack's own settings: its services' pid files live in the operator's
+        # state folder, not in this run's temporary one.
+        self.stack = stack or settings
         self.processes = processes
         self.say = say
 
@@ -78,14 +84,18 @@ class Pipeline:
     def wait(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
         """Seconds until ``condition`` held; raises at the timeout."""
         started = time.monotonic()
+        unanswered = ""
         while time.monotonic() - started < timeout_s:
             self.processes.check()
-            if condition():
-                return time.monotonic() - started
+            try:
+                if condition():
+                    return time.monotonic() - started
+            except KafkaException as exc:  # a broker restarting: ask again
+                unanswered = f" (last asked: {exc.args[0].str()})"
             time.sleep(0.25)
         logs = "\n".join(f"--- {name}\n{log.read_text(errors='replace')[-1500:]}"
                          for name, (_, log) in self.processes.running.items())
-        raise TimeoutError(f"{what}: not within {timeout_s:.0f} s\n{logs}")
+        raise TimeoutError(f"{what}: not within {timeout_s:.0f} s{unanswered}\n{logs}")
 
     def caught_up(self, layers: list[str], timeout_s: float) -> float:
         """Seconds until the layers' groups have committed what their inputs held when
@@ -93,10 +103,13 @@ class Pipeline:
         partition, never read, is not waited for."""
         progress = self.progress(layers)
         try:
-            targets = [end for watch in progress.partition_positions() for end, _ in watch]
+            targets: list[int] = []
 
             def done() -> bool:
-                now = [d for watch in progress.partition_positions() for _, d in watch]
+                positions = progress.partition_positions()
+                if not targets:
+                    targets.extend(end for watch in positions for end, _ in watch)
+                now = [d for watch in positions for _, d in watch]
                 return all(d >= end - 1 for d, end in zip(now, targets, strict=True))
 
             return self.wait(done, timeout_s, f"{', '.join(layers)} catching up")
@@ -129,9 +142,10 @@ def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None 
                      ) -> Iterator[Pipeline]:
     """A fresh namespace with its raw worker(s), theme worker and sink running (``env``: more
     of their environment)."""
+    stack = get_settings()
     with isolated_run("chaos-", say) as (settings, processes):
         processes.env.update(env or {})
-        pipeline = Pipeline(settings, processes, say)
+        pipeline = Pipeline(settings, processes, say, stack)
         pipeline.start("sink")
         pipeline.start("theme")
         pipeline.start("raw")

@@ -36,8 +36,14 @@ What the loop does itself:
 - pauses a backlogged partition (the broker keeps its messages, not this process) and resumes
   it once the destination has caught up;
 - reports each assigned partition's lag every ``lag_interval_s``;
-- treats a consume error as the broker's: fatal ones stop the loop, the others are retried
-  by librdkafka and said once a minute per kind;
+- treats a consume error as the broker's: the others are retried by librdkafka and said once
+  a minute per kind. The one fatal error of a consumer is a static member fenced by another
+  with its identity; librdkafka reports it after a coordinator restart when the member's own
+  retried join replaced it. The loop then releases its partitions as lost and joins again
+  with a new consumer (the identity takes its partitions back at once). Fenced again and
+  again within a minute means a second process has the same identity: the loop stops;
+- an aborted transaction (``RewindError`` from the step) drops what the step held and seeks
+  to the committed offsets, without leaving the group;
 - ``stop()`` finishes: final acknowledgement, synchronous commit, leave the group.
 """
 
@@ -50,8 +56,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ops import metrics
 from ops.runtime.messages import InputMessage, Partition
@@ -62,6 +68,13 @@ log = logging.getLogger("govbus.runtime")
 LAG_GROUP_LABEL_MAX = 64
 RESTORE_SLICE_S = 0.2  # restore work per loop round, between fetches of the ready partitions
 COMMITTED_LOOKUP_TIMEOUT_S = 10.0
+
+
+FENCED_REJOINS_PER_MINUTE = 3
+
+
+class FencedError(RuntimeError):
+    """The consumer is fenced for good (a fatal consumer error): only a new one can go on."""
 
 
 class RewindError(RuntimeError):
@@ -120,6 +133,11 @@ class Consumer(Protocol):
 
     def assign(self, partitions: list[TopicPartition]) -> None: ...
 
+    def committed(self, partitions: list[TopicPartition], *, timeout: float
+                  ) -> list[TopicPartition]: ...
+
+    def seek(self, partition: TopicPartition) -> None: ...
+
     def list_topics(self, *, timeout: float) -> Any: ...
 
     def consume(self, num_messages: int, timeout: float) -> list[Any]: ...
@@ -142,7 +160,9 @@ class ConsumerRuntime:
                  consumer_factory: Callable[[dict[str, Any]], Any] = KafkaConsumer,
                  clock: Callable[[], float] = time.monotonic) -> None:
         """``config``: the consumer's (``client_config.consumer_config``)."""
-        self.consumer: Consumer = consumer_factory({**config, "on_commit": self.on_commit})
+        self._config = {**config, "on_commit": self.on_commit}
+        self._consumer_factory = consumer_factory
+        self.consumer: Consumer = consumer_factory(self._config)
         self.step = step
         self.group_id = str(config["group.id"])
         self.batch_size = batch_size
@@ -162,6 +182,8 @@ class ConsumerRuntime:
         self._restoring: frozenset[Partition] = frozenset()
         self._backlogged: frozenset[Partition] = frozenset()
         self._warn_after: dict[int, float] = {}
+        self._fenced_at: list[float] = []
+        self._rewind_due = ""  # why the step's work since the last commit was dropped
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -188,8 +210,14 @@ class ConsumerRuntime:
             started()
         try:
             while not self.stop_requested.is_set():
-                self.run_once()
-            self.finish()
+                try:
+                    self.run_once()
+                except FencedError as exc:
+                    self._join_again(str(exc))
+            try:
+                self.finish()
+            except RewindError as exc:  # nothing since the last commit counts; it is read again
+                log.warning("%s: %s at the stop", self.step.name, exc)
         finally:
             self.consumer.close()
 
@@ -221,6 +249,10 @@ class ConsumerRuntime:
         polled_at = self._clock()
         timeout = 0.0 if self._restoring else self.step.poll_timeout(self.batch_seconds)
         messages = self.consumer.consume(self.batch_size, timeout)
+        if self._rewind_due:
+            reason, self._rewind_due = self._rewind_due, ""
+            self._rewind(reason)
+            return len(messages)
         self.messages_read += len(messages)
         batch = self._batch(messages, polled_at)
         try:
@@ -253,8 +285,8 @@ class ConsumerRuntime:
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._PARTITION_EOF:
             return
-        if error.fatal():
-            raise KafkaException(error)
+        if _fatal(error):
+            raise FencedError(error.str())
         # A topic not created yet, a broker restarting: librdkafka retries by itself.
         now = self._clock()
         if now >= self._warn_after.get(error.code(), 0.0):
@@ -282,13 +314,59 @@ class ConsumerRuntime:
 
     def _rewind(self, reason: str) -> None:
         """Drop everything since the last commit and read it again: the step releases its
-        partitions as lost (their state restored from the changelog when they come back),
-        and the consumer rejoins its group from the committed offsets."""
+        partitions as lost and takes them back at once (their state restored from the
+        changelog), and the consumer seeks to the committed offsets. The member stays in its
+        group: leaving and joining again with a static identity fences the consumer itself."""
         log.warning("%s: %s; reading again from the committed offsets", self.step.name, reason)
-        self._release([TopicPartition(t, p) for t, p in self._assignment], lost=True)
+        held = [TopicPartition(t, p) for t, p in sorted(self._assignment)]
+        paused = set(self._paused)  # still paused in the consumer: the member keeps them
+        self._release(held, lost=True)
+        self._paused = paused
         self._to_commit.clear()
-        self.consumer.unsubscribe()
+        if not held:
+            return
+        committed = self._committed_offsets(held)
+        for tp in committed:
+            self.consumer.seek(TopicPartition(
+                tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+        self._take(committed, in_rebalance=False)
+
+    def _join_again(self, reason: str) -> None:
+        """A fenced consumer is replaced by a new one with the same identity."""
+        now = self._clock()
+        self._fenced_at = [t for t in self._fenced_at if now - t < 60.0] + [now]
+        if len(self._fenced_at) > FENCED_REJOINS_PER_MINUTE:
+            raise KafkaException(KafkaError(KafkaError._FATAL, (
+                f"{reason}: fenced {len(self._fenced_at)} times in a minute; is another "
+                "process running with this instance id?"), fatal=True))
+        log.warning("%s: %s; joining the group again with a new consumer", self.step.name,
+                    reason)
+        self._release([TopicPartition(t, p) for t, p in sorted(self._assignment)], lost=True)
+        self._to_commit.clear()
+        self._paused.clear()
+        try:
+            self.consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.debug("closing the fenced consumer: %s", exc)
+        self.consumer = self._consumer_factory(self._config)
         self.start()
+
+    def _committed_offsets(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """The group's committed offsets, asked until the coordinator answers (a broker
+        restarting answers "not coordinator" for a while)."""
+        while True:
+            try:
+                return list(self.consumer.committed(partitions,
+                                                    timeout=COMMITTED_LOOKUP_TIMEOUT_S))
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if error is not None and _fatal(error):
+                    raise FencedError(error.str()) from exc
+                if error is None or self.stop_requested.is_set():
+                    raise
+                log.warning("%s: committed offsets not known yet: %s", self.step.name,
+                            error.str())
+                time.sleep(1.0)
 
     # -- commits --------------------------------------------------------------------------
 
@@ -303,8 +381,10 @@ class ConsumerRuntime:
                 asynchronous=not synchronous)
         except KafkaException as exc:
             error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-            if error is None or error.fatal():
+            if error is None:
                 raise
+            if _fatal(error):
+                raise FencedError(error.str()) from exc
             self._retry_commit(offsets, error.str())
             return
         if synchronous:
@@ -331,21 +411,27 @@ class ConsumerRuntime:
 
     # -- rebalances -----------------------------------------------------------------------
 
-    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._take(partitions, in_rebalance=True)
+
+    def _take(self, partitions: list[TopicPartition], in_rebalance: bool) -> None:
+        """The step takes ``partitions``; those whose state must be restored first stay
+        paused until it is."""
         self.state = "restoring"
         owned = [(tp.topic, tp.partition) for tp in partitions]
         committed: dict[Partition, int] = {}
         if self.step.reads_committed_offsets and partitions:
-            for tp in consumer.committed(partitions, timeout=COMMITTED_LOOKUP_TIMEOUT_S):
+            for tp in self._committed_offsets(partitions):
                 committed[(tp.topic, tp.partition)] = tp.offset
         self.step.assigned(owned, committed)
         self._assignment |= set(owned)
         self._restoring = self.step.restore(0.0) & self._assignment
         if self._restoring:
-            # Assigned here rather than after the callback, so that the partitions whose
-            # state is still being restored are paused before their first fetch.
-            consumer.assign(partitions)
-            self._paused -= self._restoring  # a new assignment starts unpaused
+            if in_rebalance:
+                # Assigned here rather than after the callback, so that the partitions whose
+                # state is still being restored are paused before their first fetch.
+                self.consumer.assign(partitions)
+                self._paused -= self._restoring  # a new assignment starts unpaused
             self._pause_only(self._backlogged | self._restoring)
             log.info("%s: restoring the state of %d partitions", self.step.name,
                      len(self._restoring))
@@ -354,7 +440,14 @@ class ConsumerRuntime:
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         # Everything consumed so far is finished before the partitions go to another member.
-        self.finish()
+        try:
+            self.finish()
+        except RewindError as exc:
+            # Nothing since the last commit counts: the partitions go as lost (their next
+            # owner reads them again), and those this member keeps are read again too.
+            self._release(partitions, lost=True)
+            self._rewind_due = str(exc)
+            return
         self._release(partitions, lost=False)
 
     def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -392,3 +485,9 @@ class ConsumerRuntime:
                     metrics.set_consumer_lag(group, tp.topic, tp.partition, high - tp.offset)
         except KafkaException as exc:
             log.debug("lag not known: %s", exc)
+
+
+def _fatal(error: KafkaError) -> bool:
+    """A consumer's fatal error: librdkafka hands it out as a ``_FATAL`` event whose
+    ``fatal()`` is false (the flag belongs to the underlying error)."""
+    return error.fatal() or error.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID)

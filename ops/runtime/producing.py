@@ -22,7 +22,13 @@ from ops.runtime.partitioning import Partitioning
 
 log = logging.getLogger("govbus.runtime")
 
-TRANSACTION_TIMEOUT_S = 60.0
+TRANSACTION_TIMEOUT_S = 60.0  # how long one transactional call may block
+# A transaction left open by a worker that died for good holds back every read_committed
+# reader of its partitions until the coordinator aborts it: well before the dead member's
+# session (45 s) ends and its partitions move, so their new owner never waits on it. A commit
+# still unanswered after this long is given up: the coordinator aborts the transaction anyway.
+TRANSACTION_TIMEOUT_MS = 30_000
+ABORT_TIMEOUT_S = 10.0  # longer, and the producer is replaced instead
 
 
 class ProducingStage(Protocol):
@@ -127,8 +133,12 @@ class TransactionalStep(ProducingStep):
 
     def __init__(self, stage: ProducingStage, output: KafkaOutput,
                  commit_interval_s: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 new_producer: Callable[[], Any] | None = None) -> None:
+        """``new_producer``: a producer with the same transactional id, for when the current
+        one cannot abort (see ``_abort``)."""
         super().__init__(stage, output)
+        self._new_producer = new_producer
         self.commit_interval_s = commit_interval_s
         self._clock = clock
         self._consumer: Any = None
@@ -136,17 +146,25 @@ class TransactionalStep(ProducingStep):
         self._offsets: dict[Partition, int] = {}
 
     def attach(self, consumer: Any) -> None:
-        """The runtime's consumer, whose group the transactions commit offsets for."""
+        """The runtime's consumer, whose group the transactions commit offsets for (a new one
+        when the runtime replaced a fenced consumer: the producer is initialized once)."""
+        if self._consumer is None:
+            self.output.producer.init_transactions(TRANSACTION_TIMEOUT_S)
         self._consumer = consumer
-        self.output.producer.init_transactions(TRANSACTION_TIMEOUT_S)
 
     def process(self, batch: Batch) -> None:
         if self._open_since is None:
             self.output.producer.begin_transaction()
             self._open_since = self._clock()
-        self.stage.process(batch.messages)
-        if self.output.current.deferred:
-            self.output.release(self.output.current)
+        try:
+            self.stage.process(batch.messages)
+            if self.output.current.deferred:
+                self.output.release(self.output.current)
+        except KafkaException as exc:
+            # The transaction failed under the batch (a broker lost the producer's sequence
+            # state): the producer refuses more until it is aborted.
+            self._abort()
+            raise RewindError(f"transaction aborted: {exc.args[0].str()}") from exc
         self._offsets.update(batch.next_offsets)
 
     def acknowledged(self, final: bool) -> Acknowledged:
@@ -158,8 +176,7 @@ class TransactionalStep(ProducingStep):
 
     def revoked(self, partitions: list[Partition], lost: bool) -> None:
         if lost and self._open_since is not None:
-            self.output.producer.abort_transaction(TRANSACTION_TIMEOUT_S)
-            self._open_since, self._offsets = None, {}
+            self._abort()
         self.stage.revoked(partitions, lost)
 
     def _commit(self) -> None:
@@ -174,19 +191,56 @@ class TransactionalStep(ProducingStep):
 
     def _patiently(self, call: Callable[[], object]) -> None:
         """A broker restarting makes the call time out: it is tried again (the transaction
-        stays open on the coordinator meanwhile). An abortable error aborts it: nothing of
-        it is visible or committed, and the runtime rewinds to the last committed offsets."""
+        stays open on the coordinator meanwhile) until the transaction's own timeout, after
+        which the coordinator has aborted it. That, or an abortable error, aborts it: nothing
+        of it is visible or committed, and the runtime rewinds to the last committed offsets."""
+        started = self._clock()
         while True:
             try:
                 call()
                 return
             except KafkaException as exc:
                 error = exc.args[0]
-                if error.txn_requires_abort():
-                    self.output.producer.abort_transaction(TRANSACTION_TIMEOUT_S)
-                    self._open_since, self._offsets = None, {}
-                    self.output.begin()
+                overdue = self._clock() - started >= TRANSACTION_TIMEOUT_MS / 1000
+                if error.txn_requires_abort() or (error.retriable() and overdue):
+                    self._abort()
                     raise RewindError(f"transaction aborted: {error.str()}") from exc
                 if not error.retriable():
                     raise
                 log.warning("%s: transaction waits for the broker: %s", self.name, error.str())
+
+    def _abort(self) -> None:
+        """Abort the open transaction. A producer that cannot (its coordinator away or its
+        epoch to be bumped after a broker lost its sequence state) is replaced by a new one
+        with the same transactional id, whose initialization fences the old and aborts what
+        it left open, as Kafka Streams replaces a fenced producer."""
+        try:
+            self.output.producer.abort_transaction(ABORT_TIMEOUT_S)
+        except KafkaException as exc:
+            if self._new_producer is None:
+                raise
+            log.warning("%s: the abort failed (%s); a new producer takes over", self.name,
+                        exc.args[0].str())
+            self._replace_producer()
+        self._open_since, self._offsets = None, {}
+        self.output.begin()
+
+    def _replace_producer(self) -> None:
+        assert self._new_producer is not None
+        old = self.output.producer
+        try:  # its outputs are aborted anyway; a producer in a fatal state refuses this too
+            old.purge()
+            old.flush(0)
+        except KafkaException as exc:
+            log.debug("the old producer: %s", exc)
+        producer = self._new_producer()
+        while True:
+            try:
+                producer.init_transactions(TRANSACTION_TIMEOUT_S)
+                break
+            except KafkaException as exc:
+                if not exc.args[0].retriable():
+                    raise
+                log.warning("%s: the new producer waits for the broker: %s", self.name,
+                            exc.args[0].str())
+        self.output.producer = producer
