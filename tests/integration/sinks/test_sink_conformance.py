@@ -274,7 +274,8 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     # The same topics, uninterrupted, into another engine folder / database and group.
     suffix = uuid.uuid4().hex[:8]
     calm_settings = make_settings(tmp_path / "b", settings.clickhouse_url, suffix, "calm",
-                                  access_dir=settings.access_folder)
+                                  access_dir=settings.access_folder,
+                                  topic_namespace=settings.topic_namespace)
     apply_sink_topics(calm_settings)  # and the calm group's ACL for the sink principal
     calm = sink_run(calm_settings, tmp_path, "calm")
     try:
