@@ -31,7 +31,8 @@ def migrate(
     k: int = DEFAULT_K,
     cluster: str | None = None,
 ) -> list[MigrationStep]:
-    """``k``: counts below it are suppressed in the views, classes below it flagged."""
+    """``tables``: what the sink fills (``sink_tables``); ``k``: counts below it are suppressed
+    in the views, classes below it flagged."""
     manager = SchemaManager(backend, cluster)
     backend.execute(create_database_sql(database, cluster))
     steps: list[MigrationStep] = []
