@@ -17,7 +17,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from fastavro.validation import ValidationError, validate
 
 from ops.runtime.client_config import producer_config
-from topics.catalog import raw_topic
+from topics.catalog import Catalog
 from topics.registry import SchemaRegistry
 from topics.schemas import change_event_schema, key_schema, parsed, row_schema
 from topics.serde import AvroEncoder
@@ -75,6 +75,7 @@ class ChangeEventPublisher:
 
     def __init__(
         self,
+        catalog: Catalog,
         source: str,
         producer: Producer,
         registry: SchemaRegistry,
@@ -83,7 +84,7 @@ class ChangeEventPublisher:
         tombstones: bool = True,
     ) -> None:
         self.source = source
-        self.topic = raw_topic(source)
+        self.topic = catalog.raw(source)
         self.producer = producer
         self.tombstones = tombstones
         self.report = DeliveryReport()

@@ -144,12 +144,12 @@ def topics_apply() -> None:
     from govbus.resource_catalog import publish_catalog
     from govbus.sharing import subscribed
     from govbus.wiring import audit_changes, topic_admin
-    from topics.catalog import catalog
+    from topics.catalog import catalog_for
 
     settings = operator_settings()
     table = Table("topic / principal", "action", "detail")
     admin = topic_admin(settings, subscribed(settings))
-    for change in admin.apply(catalog()):
+    for change in admin.apply(catalog_for(settings).all):
         table.add_row(change.topic, change.action, change.detail)
     out.print(table)
     audit_changes(settings, admin.access_changes)
@@ -161,12 +161,12 @@ def topics_apply() -> None:
 @topics_app.command("list")
 def topics_list() -> None:
     """Show the catalog: layer, partitions, retention, cleanup, owner, grade, schemas."""
-    from topics.catalog import catalog
+    from topics.catalog import catalog_for
 
     table = Table(
         "topic", "layer", "parts", "retention", "cleanup", "dept", "grade", "value schema"
     )
-    for topic in catalog():
+    for topic in catalog_for(get_settings()).all:
         value = topic.value_schema() if topic.value_schema else None
         retention = "forever" if topic.retention_ms < 0 else f"{topic.retention_ms // 86_400_000}d"
         table.add_row(
@@ -254,13 +254,14 @@ def audit_list(
     from datetime import UTC, datetime
 
     from govbus.wiring import registry, ship_denials
-    from topics.catalog import audit_topic
+    from topics.catalog import catalog_for
     from topics.reader import TopicReader
 
     settings = operator_settings()
     if settings.manage_stack:
         ship_denials(settings)
-    reader = TopicReader(kafka_config(settings), registry(settings), audit_topic().name)
+    reader = TopicReader(kafka_config(settings), registry(settings),
+                         catalog_for(settings).audit.name)
     events = [m.value for m in reader.messages(idle_timeout_s=2.0)
               if m.value is not None and (kind is None or m.value["kind"] == kind)]
     events.sort(key=lambda e: e["source_ts_ms"])
@@ -383,14 +384,14 @@ def tail(
 ) -> None:
     """Decode and print a topic's messages as JSON lines."""
     from govbus.wiring import registry
-    from topics.catalog import by_name
+    from topics.catalog import catalog_for
     from topics.reader import TopicReader
 
+    settings = operator_settings()
     try:
-        name = by_name(topic).name
+        name = catalog_for(settings).by_name(topic).name
     except KeyError as exc:
         raise fail(str(exc.args[0]), 2) from None
-    settings = operator_settings()
     reader = TopicReader(kafka_config(settings), registry(settings), name, not from_end)
     for message in reader.messages(max_messages, idle):
         record: dict[str, object] = {
@@ -474,11 +475,11 @@ def bench_publisher(
     """Publisher events/s into the local broker next to the bare Avro encode rate."""
     from govbus.bench.publisher_rate import run
     from govbus.wiring import publishers, topic_admin
-    from topics.catalog import Layer, by_layer
+    from topics.catalog import Layer, catalog_for
     from topics.schemas import source_names
 
     settings = operator_settings()
-    topic_admin(settings).apply(by_layer(Layer.RAW))
+    topic_admin(settings).apply(catalog_for(settings).by_layer(Layer.RAW))
     result = run(publishers(settings, list(source_names())), events)
     out.print(f"events:                 {result.events}")
     out.print(f"bare Avro encode:       {result.bare_encode_per_s:,.0f} events/s")
@@ -510,8 +511,9 @@ def worker(
     for principal in WORKER_PRINCIPALS[role]:
         _require_topics(settings, principal)
     from govbus.lineage import reported_runs, worker_flows
+    from topics.catalog import catalog_for
 
-    with reported_runs(settings, worker_flows(role)):
+    with reported_runs(settings, worker_flows(catalog_for(settings), role)):
         code = run_worker(settings, role, keyed)
     if code:
         raise typer.Exit(code)
@@ -655,7 +657,7 @@ def demo(
     from govbus.wiring import admin_settings, registry
     from streams.stages.masking.policy import load_policy
     from topics.annotations import Grade
-    from topics.catalog import dlq_topic
+    from topics.catalog import catalog_for
     from topics.dead_letters import DeadLetterView, summarize
     from topics.reader import TopicReader
 
@@ -709,7 +711,7 @@ def demo(
             out.print(line, highlight=False, markup=False)
         admin = admin_settings(settings)
         letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
-            kafka_config(admin), registry(admin), dlq_topic("standardize").name
+            kafka_config(admin), registry(admin), catalog_for(admin).dlq("standardize").name
         ).messages(idle_timeout_s=2.0)]
         dlq = Table("reason", "dept", "events", title=f"DLQ: {len(letters)} rejected events")
         for (reason, dept), count in sorted(summarize(letters).items(), key=lambda i: -i[1]):
@@ -825,14 +827,15 @@ def bench_e2e(
 
 def _dead_letters(stage: str) -> list:  # type: ignore[type-arg]
     from govbus.wiring import registry
-    from topics.catalog import STAGES, dlq_topic
+    from topics.catalog import STAGES, catalog_for
     from topics.dead_letters import DeadLetterView
     from topics.reader import TopicReader
 
     if stage not in STAGES:
         raise fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}", 2)
     settings = operator_settings()
-    reader = TopicReader(kafka_config(settings), registry(settings), dlq_topic(stage).name)
+    reader = TopicReader(kafka_config(settings), registry(settings),
+                         catalog_for(settings).dlq(stage).name)
     return [DeadLetterView(m.raw_key, m.raw_value, m.headers)
             for m in reader.messages(idle_timeout_s=2.0)]
 

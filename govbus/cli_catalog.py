@@ -127,15 +127,17 @@ def catalog_publish() -> None:
     ``resource_catalog`` table): new and changed entries, tombstones for withdrawn ones."""
     from govbus.cli import operator_settings, out
     from govbus.resource_catalog import publish_catalog
-    from topics.catalog import resource_catalog_topic
+    from topics.catalog import catalog_for
     from topics.sharing import SharingDeclarationError
 
+    settings = operator_settings()
     try:
-        made = publish_catalog(operator_settings())
+        made = publish_catalog(settings)
     except SharingDeclarationError as exc:
         raise _fail(str(exc)) from None
     out.print(f"catalog: {made.revised} entries published, {made.withdrawn} withdrawn, "
-              f"{made.unchanged} unchanged on {resource_catalog_topic().name}", highlight=False)
+              f"{made.unchanged} unchanged on {catalog_for(settings).resource_catalog.name}",
+              highlight=False)
 
 
 @catalog_app.command("export")

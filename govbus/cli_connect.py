@@ -97,7 +97,7 @@ def connect_list() -> None:
     """The declared department tables, their raw topics and connectors (with state)."""
     from govbus.cli import out
     from ops.stack.connect import ConnectError, ConnectWorker
-    from topics.catalog import raw_topic
+    from topics.catalog import catalog_for
     from topics.cdc import DEPARTMENT_TABLES
 
     settings = get_settings()
@@ -115,7 +115,7 @@ def connect_list() -> None:
                 state = str(exc)
         table.add_row(declared.source,
                       f"{declared.database}.{declared.qualified_table}",
-                      raw_topic(declared.source).name, name, state)
+                      catalog_for(settings).raw(declared.source).name, name, state)
     out.print(table)
 
 

@@ -20,11 +20,12 @@ def lineage(
     from govbus.lineage import render, trace
     from govbus.privacy_audit import json_rows
     from sinks.query_client import QueryError, run_query
+    from topics.catalog import catalog_for
 
     settings = get_settings()
     try:
         found = trace(lambda sql: json_rows(run_query(settings, sql, "json")),
-                      settings.clickhouse_database, key)
+                      catalog_for(settings), settings.clickhouse_database, key)
     except QueryError as exc:
         raise fail(f"lineage: {exc}") from None
     if found is None:

@@ -67,9 +67,11 @@ def _clickhouse(records: Sequence[PublishedRecord]) -> list[PublishedRecord]:
     from sinks.clickhouse.tables import sink_tables
     from sinks.clickhouse.views import theme_views
     from streams.stages.masking.disclosure import full_name, joined
+    from topics.catalog import catalog_for
 
-    database = get_settings().clickhouse_database
-    tables = {t.spec.name: t.spec for t in sink_tables(database)}
+    settings = get_settings()
+    database = settings.clickhouse_database
+    tables = {t.spec.name: t.spec for t in sink_tables(catalog_for(settings), database)}
     by_table = {
         name: joined([r for r in records if r.schema == full_name(spec.schema)],
                      f"clickhouse {name}")

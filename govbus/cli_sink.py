@@ -38,6 +38,8 @@ def sink_migrate() -> None:
     """Create or evolve the database, tables and views (idempotent)."""
     from sinks.clickhouse.backend_factory import open_backend
     from sinks.clickhouse.migration import migrate
+    from sinks.clickhouse.tables import sink_tables
+    from topics.catalog import catalog_for
 
     settings = get_settings()
     backend = open_backend(settings)
@@ -45,6 +47,7 @@ def sink_migrate() -> None:
         steps = migrate(
             backend,
             settings.clickhouse_database,
+            sink_tables(catalog_for(settings), settings.clickhouse_database),
             k=settings.privacy_k,
             cluster=settings.clickhouse_cluster,
         )
@@ -120,9 +123,10 @@ def sink_run(
 
     from govbus.lineage import reported_run
     from sinks.lineage import sink_flow
+    from topics.catalog import catalog_for
 
     try:
-        with reported_run(settings, sink_flow(settings.clickhouse_database)):
+        with reported_run(settings, sink_flow(catalog_for(settings), settings.clickhouse_database)):
             service.run(stop, on_ready=ready)
     finally:
         service.close()
@@ -209,14 +213,15 @@ def bench_sink(
     from sinks.clickhouse.chdb_backend import ChdbBackend
     from sinks.clickhouse.tables import profile_table
     from topics.annotations import Category
-    from topics.catalog import theme_topic
+    from topics.catalog import catalog_for
 
     with fresh_namespace("bench-sink-") as settings, tempfile.TemporaryDirectory() as folder:
         backend = ChdbBackend(Path(folder))
         try:
-            spec = profile_table(Category.INDIVIDUAL, "bench").spec
+            catalog = catalog_for(settings)
+            spec = profile_table(catalog, Category.INDIVIDUAL, "bench").spec
             schemas = registry(settings)
-            topic = theme_topic(Category.INDIVIDUAL)
+            topic = catalog.theme(Category.INDIVIDUAL)
             result = bench_from_topic(
                 backend, spec, kafka_config(settings), schemas, topic, rows, batch_rows,
                 settings.sink_batch_seconds,
@@ -249,6 +254,7 @@ def bench_latency(
     from sinks.clickhouse.tables import SOURCE_TIME, epoch_ms_expression, profile_table
     from sinks.query_client import QueryError, endpoint_url, run_query
     from topics.annotations import Category
+    from topics.catalog import catalog_for
 
     settings = get_settings()
     source = "household.resident"
@@ -256,7 +262,8 @@ def bench_latency(
     total = int(rate * duration)
     simulated = DepartmentSimulator(seed=int(time.time()) % 10_000).events(total * 5)
     events = iter([e for e in simulated if e.source == source])
-    spec = profile_table(Category.INDIVIDUAL, settings.clickhouse_database).spec
+    spec = profile_table(catalog_for(settings), Category.INDIVIDUAL,
+                         settings.clickhouse_database).spec
 
     def publish(_i: int, ts_ms: int) -> None:
         event = next(events)

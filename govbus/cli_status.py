@@ -355,7 +355,7 @@ def render(view: StatusView) -> RenderableType:
 
 
 def collect(settings: Settings, prev: Snapshot | None) -> StatusView:
-    from topics.catalog import Layer, by_layer, catalog
+    from topics.catalog import Layer, catalog_for
 
     stack = LocalStack(settings).status()
     snapshot = scrape(targets(settings.state_dir))
@@ -363,8 +363,9 @@ def collect(settings: Settings, prev: Snapshot | None) -> StatusView:
     kafka = None
     if kafka_up:
         has_lag = any(True for _ in snapshot.series("govbus_consumer_lag_messages"))
-        kafka = kafka_facts(settings, [t.name for t in catalog()],
-                            [t.name for t in by_layer(Layer.DLQ)], lag_wanted=not has_lag)
+        catalog = catalog_for(settings)
+        kafka = kafka_facts(settings, [t.name for t in catalog.all],
+                            [t.name for t in catalog.by_layer(Layer.DLQ)], lag_wanted=not has_lag)
         if settings.manage_stack:
             kafka.controller = LocalStack(settings).kafka.active_controller()
     return StatusView(stack, prev, snapshot, kafka)

@@ -38,7 +38,7 @@ from sinks.clickhouse.kanon import COLUMNS as KANON_COLUMNS
 from sinks.clickhouse.kanon import KANON_VIEW, parse_row, summary_lines
 from sinks.clickhouse.tables import resource_catalog_table
 from sinks.query_client import endpoint_url, run_query
-from topics.catalog import catalog, resource_catalog_topic
+from topics.catalog import catalog_for
 from topics.principals import consumer
 from topics.schemas import source_names
 
@@ -72,11 +72,12 @@ def start(settings: Settings, say: Callable[[str], None], cdc: bool = False) -> 
         say(line)
     start_audit_shipper(settings, stack, say)
     # With the grants the subscriptions name, so a second demo keeps them.
-    topic_admin(admin_settings(settings), subscribed(settings)).apply(catalog())
-    say(f"topics: {len(catalog())} applied")
+    catalog = catalog_for(settings)
+    topic_admin(admin_settings(settings), subscribed(settings)).apply(catalog.all)
+    say(f"topics: {len(catalog.all)} applied")
     made = publish_catalog(settings)
     say(f"resource catalog: {made.revised} entries published to "
-        f"{resource_catalog_topic().name} ({made.unchanged} unchanged)")
+        f"{catalog.resource_catalog.name} ({made.unchanged} unchanged)")
     if cdc:  # after the topics: Connect's own topics and principal come with them
         for line in stack.up(cdc=True):
             if line.startswith(("postgres", "connect")):
@@ -197,9 +198,10 @@ def sharing_summary(settings: Settings) -> list[str]:
              f"({sum(r.sharing == '无条件' for r in resources)} 无条件, "
              f"{sum(r.sharing == '有条件' for r in resources)} 有条件, "
              f"{sum(r.sharing == '不予共享' for r in resources)} 不予共享)"]
-    table = resource_catalog_table(settings.clickhouse_database).spec.qualified_name
+    catalog = catalog_for(settings)
+    table = resource_catalog_table(catalog, settings.clickhouse_database).spec.qualified_name
     landed = query(settings, f"SELECT count() FROM {table} FINAL").rows
-    lines.append(f"published to {resource_catalog_topic().name}, landed in {table} "
+    lines.append(f"published to {catalog.resource_catalog.name}, landed in {table} "
                  f"({landed[0][0] if landed else 0} rows)")
     held = {(s.consumer, s.topic) for s in read_subscriptions(settings).values()}
     for topic, purpose in DEMO_REQUESTS:
@@ -294,7 +296,7 @@ def lineage_example(settings: Settings, most_records: int = 2, most_changes: int
     from govbus.privacy_audit import json_rows
     from sinks.clickhouse.tables import facts_table
 
-    facts = facts_table(settings.clickhouse_database).spec
+    facts = facts_table(catalog_for(settings), settings.clickhouse_database).spec
     best = query(settings, f"SELECT entity_key FROM {facts.qualified_name} "
                            "WHERE category = 'individual' GROUP BY entity_key "
                            "ORDER BY uniqExact(dept) DESC, count() DESC LIMIT 1").rows
@@ -302,7 +304,7 @@ def lineage_example(settings: Settings, most_records: int = 2, most_changes: int
         return ["no person facts landed yet"]
     key = str(best[0][0])
     found = trace(lambda sql: json_rows(run_query(settings, sql, "json")),
-                  settings.clickhouse_database, key)
+                  catalog_for(settings), settings.clickhouse_database, key)
     if found is None:
         return [f"no facts of {key}"]
     return [*render(found, most_records, most_changes),

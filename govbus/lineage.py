@@ -36,7 +36,7 @@ from openlineage.client.uuid import generate_new_uuid
 from ops.settings import Settings
 from sinks.clickhouse.sql import quote_literal
 from sinks.clickhouse.tables import PROFILE_PREFIX, entity_key_field, facts_table, profile_table
-from topics.catalog import by_name
+from topics.catalog import Catalog, catalog_for
 from topics.lineage import Columns, Flow
 
 PRODUCER: Final = "https://github.com/govbus/govbus"
@@ -64,6 +64,7 @@ def run_event(flow: Flow, state: RunState, run_id: str, settings: Settings,
     schemas and column lineage (masking transformations marked)."""
     topics = f"kafka://{settings.kafka_bootstrap.split(',')[0].strip()}"
     tables = _clickhouse_namespace(settings)
+    catalog = catalog_for(settings)
 
     def namespace(dataset: str) -> str:
         return tables if dataset in flow.tables else topics
@@ -78,10 +79,10 @@ def run_event(flow: Flow, state: RunState, run_id: str, settings: Settings,
         run=Run(runId=run_id, facets=run_facets),
         job=Job(namespace=f"govbus{_suffix(settings.topic_namespace)}", name=flow.job),
         producer=PRODUCER,
-        inputs=[InputDataset(namespace(name), name, facets=_schema_facet(name, flow))
+        inputs=[InputDataset(namespace(name), name, facets=_schema_facet(catalog, name, flow))
                 for name in flow.inputs],
         outputs=[OutputDataset(namespace(name), name,
-                               facets={**_schema_facet(name, flow),
+                               facets={**_schema_facet(catalog, name, flow),
                                        **_column_facet(flow.columns.get(name), namespace)})
                  for name in flow.outputs],
     )
@@ -115,11 +116,12 @@ def reported_runs(settings: Settings, flows: Iterable[Flow]) -> Iterator[None]:
         yield
 
 
-def worker_flows(role: str) -> tuple[Flow, ...]:
+def worker_flows(catalog: Catalog, role: str) -> tuple[Flow, ...]:
     """The flows a streams worker of ``role`` (raw, theme or all) runs."""
     from streams.stages.lineage import raw_flow, theme_flow
 
-    return {"raw": (raw_flow(),), "theme": (theme_flow(),)}.get(role, (raw_flow(), theme_flow()))
+    flows = {"raw": (raw_flow(catalog),), "theme": (theme_flow(catalog),)}
+    return flows.get(role, (*flows["raw"], *flows["theme"]))
 
 
 def _suffix(namespace: str) -> str:
@@ -133,20 +135,20 @@ def _clickhouse_namespace(settings: Settings) -> str:
     return "clickhouse://embedded"
 
 
-def _schema_facet(name: str, flow: Flow) -> dict[str, DatasetFacet]:
-    fields = _fields(name, flow)
+def _schema_facet(catalog: Catalog, name: str, flow: Flow) -> dict[str, DatasetFacet]:
+    fields = _fields(catalog, name, flow)
     if not fields:
         return {}
     return {"schema": schema_dataset.SchemaDatasetFacet(
         fields=[schema_dataset.SchemaDatasetFacetFields(name=f, type=t) for f, t in fields])}
 
 
-def _fields(name: str, flow: Flow) -> list[tuple[str, str | None]]:
+def _fields(catalog: Catalog, name: str, flow: Flow) -> list[tuple[str, str | None]]:
     """A topic's value fields from its schema; a library's columns from its lineage."""
     if name in flow.tables:
         return [(column, None) for column in flow.columns.get(name, {})]
     try:
-        topic = by_name(name)
+        topic = catalog.by_name(name)
     except KeyError:
         return []
     if topic.value_schema is None:
@@ -212,16 +214,17 @@ class Trace:
     contributions: tuple[Contribution, ...]
 
 
-def trace(select: Callable[[str], list[Row]], database: str, key: str) -> Trace | None:
+def trace(select: Callable[[str], list[Row]], catalog: Catalog, database: str, key: str
+          ) -> Trace | None:
     """The entity ``key``'s theme row and the facts behind it; None when no fact names it."""
-    facts = facts_table(database).spec
+    facts = facts_table(catalog, database).spec
     rows = select(f"SELECT {', '.join(FACT_COLUMNS)} FROM {facts.qualified_name} "
                   f"WHERE entity_key = {quote_literal(key)} "
                   f"ORDER BY dept, source, record_key, role, source_ts_ms, sequence")
     if not rows:
         return None
     category = str(rows[0]["category"])
-    table = profile_table(category, database).spec
+    table = profile_table(catalog, category, database).spec
     profiles = select(
         f"SELECT * FROM {table.qualified_name} FINAL "
         f"WHERE {entity_key_field(table.schema)} = {quote_literal(key)} "

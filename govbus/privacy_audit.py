@@ -26,7 +26,7 @@ from sinks.clickhouse.sql import quote_identifier
 from sinks.clickhouse.tables import entity_key_field, facts_table, profile_table
 from sinks.query_client import run_query
 from topics.annotations import Category
-from topics.catalog import std_topic
+from topics.catalog import Catalog, catalog_for
 from topics.codes.id_candidates import IdKnowledge, persons, published_values
 from topics.reader import TopicReader
 from topics.schemas import source_names
@@ -90,11 +90,11 @@ def json_rows(document: bytes) -> list[Row]:
     return [row for row in json.loads(document).get("data", []) if isinstance(row, dict)]
 
 
-def audit_libraries(select: Callable[[str], list[Row]], database: str, minimum: int,
-                    day: dt.date) -> list[AuditLine]:
+def audit_libraries(select: Callable[[str], list[Row]], catalog: Catalog, database: str,
+                    minimum: int, day: dt.date) -> list[AuditLine]:
     """The audit lines of the person library, the person facts, and their join."""
-    people = profile_table(Category.INDIVIDUAL, database).spec
-    facts_spec = facts_table(database).spec
+    people = profile_table(catalog, Category.INDIVIDUAL, database).spec
+    facts_spec = facts_table(catalog, database).spec
     key = entity_key_field(people.schema)
     profiles = select(f"SELECT * FROM {people.qualified_name} FINAL "
                       f"WHERE {quote_identifier(people.is_deleted_column)} = 0")
@@ -113,13 +113,14 @@ def audit(settings: Settings, minimum: int, topics: bool = False,
           ) -> list[AuditLine]:
     """The libraries as the query endpoint answers, and optionally every std topic."""
     day = today()
+    catalog = catalog_for(settings)
     lines = audit_libraries(lambda sql: json_rows(run_query(settings, sql, "json")),
-                            settings.clickhouse_database, minimum, day)
+                            catalog, settings.clickhouse_database, minimum, day)
     if topics:
         admin = admin_settings(settings)
         connection, schemas = kafka_config(admin), registry(admin)
         for source in source_names():
-            name = std_topic(source).name
+            name = catalog.std(source).name
             rows = (_std_row(m.value) for m in TopicReader(connection, schemas, name)
                     .messages(idle_timeout_s=2.0) if m.value is not None)
             lines.append(audit_rows(name, ([r] for r in rows), minimum, day))

@@ -24,7 +24,7 @@ from sinks.service import group_id as sink_group_id
 from streams.runtime.raw_worker import group_id as raw_group_id
 from streams.runtime.theme_worker import group_id as theme_group_id
 from topics.admin import TopicAdmin
-from topics.catalog import Layer, by_layer, catalog
+from topics.catalog import Layer, catalog_for
 
 KEYED_LAYERS: Final = (Layer.STD, Layer.FACT, Layer.THEME, Layer.STATE)
 
@@ -32,7 +32,8 @@ KEYED_LAYERS: Final = (Layer.STD, Layer.FACT, Layer.THEME, Layer.STATE)
 def rekey(settings: Settings, old_key_id: str) -> Iterator[str]:
     """Drop what the old key derived and recreate the topics; the pipeline must be stopped."""
     admin = topic_admin(settings)
-    names = [t.name for layer in KEYED_LAYERS for t in by_layer(layer)]
+    catalog = catalog_for(settings)
+    names = [t.name for layer in KEYED_LAYERS for t in catalog.by_layer(layer)]
     admin.delete(names)
     yield f"deleted {len(names)} std, fact, theme and state topics"
     groups = [sink_group_id(settings), theme_group_id(settings)]
@@ -48,7 +49,7 @@ def rekey(settings: Settings, old_key_id: str) -> Iterator[str]:
     database = settings.clickhouse_database
     backend = open_backend(settings)
     try:
-        tables = {t.spec.name: t.spec for t in sink_tables(database)}
+        tables = {t.spec.name: t.spec for t in sink_tables(catalog, database)}
         for view in reversed(theme_views(database, tables)):
             backend.execute(f"DROP VIEW IF EXISTS {qualified(database, view.name)}")
         for spec in tables.values():
@@ -57,7 +58,7 @@ def rekey(settings: Settings, old_key_id: str) -> Iterator[str]:
         backend.close()
     yield f"dropped the ClickHouse tables and views of {database} (the sink recreates them)"
     _wait_gone(admin, names)
-    admin.apply(catalog())
+    admin.apply(catalog.all)
     yield "recreated the catalog topics: start `govbus worker` and `govbus sink run` to re-key"
 
 

@@ -12,28 +12,29 @@ from govbus.wiring import admin_settings, registry, write_as_admin
 from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from sinks.clickhouse.tables import sink_tables
-from topics.catalog import catalog, resource_catalog_topic
+from topics.catalog import Catalog, catalog_for
 from topics.reader import TopicReader
 from topics.resource_catalog import ResourceCatalog, build_catalog, catalog_revisions
 from topics.sharing import SHARING_PATH, read_declaration
 
 
-def landing_tables(database: str) -> dict[str, str]:
+def landing_tables(catalog: Catalog, database: str) -> dict[str, str]:
     """Each topic the sink lands, by full name, with its qualified ClickHouse table."""
     return {
         topic: f"{table.spec.database}.{table.spec.name}"
-        for table in sink_tables(database)
+        for table in sink_tables(catalog, database)
         for topic in table.topics
     }
 
 
 def resource_catalog(settings: Settings, declaration: Path = SHARING_PATH) -> ResourceCatalog:
     """The checked catalog; SharingDeclarationError names the first inconsistent resource."""
+    topics = catalog_for(settings)
     return build_catalog(
         read_declaration(declaration),
-        catalog(),
-        settings.topic_namespace,
-        landing_tables(settings.clickhouse_database),
+        topics.all,
+        topics.namespace,
+        landing_tables(topics, settings.clickhouse_database),
         declaration.name,
     )
 
@@ -49,7 +50,8 @@ def published_catalog(settings: Settings) -> dict[str, dict[str, Any]]:
     """The latest published record per resource code (a withdrawn one is absent)."""
     admin = admin_settings(settings)
     latest: dict[str, dict[str, Any]] = {}
-    reader = TopicReader(kafka_config(admin), registry(admin), resource_catalog_topic().name)
+    reader = TopicReader(kafka_config(admin), registry(admin),
+                         catalog_for(settings).resource_catalog.name)
     for message in reader.messages_to_end():
         if message.value is None:
             latest.pop(str(message.key), None)
@@ -64,7 +66,7 @@ def publish_catalog(settings: Settings) -> Publication:
     resources = resource_catalog(settings)
     published = published_catalog(settings)
     revisions = catalog_revisions(resources, published, int(time.time() * 1000))
-    write_as_admin(settings, resource_catalog_topic(),
+    write_as_admin(settings, catalog_for(settings).resource_catalog,
                    [(r.code, r.record, r.version if r.record is None else None)
                     for r in revisions])
     withdrawn = sum(r.record is None for r in revisions)

@@ -23,7 +23,7 @@ from ops.kafka_client import kafka_config
 from ops.settings import Settings
 from topics.access_admin import AccessChange, revoked
 from topics.audit import AuditEvent
-from topics.catalog import catalog, subscriptions_topic
+from topics.catalog import catalog_for
 from topics.principals import ADMIN, Principal, consumer, principals
 from topics.reader import TopicReader
 from topics.sharing import read_declaration
@@ -42,7 +42,8 @@ def read_subscriptions(settings: Settings) -> dict[str, Subscription]:
     """Every subscription's latest revision (none while the topic does not exist yet)."""
     admin = admin_settings(settings)
     try:
-        reader = TopicReader(kafka_config(admin), registry(admin), subscriptions_topic().name)
+        reader = TopicReader(kafka_config(admin), registry(admin),
+                             catalog_for(settings).subscriptions.name)
     except KeyError:
         return {}
     return latest(m.value for m in reader.messages_to_end() if m.value is not None)
@@ -108,7 +109,7 @@ def _record(settings: Settings, subscription: Subscription, kind: str) -> None:
 
 
 def _write(settings: Settings, subscription: Subscription) -> None:
-    write_as_admin(settings, subscriptions_topic(),
+    write_as_admin(settings, catalog_for(settings).subscriptions,
                    [(subscription.subscription_id, subscription.record(), None)])
 
 
@@ -138,8 +139,8 @@ def sync_acls(settings: Settings) -> list[AccessChange]:
         return []
     access = access_admin(settings)
     declared = principals(settings, subscribed(settings))
-    changes = [*access.ensure_users(declared),
-               *access.apply_acls(declared, owned_topics=(t.name for t in catalog()))]
+    owned = (t.name for t in catalog_for(settings).all)
+    changes = [*access.ensure_users(declared), *access.apply_acls(declared, owned_topics=owned)]
     audit_changes(settings, changes)
     return changes
 

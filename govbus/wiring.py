@@ -24,7 +24,7 @@ from sinks.clickhouse.query_server import QueryRecord
 from topics.access_admin import AccessAdmin, AccessChange
 from topics.admin import TopicAdmin
 from topics.audit import AuditEvent, AuditTrail, broker_denials
-from topics.catalog import Topic
+from topics.catalog import Topic, catalog_for
 from topics.headers import version_headers
 from topics.principals import ADMIN, SINK, principals, publisher
 from topics.registry import SchemaRegistry
@@ -88,7 +88,8 @@ def publishers(settings: Settings, sources: list[str]) -> dict[str, ChangeEventP
         schema_registry = registry(principal)
         for source in dept_sources:
             result[source] = ChangeEventPublisher(
-                source, producer, schema_registry, settings.default_compatibility
+                catalog_for(settings), source, producer, schema_registry,
+                settings.default_compatibility,
             )
     return result
 
@@ -118,7 +119,7 @@ def write_as_admin(settings: Settings, topic: Topic,
 
 def audit_trail(settings: Settings) -> AuditTrail:
     """The audit topic's producer, connected as the settings' principal."""
-    return AuditTrail(kafka_config(settings), registry(settings))
+    return AuditTrail(catalog_for(settings).audit, kafka_config(settings), registry(settings))
 
 
 def audit_changes(settings: Settings, changes: Iterable[AccessChange]) -> int:
@@ -203,7 +204,6 @@ def cdc_connector(settings: Settings, source: str, snapshot: str = "initial",
     )
     from ops.stack.connect import PRINCIPAL, secret_reference
     from ops.stack.postgres import SUPERUSER, PostgresServer
-    from topics.catalog import raw_topic
     from topics.cdc import department_table
 
     table = table or department_table(source)
@@ -219,8 +219,9 @@ def cdc_connector(settings: Settings, source: str, snapshot: str = "initial",
         access.ca_file if settings.registry_url.startswith("https") else None,
     )
     name = table.connector_name(settings.topic_namespace)
-    config = connector_config(table, raw_topic(source).name, settings.topic_namespace,
-                              database, registry_endpoint, SnapshotMode(snapshot))
+    raw = catalog_for(settings).raw(source).name
+    config = connector_config(table, raw, settings.topic_namespace, database,
+                              registry_endpoint, SnapshotMode(snapshot))
     return name, config
 
 

@@ -262,5 +262,6 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, validated on first use."""
+    """The process-wide settings, validated on first use: for the command line and a program's
+    own entry point, which hand them down; nothing below them calls this."""
     return Settings()

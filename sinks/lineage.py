@@ -6,11 +6,12 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from sinks.clickhouse.tables import sink_tables
+from topics.catalog import Catalog
 from topics.lineage import Columns, ColumnSource, Flow
 
 
-def sink_flow(database: str) -> Flow:
-    tables = sink_tables(database)
+def sink_flow(catalog: Catalog, database: str) -> Flow:
+    tables = sink_tables(catalog, database)
     columns: dict[str, Columns] = {}
     for table in tables:
         columns[_name(database, table.spec.name)] = MappingProxyType({

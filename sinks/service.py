@@ -30,14 +30,16 @@ from sinks.clickhouse.backend_factory import open_backend
 from sinks.clickhouse.migration import MigrationStep, migrate
 from sinks.clickhouse.outage import OutageSwitch, outage_file
 from sinks.clickhouse.query_server import QueryServer
-from sinks.clickhouse.tables import QUALITY_TABLE, SinkTable, sink_tables
+from sinks.clickhouse.tables import QUALITY_TABLE, SUBSCRIPTIONS_TABLE, SinkTable, sink_tables
 from sinks.clickhouse.writer import ClickHouseWriter, InsertObserver
 from sinks.connect_monitor import ConnectorTasks
 from sinks.privacy_monitor import KAnonymityMonitor
 from sinks.query_access import QueryAccess
 from sinks.query_client import endpoint_file
 from sinks.sharing_monitor import OverdueSubscriptions
-from sinks.step import SinkStep
+from sinks.step import STEP, SinkStep
+from topics.catalog import catalog_for
+from topics.dead_letters import DeadLetterEmitter
 from topics.principals import worker_group
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,8 @@ class SinkService:
     ) -> None:
         self.settings = settings
         self.query_access = query_access or QueryAccess()
-        self.tables = tables or sink_tables(settings.clickhouse_database)
+        catalog = catalog_for(settings)
+        self.tables = tables or sink_tables(catalog, settings.clickhouse_database)
         # The writers insert from threads of their own, one call into the engine at a time.
         owned = _open_owned(settings)
         if settings.clickhouse_outage_switch:
@@ -113,15 +116,15 @@ class SinkService:
         self.step = SinkStep(
             routes=routes, fetch_schema=fetch_schema,
             poll_seconds=min(0.2, settings.sink_batch_seconds),
-            dead_letters=KafkaOutput(Producer(producer_config(kafka_config(settings),
-                                                              group_id(settings)))))
+            dead_letters=DeadLetterEmitter(catalog, STEP, KafkaOutput(Producer(
+                producer_config(kafka_config(settings), group_id(settings))))))
         self.runtime = sink_runtime(kafka_config(settings), group_id(settings), self.step,
                                     instance_id=settings.instance_id)
         self.serve_queries = serve_queries
         self.kanon = KAnonymityMonitor(
             self.backend, settings.clickhouse_database, self.writers[QUALITY_TABLE].spec,
             settings.privacy_monitor_seconds,
-            also=(OverdueSubscriptions(self.backend, settings.clickhouse_database).check,
+            also=(OverdueSubscriptions(self.backend, self.writers[SUBSCRIPTIONS_TABLE].spec).check,
                   ConnectorTasks(settings).check),
         )
         self.query_server: QueryServer | None = None

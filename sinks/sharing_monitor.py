@@ -13,14 +13,15 @@ from collections.abc import Callable
 
 from ops import metrics
 from sinks.clickhouse.backend import ClickHouseBackend
-from sinks.clickhouse.tables import subscriptions_table
+from sinks.clickhouse.ddl import TableSpec
 
 
 class OverdueSubscriptions:
-    def __init__(self, backend: ClickHouseBackend, database: str,
+    def __init__(self, backend: ClickHouseBackend, subscriptions: TableSpec,
                  clock: Callable[[], float] = time.time) -> None:
+        """``subscriptions``: the mirrored subscriptions table."""
         self.backend = backend
-        self._table = subscriptions_table(database).spec.qualified_name
+        self._table = subscriptions.qualified_name
         self._clock = clock
         self._providers: set[str] = set()
 

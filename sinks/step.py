@@ -49,10 +49,11 @@ class SinkStep:
         fetch_schema: Callable[[int], str],
         poll_seconds: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
-        dead_letters: KafkaOutput | None = None,
+        dead_letters: DeadLetterEmitter[KafkaOutput] | None = None,
     ) -> None:
-        """``dead_letters``: where a message no row can be built of goes (``dlq.sink``);
-        without it such a message stops the sink (tests of the happy path)."""
+        """``dead_letters``: where a message no row can be built of goes (the catalog's
+        ``dlq("sink")``); without it such a message stops the sink (tests of the happy
+        path)."""
         if not routes:
             raise ValueError("a sink needs at least one topic")
         self.routes = dict(routes)
@@ -64,9 +65,7 @@ class SinkStep:
         self._decoder = AvroDecoder(fetch_schema)
         self._known_schema_ids: dict[int, set[int]] = {id(w): set() for w in self.writers}
         self._backlogged: frozenset[Partition] = frozenset()
-        self._letters = dead_letters
-        self._dead_letters = None if dead_letters is None else DeadLetterEmitter(STEP,
-                                                                                 dead_letters)
+        self._dead_letters = dead_letters
         self._unflushed_letters = 0
         self.failed: Counter[tuple[str, str]] = Counter()  # (step, reason)
 
@@ -115,9 +114,9 @@ class SinkStep:
     def acknowledged(self, final: bool) -> Acknowledged:
         writers = self.writers if final else [w for w in self.writers if w.due()]
         offsets = self._flush(writers, force=final) if writers else {}
-        if offsets and self._unflushed_letters and self._letters is not None:
+        if offsets and self._unflushed_letters and self._dead_letters is not None:
             # Rare: wait for the letters before an offset past them is committed.
-            self._letters.flush()
+            self._dead_letters.output.flush()
             self._unflushed_letters = 0
         return Acknowledged(offsets, self._backlogged)
 

@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from ops.runtime.client_config import producer_config
-from topics.catalog import audit_topic
+from topics.catalog import Topic
 from topics.registry import SchemaRegistry
 from topics.serde import AvroEncoder
 
@@ -50,10 +50,10 @@ class AuditEvent:
 
 
 class AuditTrail:
-    """Produces audit events (acks=all) to the catalog's audit topic."""
+    """Produces audit events (acks=all) to the audit topic (the catalog's ``audit``)."""
 
-    def __init__(self, connection: Mapping[str, Any], registry: SchemaRegistry) -> None:
-        topic = audit_topic()
+    def __init__(self, topic: Topic, connection: Mapping[str, Any],
+                 registry: SchemaRegistry) -> None:
         assert topic.key_schema is not None and topic.value_schema is not None
         self.topic = topic.name
         self._key = AvroEncoder(topic.key_schema(),

@@ -1,7 +1,9 @@
 """The topic catalog: every topic of the bus, declared once.
 
-Topic names appear nowhere else: stages, sinks and tools look topics up here, by source
-table, layer or category. Grades derive from the schemas' field annotations.
+Topic names appear nowhere else: stages, sinks and tools look topics up in a ``Catalog``, by
+source table, layer or category. A catalog is a value made from a namespace: whoever holds the
+settings makes it (``catalog_for(settings)``) and hands it down; nothing reads a global one.
+Grades derive from the schemas' field annotations.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 
-from ops.settings import get_settings
+from ops.settings import Settings
 from ops.stack.connect import STORES as CONNECT_STORES
 from ops.stack.connect import storage_topic
 from topics.annotations import Category, Grade, RecordSpec
@@ -103,11 +105,6 @@ def _raw_topic(namespace: str, source: str) -> Topic:
         grade=highest_grade(spec.fields_grades()),
         source=source,
     )
-
-
-def catalog() -> tuple[Topic, ...]:
-    """Every topic of the bus, named in the configured namespace."""
-    return _catalog(get_settings().topic_namespace)
 
 
 def _std_topic(namespace: str, source: str) -> Topic:
@@ -257,8 +254,7 @@ def _theme_topic(namespace: str, category: Category) -> Topic:
     )
 
 
-@cache
-def _catalog(namespace: str) -> tuple[Topic, ...]:
+def _topics(namespace: str) -> tuple[Topic, ...]:
     sources = source_names()
     return (
         *(_raw_topic(namespace, source) for source in sources),
@@ -276,72 +272,82 @@ def _catalog(namespace: str) -> tuple[Topic, ...]:
     )
 
 
-def by_name(name: str) -> Topic:
-    """A topic by its full name, or by its name without the configured namespace."""
-    qualified = get_settings().topic_namespace + name
-    for topic in catalog():
-        if topic.name in (name, qualified):
-            return topic
-    known = ", ".join(t.name for t in catalog())
-    raise KeyError(f"no topic {name!r} in the catalog; known topics: {known}")
+@dataclass(frozen=True)
+class Catalog:
+    """Every topic of the bus, named in one namespace, with its lookups."""
+
+    namespace: str
+    all: tuple[Topic, ...]
+
+    def by_name(self, name: str) -> Topic:
+        """A topic by its full name, or by its name without the namespace."""
+        qualified = self.namespace + name
+        for topic in self.all:
+            if topic.name in (name, qualified):
+                return topic
+        known = ", ".join(t.name for t in self.all)
+        raise KeyError(f"no topic {name!r} in the catalog; known topics: {known}")
+
+    def by_layer(self, layer: Layer) -> tuple[Topic, ...]:
+        return tuple(t for t in self.all if t.layer is layer)
+
+    def _by_source(self, layer: Layer, source: str) -> Topic:
+        for topic in self.by_layer(layer):
+            if topic.source == source:
+                return topic
+        raise KeyError(f"no {layer} topic for {source!r}")
+
+    def raw(self, source: str) -> Topic:
+        """The raw topic a source table publishes to."""
+        try:
+            return self._by_source(Layer.RAW, source)
+        except KeyError:
+            known = ", ".join(source_names())
+            raise KeyError(f"unknown source {source!r}; known sources: {known}") from None
+
+    def std(self, source: str) -> Topic:
+        return self._by_source(Layer.STD, source)
+
+    def dlq(self, stage: str) -> Topic:
+        return self._by_source(Layer.DLQ, stage)
+
+    def fact(self, category: Category | str) -> Topic:
+        return self._by_source(Layer.FACT, str(category))
+
+    def theme(self, category: Category | str) -> Topic:
+        return self._by_source(Layer.THEME, str(category))
+
+    def state(self, table: str) -> Topic:
+        return self._by_source(Layer.STATE, table)
+
+    def connect(self, store: str) -> Topic:
+        """One of Kafka Connect's storage topics: configs, offsets or status."""
+        return self._by_source(Layer.CONNECT, store)
+
+    @property
+    def quality(self) -> Topic:
+        return self.by_layer(Layer.QUALITY)[0]
+
+    @property
+    def audit(self) -> Topic:
+        return self.by_layer(Layer.AUDIT)[0]
+
+    @property
+    def subscriptions(self) -> Topic:
+        return self._by_source(Layer.SHARING, SUBSCRIPTIONS)
+
+    @property
+    def resource_catalog(self) -> Topic:
+        """The resource catalog as published: one record per resource code."""
+        return self._by_source(Layer.SHARING, RESOURCE_CATALOG)
 
 
-def by_layer(layer: Layer) -> tuple[Topic, ...]:
-    return tuple(t for t in catalog() if t.layer is layer)
+@cache
+def catalog_in(namespace: str) -> Catalog:
+    """The catalog with every topic named in ``namespace`` (e.g. ``"staging."``)."""
+    return Catalog(namespace, _topics(namespace))
 
 
-def _by_source(layer: Layer, source: str) -> Topic:
-    for topic in by_layer(layer):
-        if topic.source == source:
-            return topic
-    raise KeyError(f"no {layer} topic for {source!r}")
-
-
-def std_topic(source: str) -> Topic:
-    return _by_source(Layer.STD, source)
-
-
-def dlq_topic(stage: str) -> Topic:
-    return _by_source(Layer.DLQ, stage)
-
-
-def fact_topic(category: Category | str) -> Topic:
-    return _by_source(Layer.FACT, str(category))
-
-
-def theme_topic(category: Category | str) -> Topic:
-    return _by_source(Layer.THEME, str(category))
-
-
-def state_topic(table: str) -> Topic:
-    return _by_source(Layer.STATE, table)
-
-
-def connect_topic(store: str) -> Topic:
-    """One of Kafka Connect's storage topics: configs, offsets or status."""
-    return _by_source(Layer.CONNECT, store)
-
-
-def quality_topic() -> Topic:
-    return by_layer(Layer.QUALITY)[0]
-
-
-def audit_topic() -> Topic:
-    return by_layer(Layer.AUDIT)[0]
-
-
-def subscriptions_topic() -> Topic:
-    return _by_source(Layer.SHARING, SUBSCRIPTIONS)
-
-
-def resource_catalog_topic() -> Topic:
-    """The resource catalog as published: one record per resource code."""
-    return _by_source(Layer.SHARING, RESOURCE_CATALOG)
-
-
-def raw_topic(source: str) -> Topic:
-    """The raw topic a source table publishes to."""
-    for topic in by_layer(Layer.RAW):
-        if topic.source == source:
-            return topic
-    raise KeyError(f"unknown source {source!r}; known sources: {', '.join(source_names())}")
+def catalog_for(settings: Settings) -> Catalog:
+    """The catalog in the settings' topic namespace."""
+    return catalog_in(settings.topic_namespace)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ops.runtime.kafka_output import Output
 from ops.runtime.messages import InputMessage
-from topics.catalog import dlq_topic
+from topics.catalog import Catalog
 
 PREFIX = "__govbus.errors."
 TOPIC = PREFIX + "topic"
@@ -163,12 +164,15 @@ def replay_headers(letter: DeadLetterView, now_ms: int) -> list[tuple[str, str |
     return [(REPLAYED, str(now_ms).encode()), (REASON, letter.reason.encode())]
 
 
-class DeadLetterEmitter:
+Out = TypeVar("Out", bound=Output)
+
+
+class DeadLetterEmitter(Generic[Out]):
     """Sends an input message, as it was read, to its stage's dead-letter topic."""
 
-    def __init__(self, stage: str, output: Output) -> None:
+    def __init__(self, catalog: Catalog, stage: str, output: Out) -> None:
         self.stage = stage
-        self.topic = dlq_topic(stage).name
+        self.topic = catalog.dlq(stage).name
         self.output = output
 
     def emit(self, message: InputMessage, failure: Failure, *, now_ms: int, dept: str = "",

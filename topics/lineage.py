@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Final
 
 from topics.annotations import DERIVED_FROM, OPERATOR
-from topics.catalog import raw_topic
+from topics.catalog import Catalog
 from topics.schemas import std_row_schema
 
 IDENTITY: Final = "identity"  # the column is copied as it is
@@ -49,10 +49,10 @@ class Flow:
     tables: frozenset[str] = frozenset()
 
 
-def std_columns(source: str) -> Columns:
+def std_columns(catalog: Catalog, source: str) -> Columns:
     """Each std column of ``source``: the raw column it was made from, and by which operator
     (every std operator desensitizes: masks, pseudonymizes or generalizes)."""
-    raw = raw_topic(source).name
+    raw = catalog.raw(source).name
     columns: dict[str, tuple[ColumnSource, ...]] = {}
     for column in std_row_schema(source)["fields"]:
         derived_from = column.get(DERIVED_FROM)

@@ -17,19 +17,7 @@ from ops.access import ADMIN_PRINCIPAL
 from ops.settings import Settings
 from ops.stack.connect import PRINCIPAL as CONNECT
 from ops.stack.connect import worker_group as connect_group
-from topics.catalog import (
-    RAW_ROWS,
-    THEME_PROFILES,
-    Layer,
-    Topic,
-    by_layer,
-    by_name,
-    dlq_topic,
-    quality_topic,
-    raw_topic,
-    resource_catalog_topic,
-    state_topic,
-)
+from topics.catalog import RAW_ROWS, THEME_PROFILES, Layer, Topic, catalog_in
 from topics.cdc import DEPARTMENT_TABLES, KEY_RECORD, VALUE_RECORD
 from topics.sharing import read_declaration
 
@@ -143,14 +131,15 @@ def principals(settings: Settings,
 def _consumers(namespace: str, subscribed: tuple[tuple[str, frozenset[str]], ...]
                ) -> tuple[Principal, ...]:
     granted = dict(subscribed)
+    topics = catalog_in(namespace)
     # The published resource catalog is every department's to browse: it is what to ask for.
-    directory = _reads([resource_catalog_topic()])
+    directory = _reads([topics.resource_catalog])
     return tuple(
         Principal(
             consumer(dept),
             f"{dept}'s subscriptions: the resource catalog and what the providers granted it, "
             "nothing else",
-            frozenset(_reads(by_name(namespace + topic) for topic in sorted(granted.get(dept, ())))
+            frozenset(_reads(topics.by_name(topic) for topic in sorted(granted.get(dept, ())))
                       | directory | _group(consumer_group(namespace, dept))),
         )
         for dept in sorted(read_declaration().providers)
@@ -159,13 +148,13 @@ def _consumers(namespace: str, subscribed: tuple[tuple[str, frozenset[str]], ...
 
 @cache
 def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
-    # The catalog's topics are named in the same settings' namespace.
-    raw = by_layer(Layer.RAW)
+    topics = catalog_in(namespace)
+    raw = topics.by_layer(Layer.RAW)
     departments = sorted({t.dept for t in raw})
-    facts, themes = by_layer(Layer.FACT), by_layer(Layer.THEME)
-    quality = quality_topic()
-    audit = by_layer(Layer.AUDIT)
-    rows, profiles = state_topic(RAW_ROWS), state_topic(THEME_PROFILES)
+    facts, themes = topics.by_layer(Layer.FACT), topics.by_layer(Layer.THEME)
+    quality = topics.quality
+    audit = topics.by_layer(Layer.AUDIT)
+    rows, profiles = topics.state(RAW_ROWS), topics.state(THEME_PROFILES)
     return (
         Principal(ADMIN, "topics, schemas, users and ACLs (a broker super user)", frozenset()),
         *(
@@ -184,8 +173,8 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
                 _reads([*raw, rows])
                 # Raw: a table's closed snapshot run is carried to its other partitions as a
                 # control record in the partition's own order (see streams/runtime/row_store.py).
-                | _writes([*raw, *by_layer(Layer.STD), *facts, rows, dlq_topic("standardize"),
-                           quality])
+                | _writes([*raw, *topics.by_layer(Layer.STD), *facts, rows,
+                           topics.dlq("standardize"), quality])
                 | _group(worker_group(namespace, "raw"))
                 | _transactions(worker_group(namespace, "raw"))
             ),
@@ -195,7 +184,7 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
             "merges facts into theme profiles and their state changelog",
             frozenset(
                 _reads([*facts, profiles])
-                | _writes([*themes, profiles, dlq_topic("theme"), quality])
+                | _writes([*themes, profiles, topics.dlq("theme"), quality])
                 | _group(worker_group(namespace, "theme"))
                 | _transactions(worker_group(namespace, "theme"))
             ),
@@ -205,8 +194,8 @@ def _principals(namespace: str, sink_group: str) -> tuple[Principal, ...]:
             "lands theme, fact, quality, audit, subscriptions and the resource catalog in "
             "ClickHouse; audits its queries; dead-letters what it cannot build a row of",
             frozenset(
-                _reads([*themes, *facts, quality, *audit, *by_layer(Layer.SHARING)])
-                | _writes([*audit, dlq_topic("sink")])
+                _reads([*themes, *facts, quality, *audit, *topics.by_layer(Layer.SHARING)])
+                | _writes([*audit, topics.dlq("sink")])
                 | _group(worker_group(namespace, sink_group))
             ),
         ),
@@ -229,14 +218,15 @@ def _connect(namespace: str) -> Principal:
     TopicRecordIdStrategy, group = the record namespace, id = <raw topic>-<record name>.
     Its raw topics' govbus subjects stay the admin's.
     """
-    carried = [(table, raw_topic(table.source)) for table in DEPARTMENT_TABLES]
+    topics = catalog_in(namespace)
+    carried = [(table, topics.raw(table.source)) for table in DEPARTMENT_TABLES]
     return Principal(
         CONNECT,
         "Kafka Connect: department tables' changes (Debezium) into their raw topics",
         frozenset(
             _writes(topic for _, topic in carried)
-            | _reads(by_layer(Layer.CONNECT))
-            | _writes(by_layer(Layer.CONNECT))
+            | _reads(topics.by_layer(Layer.CONNECT))
+            | _writes(topics.by_layer(Layer.CONNECT))
             | _group(connect_group(namespace))
         ),
         frozenset(

@@ -36,7 +36,7 @@ from streams.processors.raw import RawLayerProcessor
 from streams.processors.theme import ThemeProcessor
 from streams.stages.enrich.profile import ProfileState
 from streams.stages.masking.pseudonym import Pseudonymizer
-from topics.catalog import THEME_PROFILES, state_topic
+from topics.catalog import THEME_PROFILES, Catalog, catalog_for
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
 
@@ -104,10 +104,10 @@ def faust_app(settings: Settings, name: str, **tuning: Any) -> faust.App:
     )
 
 
-def profile_table(app: faust.App) -> Any:
+def profile_table(app: faust.App, catalog: Catalog) -> Any:
     """The profiles table, on the changelog topic the catalog declares (created by `topics
     apply` before any worker starts: faust creating it itself raced the topic's metadata)."""
-    changelog = state_topic(THEME_PROFILES)
+    changelog = catalog.state(THEME_PROFILES)
     return app.Table(
         "profiles",
         default=dict,
@@ -160,10 +160,12 @@ def create_baseline_app(settings: Settings) -> faust.App:
 
     raw_out, theme_out = Outbox(), Outbox()
     key = pseudonym_key(settings)  # this module is its own process's entry point
-    raw_layer = RawLayerProcessor(AvroDecoder(registry.schema_by_id), schema_ids,
+    catalog = catalog_for(settings)
+    raw_layer = RawLayerProcessor(catalog, AvroDecoder(registry.schema_by_id), schema_ids,
                                   Pseudonymizer(key.secret, key.key_id, key.algorithm), raw_out)
-    theme_layer = ThemeProcessor(AvroDecoder(registry.schema_by_id), schema_ids, theme_out)
-    store = FaustTableStore(profile_table(app))
+    theme_layer = ThemeProcessor(catalog, AvroDecoder(registry.schema_by_id), schema_ids,
+                                 theme_out)
+    store = FaustTableStore(profile_table(app, catalog))
     topics: dict[str, Any] = {}
 
     def topic(name: str) -> Any:

@@ -68,7 +68,7 @@ from sinks.query_client import QueryError, endpoint_url
 from sinks.service import group_id as sink_group_id
 from streams.runtime.raw_worker import group_id as raw_group_id
 from streams.runtime.theme_worker import group_id as theme_app_id
-from topics.catalog import Layer, by_layer
+from topics.catalog import Layer, catalog_for
 from topics.schemas import source_names
 
 PIPELINES = ("govbus", "baseline")
@@ -388,8 +388,9 @@ def _wait(condition: Callable[[], bool], timeout_s: float, processes: Processes,
 
 def pipeline_watches(pipeline: str, settings: Settings) -> list[tuple[str, list[str]]]:
     """(consumer group, input topics) of the pipeline's raw and theme stages."""
-    raw = [t.name for t in by_layer(Layer.RAW)]
-    facts = [t.name for t in by_layer(Layer.FACT)]
+    catalog = catalog_for(settings)
+    raw = [t.name for t in catalog.by_layer(Layer.RAW)]
+    facts = [t.name for t in catalog.by_layer(Layer.FACT)]
     if pipeline == "govbus":
         return [(raw_group_id(settings, pseudonymizer(settings).key_id), raw),
                 (theme_app_id(settings), facts)]
@@ -397,7 +398,8 @@ def pipeline_watches(pipeline: str, settings: Settings) -> list[tuple[str, list[
 
 
 def sink_watch(settings: Settings) -> tuple[str, list[str]]:
-    topics = [t for table in sink_tables(settings.clickhouse_database) for t in table.topics]
+    tables = sink_tables(catalog_for(settings), settings.clickhouse_database)
+    topics = [t for table in tables for t in table.topics]
     return sink_group_id(settings), topics
 
 
@@ -448,7 +450,7 @@ def _measure(pipeline: str, rate: float, duration_s: float, changes: list[Simula
              targets: dict[str, Any], settings: Settings, processes: Processes,
              progress: Progress, say: Say) -> RunResult:
     n_pipeline = len(pipeline_watches(pipeline, settings))
-    themes = [t.name for t in by_layer(Layer.THEME)]
+    themes = [t.name for t in catalog_for(settings).by_layer(Layer.THEME)]
     watch = OutputWatch(kafka_config(settings), {"theme": themes})
     start_positions = progress.positions()
     since_ms = time.time_ns() // 1_000_000
@@ -536,11 +538,13 @@ def stage(events: int, report: Report, say: Say) -> Staged:
         try:
             say(f"max sustained: staging {events:,} simulated events")
             prefill_raw(settings, events + WARM_MESSAGES)
-            messages = read_raw(kafka_config(settings), [t.name for t in by_layer(Layer.RAW)])
+            catalog = catalog_for(settings)
+            messages = read_raw(kafka_config(settings),
+                                [t.name for t in catalog.by_layer(Layer.RAW)])
             values = [m for m in messages if m.value is not None]
             schemas = registry(settings)
             rate, _facts = bare_raw_to_theme_rate(
-                values, schemas.schema_by_id,
+                catalog, values, schemas.schema_by_id,
                 lambda subject, schema: schemas.register(subject, schema),
                 pseudonymizer(settings), settings.batch_size)
             report.bare_per_s = round(rate, 1)
@@ -584,8 +588,8 @@ def max_sustained(pipeline: str, staged: Staged, say: Say) -> RunResult:
             _replay(settings, staged, staged.warm)
             if not _wait(lambda: progress.lag() == 0, STARTUP_TIMEOUT_S, processes):
                 raise RuntimeError("the pipeline did not process the warm-up in time")
-            watch = OutputWatch(kafka_config(settings),
-                                {"theme": [t.name for t in by_layer(Layer.THEME)]})
+            themes = [t.name for t in catalog_for(settings).by_layer(Layer.THEME)]
+            watch = OutputWatch(kafka_config(settings), {"theme": themes})
             watch.start()
             try:
                 say(f"{pipeline} max sustained: {events:,} events written at once")

@@ -22,7 +22,7 @@ from streams.runtime.state_store import ChangelogStore, backend_for
 from streams.runtime.theme_worker import group_id
 from streams.stages.enrich.profile import ProfileState
 from topics.annotations import Category
-from topics.catalog import THEME_PROFILES, state_topic
+from topics.catalog import THEME_PROFILES, catalog_for
 
 # The changelog counts as complete when its end offsets stayed put this long.
 SETTLED_S = 15.0
@@ -89,7 +89,7 @@ def _fill_changelog(settings: Settings, changelog: str) -> None:
 def theme_restore(events: int) -> RestoreBenchResult:
     with fresh_namespace("bench-restore-") as settings:
         prefill_raw(settings, events)
-        changelog = state_topic(THEME_PROFILES).name
+        changelog = catalog_for(settings).state(THEME_PROFILES).name
         _fill_changelog(settings, changelog)
 
         started = time.monotonic()

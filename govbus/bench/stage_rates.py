@@ -20,6 +20,7 @@ from ops.runtime.messages import InputMessage
 from streams.processors.raw import RawLayerProcessor
 from streams.stages.masking.pseudonym import Pseudonymizer
 from topics.annotations import Category
+from topics.catalog import Catalog
 from topics.serde import AvroDecoder
 
 
@@ -60,12 +61,13 @@ def read_raw(connection: Mapping[str, Any], topics: list[str]) -> list[InputMess
     return messages
 
 
-def bare_rate(messages: list[InputMessage], fetch_schema: Callable[[int], str],
+def bare_rate(catalog: Catalog, messages: list[InputMessage],
+              fetch_schema: Callable[[int], str],
               schema_ids: Callable[[str, dict[str, Any]], int],
               pseudonymizer: Pseudonymizer, batch_size: int) -> float:
     """Events/s of the raw layer's per-event work, in the worker's batches."""
-    processor = RawLayerProcessor(AvroDecoder(fetch_schema), schema_ids, pseudonymizer,
-                                     _Discard())
+    processor = RawLayerProcessor(catalog, AvroDecoder(fetch_schema), schema_ids, pseudonymizer,
+                                  _Discard())
     processor.process(messages[:2000])  # warm caches (schemas, code tables)
     tune_gc()  # as the worker does
     started = time.perf_counter()
@@ -132,7 +134,8 @@ class _Capture:
             self.messages.append(InputMessage(topic, 0, len(self.messages), key, value))
 
 
-def bare_raw_to_theme_rate(messages: list[InputMessage], fetch_schema: Callable[[int], str],
+def bare_raw_to_theme_rate(catalog: Catalog, messages: list[InputMessage],
+                           fetch_schema: Callable[[int], str],
                            schema_ids: Callable[[str, dict[str, Any]], int],
                            pseudonymizer: Pseudonymizer, batch_size: int) -> tuple[float, int]:
     """Events/s of the whole per-event work of both layers, and how many facts it made.
@@ -144,9 +147,10 @@ def bare_raw_to_theme_rate(messages: list[InputMessage], fetch_schema: Callable[
     from streams.runtime.state_store import ChangelogStore, MemoryBackend
     from streams.stages.enrich.profile import ProfileState
 
-    theme = ThemeProcessor(AvroDecoder(fetch_schema), schema_ids, _Discard())
+    theme = ThemeProcessor(catalog, AvroDecoder(fetch_schema), schema_ids, _Discard())
     capture = _Capture(set(theme.input_topics))
-    raw = RawLayerProcessor(AvroDecoder(fetch_schema), schema_ids, pseudonymizer, capture)
+    raw = RawLayerProcessor(catalog, AvroDecoder(fetch_schema), schema_ids, pseudonymizer,
+                            capture)
     store = ChangelogStore("changelog", _Discard(), MemoryBackend(), None,
                            ProfileState.to_bytes, ProfileState.from_bytes)
     store.own((str(category), 0) for category in Category)

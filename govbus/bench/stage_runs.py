@@ -33,7 +33,7 @@ from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 from ops.stack.process import terminate
 from streams.runtime.theme_worker import group_id as theme_app_id
-from topics.catalog import Layer, by_layer, catalog, dlq_topic, std_topic
+from topics.catalog import Layer, catalog_for
 from topics.principals import principals
 from topics.schemas import source_names
 
@@ -48,13 +48,14 @@ def fresh_namespace(prefix: str) -> Iterator[Settings]:
     try:
         settings = admin_settings(get_settings())
         admin = topic_admin(settings)
-        admin.apply(catalog())
+        catalog = catalog_for(settings)
+        admin.apply(catalog.all)
         try:
             yield settings
         finally:
             # A benchmark's topics are of no use afterwards; thousands of partitions left
             # behind would slow the broker down for every later run. Nor are its ACLs.
-            admin.delete(t.name for t in catalog())
+            admin.delete(t.name for t in catalog.all)
             if admin.access is not None:
                 admin.access.revoke_declared(principals(settings))
     finally:
@@ -86,14 +87,16 @@ def worker_process(log: Path, role: str) -> Iterator[subprocess.Popen[bytes]]:
 def standardize(events: int) -> StageBenchResult:
     with fresh_namespace("bench-std-") as settings:
         prefill_raw(settings, events)
-        raw_names = [t.name for t in by_layer(Layer.RAW)]
+        catalog = catalog_for(settings)
+        raw_names = [t.name for t in catalog.by_layer(Layer.RAW)]
         messages = [m for m in read_raw(kafka_config(settings), raw_names)
                     if m.value is not None]
         schemas = registry(settings)
-        bare = bare_rate(messages, schemas.schema_by_id,
+        bare = bare_rate(catalog, messages, schemas.schema_by_id,
                          lambda subject, schema: schemas.register(subject, schema),
                          pseudonymizer(settings), settings.batch_size)
-        outputs = [*(std_topic(s).name for s in source_names()), dlq_topic("standardize").name]
+        outputs = [*(catalog.std(s).name for s in source_names()),
+                   catalog.dlq("standardize").name]
         with worker_process(settings.state_dir / "run" / "bench-worker.log", "raw") as worker:
             stage = drain_rate(kafka_config(settings), outputs, len(messages),
                                alive=lambda: worker.poll() is None)
@@ -104,18 +107,19 @@ def raw_to_theme(events: int) -> StageBenchResult:
     """One `worker --role all` process: raw events in, profiles out, next to the bare loop."""
     with fresh_namespace("bench-theme-") as settings:
         prefill_raw(settings, events)
+        catalog = catalog_for(settings)
         messages = [m for m in read_raw(kafka_config(settings),
-                                        [t.name for t in by_layer(Layer.RAW)])
+                                        [t.name for t in catalog.by_layer(Layer.RAW)])
                     if m.value is not None]
         schemas = registry(settings)
         bare, facts = bare_raw_to_theme_rate(
-            messages, schemas.schema_by_id,
+            catalog, messages, schemas.schema_by_id,
             lambda subject, schema: schemas.register(subject, schema),
             pseudonymizer(settings), settings.batch_size)
-        fact_names = [t.name for t in by_layer(Layer.FACT)]
+        fact_names = [t.name for t in catalog.by_layer(Layer.FACT)]
         watch = Consumer({**kafka_config(settings),
                           "group.id": theme_app_id(settings), "enable.auto.commit": False})
-        outputs = [std_topic(s).name for s in source_names()]
+        outputs = [catalog.std(s).name for s in source_names()]
         try:
             with worker_process(settings.state_dir / "run" / "bench-theme.log", "all") as worker:
                 started = first_output(kafka_config(settings), outputs,

@@ -39,7 +39,7 @@ from sinks.query_client import run_query
 from streams.processors.raw import RawLayerProcessor
 from streams.processors.theme import ThemeProcessor
 from topics.annotations import Category, Pii
-from topics.catalog import Layer, by_layer, dlq_topic, theme_topic
+from topics.catalog import Catalog, Layer, catalog_for
 from topics.principals import publisher
 from topics.reader import ReadMessage, TopicReader
 from topics.schemas import row_spec, source_names
@@ -115,16 +115,17 @@ def _poison_producers(settings: Settings) -> dict[str, Producer]:
 def reconcile(name: str, settings: Settings, recover_s: float | None) -> FaultRow:
     admin = admin_settings(settings)
     read = _reader(admin)
-    raw = [m for t in by_layer(Layer.RAW) for m in read(t.name)]
-    std = [m for t in by_layer(Layer.STD) for m in read(t.name)]
-    letters = read(dlq_topic("standardize").name)
+    catalog = catalog_for(settings)
+    raw = [m for t in catalog.by_layer(Layer.RAW) for m in read(t.name)]
+    std = [m for t in catalog.by_layer(Layer.STD) for m in read(t.name)]
+    letters = read(catalog.dlq("standardize").name)
     accounting = account(raw, std, letters)
     expected = undisturbed_themes(admin, raw)
-    found = {str(c): _final_records(read(theme_topic(c).name)) for c in Category}
+    found = {str(c): _final_records(read(catalog.theme(c).name)) for c in Category}
     theme_differing = sum(len(differing(expected[c], found[c])) for c in expected)
     clickhouse_differing = sum(_clickhouse_differing(settings, Category(c), found[c])
                                for c in found)
-    clear = _clear_values(raw)
+    clear = _clear_values(catalog, raw)
     leaked = clear_values_found(clear, [m.value for m in std if m.value is not None]
                                 + [r for c in found.values() for r in c.values()])
     return FaultRow(name, accounting, theme_differing, clickhouse_differing, len(leaked),
@@ -171,9 +172,11 @@ def undisturbed_themes(settings: Settings, raw: list[ReadMessage]
     order."""
     schemas = registry(settings)
     facts, themes = _Captured(), _Captured()
-    raw_layer = RawLayerProcessor(AvroDecoder(schemas.schema_by_id), schemas.register,
+    catalog = catalog_for(settings)
+    raw_layer = RawLayerProcessor(catalog, AvroDecoder(schemas.schema_by_id), schemas.register,
                                   pseudonymizer(settings), facts)
-    theme_layer = ThemeProcessor(AvroDecoder(schemas.schema_by_id), schemas.register, themes)
+    theme_layer = ThemeProcessor(catalog, AvroDecoder(schemas.schema_by_id), schemas.register,
+                                 themes)
     ordered = sorted(raw, key=lambda m: (m.topic, m.partition, m.offset))
     raw_layer.process([as_input(m) for m in ordered])
     fact_topics = set(theme_layer.input_topics)
@@ -182,7 +185,7 @@ def undisturbed_themes(settings: Settings, raw: list[ReadMessage]
                         store)
     decode = AvroDecoder(schemas.schema_by_id).decode
     result: dict[str, dict[str, dict[str, Any]]] = {str(c): {} for c in Category}
-    categories = {theme_topic(c).name: c for c in Category}
+    categories = {catalog.theme(c).name: c for c in Category}
     for message in themes.records:
         category = categories.get(message.topic)
         if category is None:
@@ -210,7 +213,7 @@ def _clickhouse_differing(settings: Settings, category: Category,
                           topic_final: dict[str, dict[str, Any]]) -> int:
     """Live entities whose ClickHouse row (after FINAL) is missing, doubled, or at another
     version than the topic's final record."""
-    spec = profile_table(category, settings.clickhouse_database).spec
+    spec = profile_table(catalog_for(settings), category, settings.clickhouse_database).spec
     key = entity_key_field(spec.schema)
     rows = json.loads(run_query(
         settings, f"SELECT {key} AS k, version FROM {spec.qualified_name} FINAL",
@@ -222,12 +225,12 @@ def _clickhouse_differing(settings: Settings, category: Category,
     return len({k for k in set(live) | set(expected) if live.get(k) != expected.get(k)})
 
 
-def _clear_values(raw: list[ReadMessage]) -> set[str]:
+def _clear_values(catalog: Catalog, raw: list[ReadMessage]) -> set[str]:
     """Every value of the kinds never shown in clear (by the schemas' ``govbus.pii``) the raw
     events carried."""
     fields = {source: {f.name for f in row_spec(source).fields if f.pii in NEVER_CLEAR}
               for source in source_names()}
-    by_topic = {t.name: t.source for t in by_layer(Layer.RAW)}
+    by_topic = {t.name: t.source for t in catalog.by_layer(Layer.RAW)}
     clear: set[str] = set()
     for message in raw:
         value = message.value

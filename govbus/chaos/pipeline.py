@@ -25,7 +25,7 @@ from ops.stack.process import terminate
 from sinks.query_client import endpoint_url
 from streams.runtime.raw_worker import group_id as raw_group
 from streams.runtime.theme_worker import group_id as theme_group
-from topics.catalog import Layer, by_layer
+from topics.catalog import Layer, catalog_for
 from topics.schemas import source_names
 
 Say = Callable[[str], None]
@@ -69,10 +69,11 @@ class Pipeline:
 
     def groups(self) -> dict[str, tuple[str, list[str]]]:
         """Each layer's consumer group and input topics."""
+        catalog = catalog_for(self.settings)
         return {
             "raw": (raw_group(self.settings, pseudonymizer(self.settings).key_id),
-                    [t.name for t in by_layer(Layer.RAW)]),
-            "theme": (theme_group(self.settings), [t.name for t in by_layer(Layer.FACT)]),
+                    [t.name for t in catalog.by_layer(Layer.RAW)]),
+            "theme": (theme_group(self.settings), [t.name for t in catalog.by_layer(Layer.FACT)]),
             "sink": sink_watch(self.settings),
         }
 

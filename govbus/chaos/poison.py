@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 from govbus.wiring import registry
 from ops.kafka_client import as_principal
 from ops.settings import Settings
-from topics.catalog import raw_topic
+from topics.catalog import catalog_for
 from topics.principals import publisher
 from topics.schemas import change_event_schema, row_spec
 from topics.serde import AvroEncoder
@@ -29,12 +29,13 @@ def poisoner(settings: Settings, producers: Mapping[str, Producer], every: int =
     the kinds in turn, on the source tables in turn (``producers``: by source, connected as
     its department's publisher)."""
     sources = sorted(producers)
+    catalog = catalog_for(settings)
     encoders = {}
     for source in sources:
         schema = change_event_schema(source)
         schemas = registry(as_principal(settings, publisher(row_spec(source).dept)))
         encoders[source] = AvroEncoder(
-            schema, schemas.register(raw_topic(source).value_subject, schema)).encode
+            schema, schemas.register(catalog.raw(source).value_subject, schema)).encode
     made = [0]
 
     def after(index: int) -> None:
@@ -56,6 +57,6 @@ def poisoner(settings: Settings, producers: Mapping[str, Producer], every: int =
             "truncated": valid[: max(6, len(valid) // 3)],
             "no_row": valid,
         }[KINDS[n % len(KINDS)]]
-        producers[source].produce(raw_topic(source).name, value=value, key=b"poison")
+        producers[source].produce(catalog.raw(source).name, value=value, key=b"poison")
 
     return after

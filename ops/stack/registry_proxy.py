@@ -36,7 +36,7 @@ from pydantic import SecretStr
 
 from ops.access import ADMIN_PRINCIPAL, AccessFolder
 from ops.basic_auth import basic_user
-from ops.settings import get_settings
+from ops.settings import Settings, get_settings
 
 # /apis/ccompat/v7/subjects/<subject>/versions: the register call.
 _REGISTER = re.compile(r"^(?P<base>.*/subjects/[^/]+)/versions/?$")
@@ -162,8 +162,8 @@ def _handler_for(door: RegistryDoor) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def main() -> int:
-    settings = get_settings()
+def serve(settings: Settings) -> int:
+    """The door on the registry URL's port, until interrupted."""
     url = urlsplit(settings.registry_url)
     host, port = url.hostname or "127.0.0.1", url.port or 8081
     access = AccessFolder(settings)
@@ -176,6 +176,10 @@ def main() -> int:
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
+
+
+def main() -> int:
+    return serve(get_settings())
 
 
 if __name__ == "__main__":

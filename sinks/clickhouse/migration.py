@@ -10,7 +10,7 @@ from sinks.clickhouse.ddl import create_database_sql
 from sinks.clickhouse.divisions import DIVISIONS_TABLE, load_divisions
 from sinks.clickhouse.kanon import DEFAULT_K
 from sinks.clickhouse.schema_manager import SchemaManager
-from sinks.clickhouse.tables import SinkTable, sink_tables
+from sinks.clickhouse.tables import SinkTable
 from sinks.clickhouse.views import create_view_sql, theme_views
 
 
@@ -27,12 +27,12 @@ class MigrationStep:
 def migrate(
     backend: ClickHouseBackend,
     database: str,
-    tables: tuple[SinkTable, ...] | None = None,
+    tables: tuple[SinkTable, ...],
     k: int = DEFAULT_K,
     cluster: str | None = None,
 ) -> list[MigrationStep]:
-    """``k``: counts below it are suppressed in the views, classes below it flagged."""
-    tables = sink_tables(database) if tables is None else tables
+    """``tables``: what the sink fills (``sink_tables``); ``k``: counts below it are suppressed
+    in the views, classes below it flagged."""
     manager = SchemaManager(backend, cluster)
     backend.execute(create_database_sql(database, cluster))
     steps: list[MigrationStep] = []

@@ -22,15 +22,7 @@ from sinks.clickhouse.columns import record_columns
 from sinks.clickhouse.ddl import TableKind, TableSpec
 from sinks.clickhouse.sql import quote_identifier
 from topics.annotations import ENTITY_KEY, Category
-from topics.catalog import (
-    Topic,
-    audit_topic,
-    fact_topic,
-    quality_topic,
-    resource_catalog_topic,
-    subscriptions_topic,
-    theme_topic,
-)
+from topics.catalog import Catalog, Topic
 
 PROFILE_PREFIX = "theme_"
 FACTS_TABLE = "facts"
@@ -90,23 +82,24 @@ def is_datetime(schema: Mapping[str, Any], field: str) -> bool:
 
 
 def profile_table(
-    category: Category | str, database: str, schema: Mapping[str, Any] | None = None
+    catalog: Catalog, category: Category | str, database: str,
+    schema: Mapping[str, Any] | None = None,
 ) -> SinkTable:
     """``schema``: another version of the topic's value schema (default: the catalog's)."""
-    topic = theme_topic(category)
+    topic = catalog.theme(category)
     return _latest_table(f"{PROFILE_PREFIX}{category}", topic, database,
                          schema or _value_schema(topic))
 
 
-def subscriptions_table(database: str) -> SinkTable:
+def subscriptions_table(catalog: Catalog, database: str) -> SinkTable:
     """The subscriptions topic's latest revisions: one live row per subscription (FINAL)."""
-    topic = subscriptions_topic()
+    topic = catalog.subscriptions
     return _latest_table(SUBSCRIPTIONS_TABLE, topic, database, _value_schema(topic))
 
 
-def resource_catalog_table(database: str) -> SinkTable:
+def resource_catalog_table(catalog: Catalog, database: str) -> SinkTable:
     """The published resource catalog: one live row per resource code (FINAL)."""
-    topic = resource_catalog_topic()
+    topic = catalog.resource_catalog
     return _latest_table(RESOURCE_CATALOG_TABLE, topic, database, _value_schema(topic))
 
 
@@ -125,21 +118,24 @@ def _latest_table(name: str, topic: Topic, database: str, schema: Mapping[str, A
     return SinkTable(spec, (topic.name,))
 
 
-def facts_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
-    topics = tuple(fact_topic(c) for c in Category)
+def facts_table(catalog: Catalog, database: str,
+                schema: Mapping[str, Any] | None = None) -> SinkTable:
+    topics = tuple(catalog.fact(c) for c in Category)
     return _event_table(FACTS_TABLE, topics, database, schema or _value_schema(topics[0]),
                         ("category", "entity_key", SOURCE_TIME, "fact_id"), SOURCE_TIME)
 
 
-def quality_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
-    topic = quality_topic()
+def quality_table(catalog: Catalog, database: str,
+                  schema: Mapping[str, Any] | None = None) -> SinkTable:
+    topic = catalog.quality
     return _event_table(QUALITY_TABLE, (topic,), database, schema or _value_schema(topic),
                         ("dept", "dimension", DETECTED_TIME, "finding_id"), DETECTED_TIME)
 
 
-def audit_table(database: str, schema: Mapping[str, Any] | None = None) -> SinkTable:
+def audit_table(catalog: Catalog, database: str,
+                schema: Mapping[str, Any] | None = None) -> SinkTable:
     """Audit events, kept as long as their topic keeps them (at least six months)."""
-    topic = audit_topic()
+    topic = catalog.audit
     keep_days = topic.retention_ms // (24 * 3600 * 1000)
     return _event_table(AUDIT_TABLE, (topic,), database, schema or _value_schema(topic),
                         ("kind", SOURCE_TIME, "event_id"), SOURCE_TIME,
@@ -165,16 +161,16 @@ def _event_table(name: str, topics: tuple[Topic, ...], database: str,
     return SinkTable(spec, tuple(t.name for t in topics))
 
 
-def sink_tables(database: str) -> tuple[SinkTable, ...]:
+def sink_tables(catalog: Catalog, database: str) -> tuple[SinkTable, ...]:
     """Every table the sink fills, in a stable order: profiles, facts, quality, audit,
     subscriptions, the resource catalog."""
     return (
-        *(profile_table(c, database) for c in Category),
-        facts_table(database),
-        quality_table(database),
-        audit_table(database),
-        subscriptions_table(database),
-        resource_catalog_table(database),
+        *(profile_table(catalog, c, database) for c in Category),
+        facts_table(catalog, database),
+        quality_table(catalog, database),
+        audit_table(catalog, database),
+        subscriptions_table(catalog, database),
+        resource_catalog_table(catalog, database),
     )
 
 

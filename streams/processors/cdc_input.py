@@ -24,7 +24,7 @@ from ops.runtime.messages import InputMessage
 from streams.processors.emitters import SchemaIds
 from streams.stages.debezium import DebeziumMapper, Ignored, MappingError, is_debezium
 from streams.stages.outcomes import Rejected
-from topics.catalog import raw_topic, std_topic
+from topics.catalog import Catalog
 from topics.cdc import DEPARTMENT_TABLES, KEY_RECORD, DepartmentTable
 from topics.schemas import key_schema, row_spec
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError, schema_id_of
@@ -50,14 +50,14 @@ class _Table:
 class DebeziumInput:
     """Recognizes Debezium's events by their writer schema and maps them; passes others on."""
 
-    def __init__(self, decoder: AvroDecoder, schema_ids: SchemaIds,
+    def __init__(self, catalog: Catalog, decoder: AvroDecoder, schema_ids: SchemaIds,
                  tables: Iterable[DepartmentTable] = DEPARTMENT_TABLES) -> None:
         self.decoder = decoder
         self._tables: dict[str, _Table] = {}
         for table in tables:
-            keys, std = key_schema(table.source), std_topic(table.source)
+            keys, std = key_schema(table.source), catalog.std(table.source)
             encoder = AvroEncoder(keys, schema_ids(std.key_subject, keys))
-            self._tables[raw_topic(table.source).name] = _Table(table, encoder.encode)
+            self._tables[catalog.raw(table.source).name] = _Table(table, encoder.encode)
         # Per writer schema id: its mapper, None for a schema that is not Debezium's, or the
         # rejection of a Debezium schema no mapper can be built for.
         self._mappers: dict[int, DebeziumMapper | Rejected | None] = {}

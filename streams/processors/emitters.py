@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ops.runtime.kafka_output import Output
-from topics.catalog import quality_topic
+from topics.catalog import Topic
 from topics.schemas import load_avsc
 from topics.serde import AvroEncoder
 
@@ -19,8 +19,8 @@ SchemaIds = Callable[[str, dict[str, Any]], int]
 class FindingEmitter:
     """Encodes quality finding records onto the quality topic, keyed by event id."""
 
-    def __init__(self, schema_ids: SchemaIds, output: Output) -> None:
-        topic = quality_topic()
+    def __init__(self, topic: Topic, schema_ids: SchemaIds, output: Output) -> None:
+        """``topic``: the quality topic (the catalog's ``quality``)."""
         finding = load_avsc("quality/finding.avsc")
         key = load_avsc("keys/string_key.avsc")
         self.topic = topic.name

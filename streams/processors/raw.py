@@ -38,7 +38,7 @@ from streams.stages.quality import finding_records
 from streams.stages.rules.findings import RuleViolation
 from streams.stages.standardize import STAGE, StandardizeStage
 from topics.annotations import Category
-from topics.catalog import RAW_ROWS, Topic, fact_topic, raw_topic, state_topic, std_topic
+from topics.catalog import RAW_ROWS, Catalog, Topic
 from topics.dead_letters import (
     RAW_DECODE,
     RAW_ENCODE,
@@ -84,6 +84,7 @@ class RawLayerProcessor:
 
     def __init__(
         self,
+        catalog: Catalog,
         decoder: AvroDecoder,
         schema_ids: SchemaIds,
         pseudonymizer: Pseudonymizer,
@@ -93,19 +94,20 @@ class RawLayerProcessor:
     ) -> None:
         """``rows``: the row tables of the partitions this member owns; without them, the
         rows are kept in memory only (unit tests, the benchmark's bare loop)."""
+        self.catalog = catalog
         self.decoder = decoder
-        self.debezium = DebeziumInput(decoder, schema_ids)
+        self.debezium = DebeziumInput(catalog, decoder, schema_ids)
         self.output = output
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.routes: dict[str, _Route] = {}
         self.facts = FactExtractor()
         self.rows = rows or RowTables(
-            ChangelogStore(state_topic(RAW_ROWS).name, _Discard(), MemoryBackend(), None,
+            ChangelogStore(catalog.state(RAW_ROWS).name, _Discard(), MemoryBackend(), None,
                            encode_entry, decode_entry),
             self.facts)
         for source in source_names():
-            raw = raw_topic(source)
-            std = std_topic(source)
+            raw = catalog.raw(source)
+            std = catalog.std(source)
             assert std.value_schema is not None
             schema = std.value_schema()
             encoder = AvroEncoder(schema, schema_ids(std.value_subject, schema))
@@ -117,15 +119,15 @@ class RawLayerProcessor:
                 encoder.encode,
                 raw.partitions,
             )
-        self.finding_emitter = FindingEmitter(schema_ids, output)
-        self.dead_letters = DeadLetterEmitter(STAGE, output)
+        self.finding_emitter = FindingEmitter(catalog.quality, schema_ids, output)
+        self.dead_letters = DeadLetterEmitter(catalog, STAGE, output)
         key_schema = load_avsc("keys/string_key.avsc")
-        some_fact_key = fact_topic(Category.INDIVIDUAL).key_subject
+        some_fact_key = catalog.fact(Category.INDIVIDUAL).key_subject
         self._encode_string_key = AvroEncoder(
             key_schema, schema_ids(some_fact_key, key_schema)
         ).encode
         fact_schema = load_avsc("fact/fact.avsc")
-        self._fact_topics = {str(c): fact_topic(c) for c in Category}
+        self._fact_topics = {str(c): catalog.fact(c) for c in Category}
         some_fact_topic = self._fact_topics[str(Category.INDIVIDUAL)]
         self._encode_fact = AvroEncoder(
             fact_schema, schema_ids(some_fact_topic.value_subject, fact_schema)

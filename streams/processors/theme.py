@@ -20,7 +20,7 @@ from streams.processors.stats import StageCounts
 from streams.stages.enrich.profile import ProfileState, apply_fact
 from streams.stages.enrich.theme import conflict_findings, render
 from topics.annotations import Category
-from topics.catalog import fact_topic, theme_topic
+from topics.catalog import Catalog
 from topics.dead_letters import (
     THEME_APPLY,
     THEME_DECODE,
@@ -77,11 +77,13 @@ class ThemeProcessor:
 
     def __init__(
         self,
+        catalog: Catalog,
         decoder: AvroDecoder,
         schema_ids: SchemaIds,
         output: Output,
         clock_ms: Callable[[], int] | None = None,
     ) -> None:
+        self.catalog = catalog
         self.decoder = decoder
         self.output = output
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
@@ -89,16 +91,16 @@ class ThemeProcessor:
         self._by_fact_topic: dict[str, Category] = {}
         self._theme: dict[Category, tuple[str, Callable[[Any], bytes], Callable[[Any], bytes]]] = {}
         for category in Category:
-            self._by_fact_topic[fact_topic(category).name] = category
-            theme = theme_topic(category)
+            self._by_fact_topic[catalog.fact(category).name] = category
+            theme = catalog.theme(category)
             schema = load_avsc(f"theme/{category}.avsc")
             self._theme[category] = (
                 theme.name,
                 AvroEncoder(key_schema, schema_ids(theme.key_subject, key_schema)).encode,
                 AvroEncoder(schema, schema_ids(theme.value_subject, schema)).encode,
             )
-        self.finding_emitter = FindingEmitter(schema_ids, output)
-        self.dead_letters = DeadLetterEmitter(STAGE, output)
+        self.finding_emitter = FindingEmitter(catalog.quality, schema_ids, output)
+        self.dead_letters = DeadLetterEmitter(catalog, STAGE, output)
 
     @property
     def input_topics(self) -> list[str]:

@@ -24,7 +24,7 @@ from streams.runtime.state_store import ChangelogStore, Shard, backend_for, rest
 from streams.stages.enrich.facts import FactExtractor
 from streams.stages.masking.pseudonym import Pseudonymizer
 from streams.stages.standardize import STAGE
-from topics.catalog import RAW_ROWS, state_topic
+from topics.catalog import RAW_ROWS, catalog_for
 from topics.principals import worker_group
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
@@ -79,10 +79,11 @@ def build_raw_runtime(settings: Settings, pseudonymizer: Pseudonymizer) -> Consu
     registry = SchemaRegistry(registry_config(settings))
     group = group_id(settings, pseudonymizer.key_id)
     output = stage_output(settings, group)
+    catalog = catalog_for(settings)
     # The rows' changelog waits for the facts it was computed with (ops/runtime/kafka_output).
     rows = RowTables(
         ChangelogStore(
-            state_topic(RAW_ROWS).name,
+            catalog.state(RAW_ROWS).name,
             Deferred(output),
             backend_for(settings.theme_store, settings.state_dir / "streams" / group),
             restore_consumer(settings, group),
@@ -92,6 +93,7 @@ def build_raw_runtime(settings: Settings, pseudonymizer: Pseudonymizer) -> Consu
         FactExtractor(),
     )
     processor = RawLayerProcessor(
+        catalog,
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
         pseudonymizer,

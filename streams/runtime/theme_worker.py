@@ -15,7 +15,7 @@ from streams.runtime.instrumentation import observe_batch
 from streams.runtime.stage_runtime import stage_output, stage_runtime
 from streams.runtime.state_store import ChangelogStore, Shard, backend_for, restore_consumer
 from streams.stages.enrich.profile import ProfileState
-from topics.catalog import THEME_PROFILES, fact_topic, state_topic
+from topics.catalog import THEME_PROFILES, catalog_for
 from topics.principals import worker_group
 from topics.registry import SchemaRegistry
 from topics.serde import AvroDecoder
@@ -54,7 +54,8 @@ class ThemeStage:
 
     def restore(self, budget_s: float) -> frozenset[Partition]:
         self.store.restore(budget_s)
-        return frozenset((fact_topic(category).name, partition)
+        facts = self.processor.catalog.fact
+        return frozenset((facts(category).name, partition)
                          for category, partition in self.store.restoring)
 
     def _shards(self, partitions: list[Partition]) -> list[Shard]:
@@ -66,13 +67,15 @@ def build_theme_runtime(settings: Settings) -> ConsumerRuntime:
     registry = SchemaRegistry(registry_config(settings))
     group = group_id(settings)
     output = stage_output(settings, group)
+    catalog = catalog_for(settings)
     processor = ThemeProcessor(
+        catalog,
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
         output,
     )
     store = ChangelogStore(
-        state_topic(THEME_PROFILES).name,
+        catalog.state(THEME_PROFILES).name,
         output,
         backend_for(settings.theme_store, settings.state_dir / "streams" / group),
         restore_consumer(settings, group),

@@ -14,23 +14,23 @@ from types import MappingProxyType
 from streams.stages.enrich.fact_map import FACT_MAP, fields_of
 from streams.stages.enrich.theme_spec import theme_spec
 from topics.annotations import Category
-from topics.catalog import dlq_topic, fact_topic, quality_topic, raw_topic, std_topic, theme_topic
+from topics.catalog import Catalog
 from topics.lineage import Columns, ColumnSource, Flow, std_columns
 from topics.schemas import source_names
 
 MERGE = "merge_by_authority"
 
 
-def raw_flow() -> Flow:
+def raw_flow(catalog: Catalog) -> Flow:
     """The raw layer: every raw topic to its std topic, the fact topics, its dead letters and
     the quality findings."""
     sources = source_names()
-    std = {source: std_columns(source) for source in sources}
-    columns: dict[str, Columns] = {std_topic(s).name: std[s] for s in sources}
+    std = {source: std_columns(catalog, source) for source in sources}
+    columns: dict[str, Columns] = {catalog.std(s).name: std[s] for s in sources}
     made: dict[str, dict[str, set[ColumnSource]]] = defaultdict(lambda: defaultdict(set))
     for source, entities in FACT_MAP.items():
         for entity in entities:
-            attributes = made[fact_topic(entity.category).name]
+            attributes = made[catalog.fact(entity.category).name]
             for attribute, value in entity.attributes.items():
                 for std_field in fields_of(value):
                     attributes[f"attributes.{attribute}"].update(std[source][std_field])
@@ -40,28 +40,28 @@ def raw_flow() -> Flow:
         )
     return Flow(
         job="raw",
-        inputs=tuple(raw_topic(s).name for s in sources),
-        outputs=(*(std_topic(s).name for s in sources),
-                 *(fact_topic(c).name for c in Category),
-                 dlq_topic("standardize").name, quality_topic().name),
+        inputs=tuple(catalog.raw(s).name for s in sources),
+        outputs=(*(catalog.std(s).name for s in sources),
+                 *(catalog.fact(c).name for c in Category),
+                 catalog.dlq("standardize").name, catalog.quality.name),
         columns=MappingProxyType(columns),
     )
 
 
-def theme_flow() -> Flow:
+def theme_flow(catalog: Catalog) -> Flow:
     """The theme layer: each category's facts merged into its profiles."""
     columns: dict[str, Columns] = {}
     for category in Category:
-        facts = fact_topic(category).name
-        columns[theme_topic(category).name] = MappingProxyType({
+        facts = catalog.fact(category).name
+        columns[catalog.theme(category).name] = MappingProxyType({
             attribute: (ColumnSource(facts, f"attributes.{attribute}", MERGE),)
             for attribute in theme_spec(category).attributes
         })
     return Flow(
         job="theme",
-        inputs=tuple(fact_topic(c).name for c in Category),
-        outputs=(*(theme_topic(c).name for c in Category), dlq_topic("theme").name,
-                 quality_topic().name),
+        inputs=tuple(catalog.fact(c).name for c in Category),
+        outputs=(*(catalog.theme(c).name for c in Category), catalog.dlq("theme").name,
+                 catalog.quality.name),
         columns=MappingProxyType(columns),
     )
 

@@ -1,23 +1,21 @@
 """The real stack for integration tests: started once per session, or reused when up.
 
-Each test gets its own topic namespace, so tests never see each other's events.
+Each test gets its own topic namespace, so tests never see each other's events: a
+``Settings`` built with it (the ``settings`` fixture), handed to what the test calls and, as
+the environment of their command line, to the processes it starts (``namespace_env``).
 """
 
 from __future__ import annotations
 
 import os
-import uuid
-import warnings
 from collections.abc import Iterator
 
 import pytest
 
-from govbus.wiring import topic_admin
 from ops.access import ADMIN_PRINCIPAL
 from ops.settings import Settings, get_settings
 from ops.stack.manager import LocalStack
-from topics.catalog import catalog
-from topics.principals import principals
+from tests.integration.namespaces import fresh_namespace, tear_down
 
 
 @pytest.fixture(scope="session")
@@ -39,28 +37,18 @@ def stack() -> Iterator[Settings]:
 
 
 @pytest.fixture
-def namespace(stack: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh topic namespace for one test (its topics and subjects are its own)."""
-    value = f"t{uuid.uuid4().hex[:10]}."
-    monkeypatch.setenv("GOVBUS_TOPIC_NAMESPACE", value)
-    get_settings.cache_clear()
-    yield value
-    _tear_down(value)
-    get_settings.cache_clear()
+def settings(stack: Settings) -> Iterator[Settings]:
+    """The stack's settings in a fresh topic namespace for one test (its topics and subjects
+    are its own)."""
+    made = fresh_namespace(stack)
+    yield made
+    tear_down(made)
 
 
-def _tear_down(namespace: str) -> None:
-    """The namespace's topics and ACLs go with it: hundreds of tests' partitions and grants
-    left on the broker would slow every later test and leave grants no one uses."""
-    settings = get_settings()
-    assert settings.topic_namespace == namespace
-    try:
-        admin = topic_admin(settings)
-        admin.delete(t.name for t in catalog())
-        if admin.access is not None:
-            admin.access.revoke_declared(principals(settings))
-    except Exception as exc:
-        warnings.warn(f"namespace {namespace} left behind: {exc}", stacklevel=1)
+@pytest.fixture
+def namespace(settings: Settings) -> str:
+    """The test's topic namespace (``settings.topic_namespace``)."""
+    return settings.topic_namespace
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -14,16 +14,15 @@ from pydantic import SecretStr
 
 from govbus.wiring import topic_admin
 from ops.kafka_client import KafkaAccessError, as_principal, check_connection, kafka_config
-from ops.settings import Settings, get_settings
-from topics.catalog import Layer, by_layer, catalog, raw_topic
+from ops.settings import Settings
+from topics.catalog import Layer, catalog_for
 from topics.principals import SUBSCRIBER, THEME_WORKER, publisher, worker_group
 
 
 @pytest.fixture
-def applied(namespace: str) -> Settings:
-    settings = get_settings()
+def applied(settings: Settings) -> Settings:
     assert settings.secure, "the integration stack runs with security on"
-    topic_admin(settings).apply(catalog())
+    topic_admin(settings).apply(catalog_for(settings).all)
     return settings
 
 
@@ -77,7 +76,7 @@ def produce_error(settings: Settings, principal: str, topic: str) -> KafkaError 
 
 
 def test_a_subscriber_cannot_read_any_raw_topic(applied: Settings) -> None:
-    for topic in by_layer(Layer.RAW):
+    for topic in catalog_for(applied).by_layer(Layer.RAW):
         error = read_error(applied, SUBSCRIBER, topic.name,
                            f"{applied.topic_namespace}subscriber-probe")
         assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, (
@@ -86,16 +85,17 @@ def test_a_subscriber_cannot_read_any_raw_topic(applied: Settings) -> None:
 
 def test_the_theme_worker_cannot_read_raw(applied: Settings) -> None:
     group = worker_group(applied.topic_namespace, "theme")
-    error = read_error(applied, THEME_WORKER, raw_topic("household.resident").name, group)
+    raw = catalog_for(applied).raw("household.resident").name
+    error = read_error(applied, THEME_WORKER, raw, group)
     assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
 
 
 def test_a_department_cannot_write_to_another_departments_raw_topic(applied: Settings) -> None:
-    other = raw_topic("market.enterprise").name
+    other = catalog_for(applied).raw("market.enterprise").name
     error = produce_error(applied, publisher("household"), other)
     assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
     # ... while its own raw topic takes the same bytes.
-    own = raw_topic("household.resident").name
+    own = catalog_for(applied).raw("household.resident").name
     assert produce_error(applied, publisher("household"), own) is None
 
 

@@ -5,7 +5,6 @@ the engine's time limit."""
 from __future__ import annotations
 
 import base64
-import os
 import ssl
 import subprocess
 import sys
@@ -18,26 +17,25 @@ import pytest
 
 from govbus.wiring import ship_denials, topic_admin
 from ops.access import AccessFolder
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from sinks.query_client import endpoint_url, run_query
 from tests.integration.test_access import read_error
-from tests.integration.workers import wait_for
-from topics.catalog import catalog, raw_topic
+from tests.integration.workers import namespace_env, wait_for
+from topics.catalog import catalog_for
 from topics.principals import SUBSCRIBER
 
 GOVBUS = [sys.executable, "-m", "govbus.cli"]
 
 
 @pytest.fixture
-def sink(namespace: str, tmp_path: Path) -> Iterator[Settings]:
+def sink(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A `govbus sink run` of the test's namespace, with its own chDB folder and a one-second
     query time limit; the settings to query it with."""
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+    topic_admin(settings).apply(catalog_for(settings).all)
     state = tmp_path / "state"
-    env = {**os.environ, "GOVBUS_STATE_DIR": str(state), "GOVBUS_SINK_QUERY_PORT": "0",
-           "GOVBUS_METRICS_ENABLED": "false", "GOVBUS_QUERY_MAX_EXECUTION_S": "1",
-           "GOVBUS_ACCESS_DIR": str(settings.access_folder)}
+    env = namespace_env(settings, GOVBUS_STATE_DIR=str(state), GOVBUS_SINK_QUERY_PORT="0",
+                        GOVBUS_METRICS_ENABLED="false", GOVBUS_QUERY_MAX_EXECUTION_S="1",
+                        GOVBUS_ACCESS_DIR=str(settings.access_folder))
     local = settings.model_copy(update={"state_dir": state,
                                         "access_dir": settings.access_folder})
     log = tmp_path / "sink.log"
@@ -74,10 +72,11 @@ def auditor(settings: Settings) -> Settings:
     return settings.model_copy(update={"query_user": "auditor"})
 
 
-def test_a_subscribers_denial_lands_in_the_audit_table(sink: Settings) -> None:
-    raw = raw_topic("household.resident").name
+def test_a_subscribers_denial_lands_in_the_audit_table(sink: Settings, settings: Settings
+                                                        ) -> None:
+    raw = catalog_for(settings).raw("household.resident").name
     assert read_error(sink, SUBSCRIBER, raw, f"{sink.topic_namespace}subscriber-x") is not None
-    ship_denials(get_settings())
+    ship_denials(settings)
     db = sink.clickhouse_database
 
     def landed() -> bool:

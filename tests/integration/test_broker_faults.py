@@ -28,7 +28,7 @@ from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
 from ops.keys import key_env_for_child
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from ops.stack.broker_metrics import agent_dir
 from ops.stack.faults import ServiceFault, broker_fault
 from ops.stack.kafka import KafkaBroker, KafkaCluster
@@ -37,7 +37,7 @@ from sinks.service import group_id as sink_group
 from tests.integration.sinks.harness import SinkRun, child_env, drained, ends, running
 from tests.integration.workers import running_worker, wait_for
 from topics.annotations import Category
-from topics.catalog import Topic, catalog, dlq_topic, fact_topic, std_topic, theme_topic
+from topics.catalog import Topic, catalog_for
 from topics.dead_letters import EVENT_ID
 from topics.reader import ReadMessage, TopicReader
 from topics.schemas import source_names
@@ -121,11 +121,10 @@ def test_one_broker_of_three_killed_under_load_loses_and_doubles_nothing(
     three_brokers: dict[str, str], namespace: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in three_brokers.items():
+    for name, value in three_brokers.items():  # the cluster of the processes it starts
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+    settings = Settings(topic_namespace=namespace)
+    topic_admin(settings).apply(catalog_for(settings).all)
     assert _replicas(settings) == {(3, "2")}
     # The controller's node: its partitions' leaders and the quorum's leader move at once.
     node = KafkaCluster(settings).active_controller() or 1
@@ -136,9 +135,8 @@ def test_one_broker_of_three_killed_under_load_loses_and_doubles_nothing(
 
 @pytest.mark.chaos  # CI runs the fault matrix's short form instead (test_chaos.py)
 def test_the_single_broker_killed_under_load_loses_and_doubles_nothing(
-    namespace: str, tmp_path: Path,
+    settings: Settings, tmp_path: Path,
 ) -> None:
-    settings = get_settings()
     if not settings.manage_stack:
         pytest.skip("the broker is not this session's to kill (GOVBUS_MANAGE_STACK=false)")
     figures = _fault_under_load(settings, broker_fault(settings), 5.0, tmp_path,
@@ -148,7 +146,8 @@ def test_the_single_broker_killed_under_load_loses_and_doubles_nothing(
 
 def _fault_under_load(settings: Settings, fault: ServiceFault, outage_s: float, tmp_path: Path,
                       name: str) -> FaultFigures:
-    topic_admin(settings).apply(catalog())
+    catalog = catalog_for(settings)
+    topic_admin(settings).apply(catalog.all)
     sink_settings = settings.model_copy(update={
         "state_dir": tmp_path / "sink", "access_dir": settings.access_folder,
         "sink_batch_rows": 1000, "sink_batch_seconds": 0.2})
@@ -160,7 +159,7 @@ def _fault_under_load(settings: Settings, fault: ServiceFault, outage_s: float, 
     simulator = DepartmentSimulator(seed=17, defect_rate=0.05, population=80)
     stop = threading.Event()
     log = tmp_path / "worker.log"
-    with running_worker(log, "--role", "all") as worker, running(sink), \
+    with running_worker(settings, log, "--role", "all") as worker, running(sink), \
             ThreadPoolExecutor(1) as pool:
         # Load before the fault, during it, through the restart and a little after.
         load = pool.submit(_steady_load, simulator, targets, stop)
@@ -174,13 +173,13 @@ def _fault_under_load(settings: Settings, fault: ServiceFault, outage_s: float, 
         stop.set()
         delivery = load.result(timeout=180)
         assert (delivery.failed, delivery.pending) == (0, 0), delivery.errors[:3]
-        accounted = [std_topic(s) for s in source_names()] + [dlq_topic("standardize")]
+        accounted = [catalog.std(s) for s in source_names()] + [catalog.dlq("standardize")]
         wait_for(lambda: _messages(settings, accounted) >= len(published), 240,
                  "every event in std or the DLQ", worker, log)
         recover_s = time.monotonic() - restored
         sink.wait(lambda: _settled(settings, sink), "the theme libraries to settle", 240, 2.0)
-        std = [m for s in source_names() for m in _read(settings, std_topic(s))]
-        dead = _read(settings, dlq_topic("standardize"))
+        std = [m for s in source_names() for m in _read(settings, catalog.std(s))]
+        dead = _read(settings, catalog.dlq("standardize"))
         landed = {category: _landed(sink, category) for category in Category}
     found = Counter([m.value["event_id"] for m in std if m.value is not None]
                     + [m.headers[EVENT_ID] for m in dead])
@@ -207,7 +206,7 @@ def _replicas(settings: Settings) -> set[tuple[int, str]]:
     """(replicas, min.insync.replicas) of the namespace's topics' partitions."""
     admin = AdminClient({**kafka_config(settings), "log_level": 0})
     found = admin.list_topics(timeout=30).topics
-    names = [t.name for t in catalog()]
+    names = [t.name for t in catalog_for(settings).all]
     resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in names]
     configs = {r.name: f.result()["min.insync.replicas"].value
                for r, f in admin.describe_configs(resources).items()}
@@ -245,7 +244,8 @@ def _messages(settings: Settings, topics: list[Topic]) -> int:
 
 def _settled(settings: Settings, sink: SinkRun) -> bool:
     """The theme worker has turned every fact into profiles and the sink landed them all."""
-    topics = [*(fact_topic(c) for c in Category), *(theme_topic(c) for c in Category)]
+    catalog = catalog_for(settings)
+    topics = [*(catalog.fact(c) for c in Category), *(catalog.theme(c) for c in Category)]
     before = ends(settings, topics)
     time.sleep(3.0)
     return ends(settings, topics) == before and drained(sink, sink_group(sink.settings))
@@ -253,7 +253,8 @@ def _settled(settings: Settings, sink: SinkRun) -> bool:
 
 def _landed(sink: SinkRun, category: Category) -> tuple[list[str], list[str]]:
     """Every key's row after FINAL, and the live ones, in the category's theme library."""
-    key = entity_key_field(theme_topic(category).value_schema())  # type: ignore[misc]
+    theme = catalog_for(sink.settings).theme(category)
+    key = entity_key_field(theme.value_schema())  # type: ignore[misc]
     table = f"{sink.settings.clickhouse_database}.theme_{category}"
     rows = sink.rows(f"SELECT {key} AS k, is_deleted FROM {table} FINAL ORDER BY k")
     return [r["k"] for r in rows], [r["k"] for r in rows if not r["is_deleted"]]
@@ -261,7 +262,7 @@ def _landed(sink: SinkRun, category: Category) -> tuple[list[str], list[str]]:
 
 def _live_on_topic(settings: Settings, category: Category) -> set[str]:
     """The entities whose last message on the theme topic is a live profile."""
-    topic = theme_topic(category)
+    topic = catalog_for(settings).theme(category)
     key = entity_key_field(topic.value_schema())  # type: ignore[misc]
     last: dict[bytes | None, Mapping[str, Any] | None] = {}
     for message in _read(settings, topic):

@@ -15,7 +15,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from ops.http import targets
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from ops.stack.connect import ConnectWorker
 from ops.stack.postgres import PostgresServer
 from streams.stages.masking.pseudonym import Pseudonymizer
@@ -57,15 +57,15 @@ def test_a_killed_connect_worker_loses_and_doubles_nothing_in_the_theme_library(
     postgres.sql(DDL, TABLE.database)
     assert "RUNNING (1/1 tasks)" in _govbus(settings, "connect", "add", SOURCE)
     people = [_person(i) for i in range(ROWS)]
-    sink_settings = get_settings().model_copy(update={
-        "state_dir": tmp_path / "sink", "access_dir": get_settings().access_folder,
+    sink_settings = settings.model_copy(update={
+        "state_dir": tmp_path / "sink", "access_dir": settings.access_folder,
         "sink_batch_rows": 150, "sink_batch_seconds": 0.2})
     # The sink measures the connector's tasks (its monitors every 2 s, Connect's REST port).
     sink = SinkRun(sink_settings, child_env(
         sink_settings, GOVBUS_CONNECT_REST_PORT=str(settings.connect_rest_port),
         GOVBUS_PRIVACY_MONITOR_SECONDS="2"), tmp_path / "sink.log")
     connect = ConnectWorker(settings)
-    with running_worker(tmp_path / "worker.log", "--role", "all"), running(sink):
+    with running_worker(settings, tmp_path / "worker.log", "--role", "all"), running(sink):
         for i, (_, row) in enumerate(people):
             _apply(postgres, "c", None, row)
             if i == KILL_AT:

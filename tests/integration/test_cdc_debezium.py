@@ -8,7 +8,6 @@ port), as the principal `connect` with the grants `topics apply` gave it there.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -22,11 +21,12 @@ import pytest
 from govbus.wiring import registry, topic_admin
 from ops.access import ADMIN_PRINCIPAL
 from ops.kafka_client import as_principal, kafka_config
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from ops.stack.connect import ConnectWorker
 from ops.stack.postgres import PostgresServer
 from tests.integration.ops.conftest import free_port
-from topics.catalog import catalog, raw_topic
+from tests.integration.workers import namespace_env
+from topics.catalog import catalog_for
 from topics.cdc import department_table
 from topics.reader import ReadMessage, TopicReader
 
@@ -53,10 +53,10 @@ ALTER TABLE {TABLE.table} REPLICA IDENTITY FULL;
 
 
 @pytest.fixture
-def cdc(stack: Settings, namespace: str) -> Iterator[tuple[Settings, PostgresServer]]:
-    settings = get_settings().model_copy(update={"connect_rest_port": free_port()})
+def cdc(settings: Settings) -> Iterator[tuple[Settings, PostgresServer]]:
+    settings = settings.model_copy(update={"connect_rest_port": free_port()})
     admin = as_principal(settings, ADMIN_PRINCIPAL)
-    topic_admin(admin).apply(catalog())
+    topic_admin(admin).apply(catalog_for(settings).all)
     postgres = PostgresServer(settings)
     started_postgres = postgres.process.pid() is None
     postgres.start()
@@ -76,7 +76,7 @@ def cdc(stack: Settings, namespace: str) -> Iterator[tuple[Settings, PostgresSer
 
 
 def _govbus(settings: Settings, *args: str) -> str:
-    env = {**os.environ, "GOVBUS_CONNECT_REST_PORT": str(settings.connect_rest_port)}
+    env = namespace_env(settings, GOVBUS_CONNECT_REST_PORT=str(settings.connect_rest_port))
     result = subprocess.run([sys.executable, "-m", "govbus.cli", *args], env=env,
                             capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -87,7 +87,8 @@ def _read(settings: Settings, wanted: int, timeout_s: float = 60.0) -> list[Read
     admin = as_principal(settings, ADMIN_PRINCIPAL)
     deadline = time.monotonic() + timeout_s
     while True:
-        reader = TopicReader(kafka_config(admin), registry(admin), raw_topic(SOURCE).name)
+        reader = TopicReader(kafka_config(admin), registry(admin),
+                             catalog_for(settings).raw(SOURCE).name)
         messages = list(reader.messages(idle_timeout_s=2.0))
         if len(messages) >= wanted or time.monotonic() > deadline:
             return sorted(messages, key=lambda m: (m.partition, m.offset))
@@ -112,7 +113,8 @@ def test_debezium_events_of_a_department_table_reach_its_raw_topic(
                  "'1949-12-31', NULL, '2024-01-02 03:04:05.123456', 12.34, 3.14159)", db)
 
     added = _govbus(settings, "connect", "add", SOURCE)
-    assert f"-> {raw_topic(SOURCE).name}" in added and "RUNNING (1/1 tasks)" in added
+    assert f"-> {catalog_for(settings).raw(SOURCE).name}" in added
+    assert "RUNNING (1/1 tasks)" in added
 
     # Streamed: an ID with an X check character and a NULL phone, a 15-digit legacy ID,
     # an update and a delete.

@@ -10,22 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from govbus.wiring import publishers, topic_admin
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from ops.stack.postgres import PostgresServer
 from streams.stages.masking.pseudonym import Pseudonymizer
-from tests.integration.conftest import _tear_down
+from tests.integration.namespaces import fresh_namespace, tear_down
 from tests.integration.sinks.harness import SinkRun, child_env, running
 from tests.integration.test_cdc_debezium import SOURCE, TABLE, _govbus, _read, cdc
 from tests.integration.workers import read_topic, running_worker
 from topics.annotations import Category
-from topics.catalog import catalog, dlq_topic, fact_topic, std_topic, theme_topic
+from topics.catalog import catalog_for, catalog_in
 from topics.codes.citizen_id import make_citizen_id, upgrade_legacy_id
 from topics.codes.sex import SexCode
 
@@ -71,8 +68,10 @@ STREAMED: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]] = [
 CLEAR = (WITH_X, LEGACY, PLAIN, "张三丰", "李四光", "王五岳", "13812345678", "13700001234",
          "13900001111", "建国路88号")
 FULL_ID = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-THEME_COLUMNS = [f["name"] for f in theme_topic(Category.INDIVIDUAL).value_schema()["fields"]
-                 if f["name"] not in ("updated_ms", "deleted")]  # type: ignore[misc]
+# A topic's schema is the same in every namespace.
+INDIVIDUAL_SCHEMA = catalog_in("").theme(Category.INDIVIDUAL).value_schema()  # type: ignore[misc]
+THEME_COLUMNS = [f["name"] for f in INDIVIDUAL_SCHEMA["fields"]
+                 if f["name"] not in ("updated_ms", "deleted")]
 
 
 def literal(value: str | None) -> str:
@@ -113,28 +112,30 @@ def _settled(run: SinkRun, keys: dict[str, str]) -> bool:
             and live[keys["R1"]]["phone_masked"] == "139****1111")
 
 
-def _theme_of(namespace_dir: Path, keys: dict[str, str]) -> tuple[list[dict[str, Any]], str]:
-    """Runs the raw worker and the sink in the current namespace until the library settles;
+def _theme_of(settings: Settings, namespace_dir: Path, keys: dict[str, str]
+              ) -> tuple[list[dict[str, Any]], str]:
+    """Runs the raw worker and the sink in the settings' namespace until the library settles;
     the library's rows and every std and fact message as text."""
     namespace_dir.mkdir(parents=True, exist_ok=True)
     # The namespace's own sink group (granted with its topics), in a chDB folder of its own.
-    settings = get_settings().model_copy(update={
-        "state_dir": namespace_dir / "sink", "access_dir": get_settings().access_folder,
+    sink_settings = settings.model_copy(update={
+        "state_dir": namespace_dir / "sink", "access_dir": settings.access_folder,
         "sink_batch_rows": 150, "sink_batch_seconds": 0.2})
     worker_log = namespace_dir / "worker.log"
-    run = SinkRun(settings, child_env(settings), namespace_dir / "sink.log")
-    with running_worker(worker_log, "--role", "all"), running(run):
+    run = SinkRun(sink_settings, child_env(sink_settings), namespace_dir / "sink.log")
+    with running_worker(settings, worker_log, "--role", "all"), running(run):
         run.wait(lambda: _settled(run, keys), "every change in the theme library", 240)
         rows = _library(run)
-    published = [std_topic(SOURCE).name, *(fact_topic(c).name for c in Category)]
-    text = json.dumps([[m.key, m.value] for name in published for m in read_topic(name)],
+    catalog = catalog_for(settings)
+    published = [catalog.std(SOURCE).name, *(catalog.fact(c).name for c in Category)]
+    text = json.dumps([[m.key, m.value] for name in published
+                       for m in read_topic(settings, name)],
                       ensure_ascii=False, default=str)
     return rows, text
 
 
 def test_cdc_changes_reach_the_theme_library_as_sdk_published_ones_do(
-    cdc: tuple[Settings, PostgresServer], namespace: str, tmp_path: Path,
-    pseudonymizer: Pseudonymizer, monkeypatch: pytest.MonkeyPatch,
+    cdc: tuple[Settings, PostgresServer], tmp_path: Path, pseudonymizer: Pseudonymizer,
 ) -> None:
     settings, postgres = cdc
     keys = {"R1": pseudonymizer(WITH_X), "R2": pseudonymizer(upgrade_legacy_id(LEGACY)),
@@ -158,25 +159,21 @@ def test_cdc_changes_reach_the_theme_library_as_sdk_published_ones_do(
     assert len(snapshot) == 1 and len(streamed) == len(STREAMED), events
     positions = [(e["source"]["lsn"], e["source"]["ts_ms"]) for e in [*snapshot, *streamed]]
 
-    cdc_rows, cdc_text = _theme_of(tmp_path / "cdc", keys)
-    assert read_topic(dlq_topic("standardize").name) == []
+    cdc_rows, cdc_text = _theme_of(settings, tmp_path / "cdc", keys)
+    assert read_topic(settings, catalog_for(settings).dlq("standardize").name) == []
     assert "迁入登记" not in cdc_text
 
-    sdk_namespace = f"t{uuid.uuid4().hex[:10]}."
-    monkeypatch.setenv("GOVBUS_TOPIC_NAMESPACE", sdk_namespace)
-    get_settings.cache_clear()
+    sdk_settings = fresh_namespace(settings)
     try:
-        topic_admin(get_settings()).apply(catalog())
-        sdk = publishers(get_settings(), [SOURCE])[SOURCE]
+        topic_admin(sdk_settings).apply(catalog_for(sdk_settings).all)
+        sdk = publishers(sdk_settings, [SOURCE])[SOURCE]
         for (op, before, after), (lsn, ts_ms) in zip(
                 [("r", None, R1), *STREAMED], positions, strict=True):
             sdk.publish(op, before=before, after=after, sequence=str(lsn), source_ts_ms=ts_ms)
         assert not sdk.flush(30).errors
-        sdk_rows, _ = _theme_of(tmp_path / "sdk", keys)
+        sdk_rows, _ = _theme_of(sdk_settings, tmp_path / "sdk", keys)
     finally:
-        _tear_down(sdk_namespace)
-        monkeypatch.setenv("GOVBUS_TOPIC_NAMESPACE", namespace)
-        get_settings.cache_clear()
+        tear_down(sdk_settings)
 
     assert [r["person_key"] for r in cdc_rows] == sorted([keys["R1"], keys["R2"]])
     assert cdc_rows == sdk_rows

@@ -16,8 +16,8 @@ from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, registry, topic_admin
 from ops.kafka_client import kafka_config, registry_config
-from ops.settings import get_settings
-from topics.catalog import Layer, by_layer, raw_topic
+from ops.settings import Settings
+from topics.catalog import Layer, catalog_for
 from topics.registry import IncompatibleSchemaError
 from topics.schemas import change_event_schema, source_names
 
@@ -42,9 +42,9 @@ def _read_all(connection: Mapping[str, Any], topic: str, expected: int) -> list:
     return messages
 
 
-def test_sdk_events_read_back_by_confluent_deserializer(namespace: str) -> None:
-    settings = get_settings()
-    topic_admin(settings).apply(by_layer(Layer.RAW))
+def test_sdk_events_read_back_by_confluent_deserializer(settings: Settings) -> None:
+    catalog = catalog_for(settings)
+    topic_admin(settings).apply(catalog.by_layer(Layer.RAW))
     events = DepartmentSimulator(seed=3, defect_rate=0.1).events(EVENTS)
     report = publish_all(events, publishers(settings, list(source_names())), 30.0)
     assert report.failed == 0 and report.pending == 0
@@ -54,7 +54,7 @@ def test_sdk_events_read_back_by_confluent_deserializer(namespace: str) -> None:
     by_id = {e.event_id: e for e in events}
     seen = 0
     for source in source_names():
-        topic = raw_topic(source).name
+        topic = catalog.raw(source).name
         expected = sum(1 for e in events if e.source == source)
         tombstones = sum(1 for e in events if e.source == source and e.op == "d")
         messages = _read_all(kafka_config(settings), topic, expected + tombstones)
@@ -73,10 +73,10 @@ def test_sdk_events_read_back_by_confluent_deserializer(namespace: str) -> None:
     assert seen == EVENTS
 
 
-def test_incompatible_schema_is_refused(namespace: str) -> None:
-    settings = get_settings()
-    topic_admin(settings).apply(by_layer(Layer.RAW))
-    topic = raw_topic("household.resident")
+def test_incompatible_schema_is_refused(settings: Settings) -> None:
+    catalog = catalog_for(settings)
+    topic_admin(settings).apply(catalog.by_layer(Layer.RAW))
+    topic = catalog.raw("household.resident")
     schemas = registry(settings)
     assert schemas.compatibility(topic.value_subject) == "BACKWARD_TRANSITIVE"
 

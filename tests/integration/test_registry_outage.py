@@ -22,11 +22,11 @@ import pytest
 from connectors.publisher import ChangeEventPublisher
 from govbus.wiring import publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from ops.stack.manager import LocalStack
 from tests.integration.sinks.harness import SinkRun, child_env
 from tests.integration.workers import running_worker, wait_for
-from topics.catalog import catalog, dlq_topic, std_topic
+from topics.catalog import catalog_for
 from topics.codes.citizen_id import make_citizen_id
 from topics.codes.sex import SexCode
 from topics.codes.uscc import make_uscc
@@ -112,26 +112,25 @@ def _publish(publisher: ChangeEventPublisher, count: int,
     return ids
 
 
-def _read_to_end(topic: str) -> list[ReadMessage]:
+def _read_to_end(settings: Settings, topic: str) -> list[ReadMessage]:
     """What the topic holds now: under a steady load it never falls idle for long."""
-    settings = get_settings()
     reader = TopicReader(kafka_config(settings), registry(settings), topic)
     return list(reader.messages_to_end(timeout_s=120))
 
 
-def _std_event_ids(source: str) -> Counter[str]:
-    return Counter(str(m.value["event_id"]) for m in _read_to_end(std_topic(source).name)
+def _std_event_ids(settings: Settings, source: str) -> Counter[str]:
+    std = catalog_for(settings).std(source).name
+    return Counter(str(m.value["event_id"]) for m in _read_to_end(settings, std)
                    if m.value is not None)
 
 
 @pytest.mark.timeout(900)
 def test_a_registry_outage_under_load_loses_nothing(
-    stack: Settings, namespace: str, tmp_path: Path
+    stack: Settings, settings: Settings, tmp_path: Path
 ) -> None:
     if not stack.manage_stack:
         pytest.skip("the registry is not managed here (GOVBUS_MANAGE_STACK=false)")
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+    topic_admin(settings).apply(catalog_for(settings).all)
     sent = publishers(settings, [HOUSEHOLD, MARKET])  # registered before the outage
     load = _SteadyLoad(sent[HOUSEHOLD], RATE)
     sink_settings = settings.model_copy(update={"state_dir": tmp_path / "sink",
@@ -145,10 +144,10 @@ def test_a_registry_outage_under_load_loses_nothing(
         late["ready_at"] = time.monotonic()
         late["ids"] = _publish(publisher, LICENCES, _licence)
 
-    with running_worker(worker_log, "--role", "all") as worker:
+    with running_worker(settings, worker_log, "--role", "all") as worker:
         load.start()
         try:
-            wait_for(lambda: bool(_std_event_ids(HOUSEHOLD)), 180, "the first std events",
+            wait_for(lambda: bool(_std_event_ids(settings, HOUSEHOLD)), 180, "the first std events",
                      worker, worker_log)
             away_at = time.monotonic()
             with LocalStack(stack).outage("registry"):
@@ -172,14 +171,16 @@ def test_a_registry_outage_under_load_loses_nothing(
                         LICENCE: late["ids"]}
 
             def in_std() -> bool:
-                return all(sum(_std_event_ids(s).values()) >= len(ids)
+                return all(sum(_std_event_ids(settings, s).values()) >= len(ids)
                            for s, ids in expected.items())
 
             wait_for(in_std, 300, "every event in std", worker, worker_log)
             for source, ids in expected.items():
-                assert _std_event_ids(source) == Counter(ids), f"{source}: not each one once"
-            reasons = Counter(m.headers.get(REASON) for stage in ("standardize", "theme")
-                              for m in _read_to_end(dlq_topic(stage).name))
+                assert _std_event_ids(settings, source) == Counter(ids), (
+                    f"{source}: not each one once")
+            dlqs = [catalog_for(settings).dlq(stage).name for stage in ("standardize", "theme")]
+            reasons = Counter(m.headers.get(REASON) for dlq in dlqs
+                              for m in _read_to_end(settings, dlq))
             assert not REGISTRY_REASONS & set(reasons), reasons
             # The workers met the outage rather than a cache that hid it.
             assert "schema registry unavailable" in worker_log.read_text()

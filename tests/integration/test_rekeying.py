@@ -13,11 +13,11 @@ import pytest
 
 from govbus.rekey import rekey
 from govbus.wiring import publishers, topic_admin
-from ops.settings import get_settings
+from ops.settings import Settings
 from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.conftest import TEST_KEY_ID
 from tests.integration.workers import read_topic, running_worker, wait_for
-from topics.catalog import catalog, theme_topic
+from topics.catalog import catalog_for
 from topics.codes.citizen_id import make_citizen_id
 from topics.codes.sex import SexCode
 
@@ -36,15 +36,16 @@ LICENCE: dict[str, Any] = {
 }
 
 
-def _profiles() -> dict[str, dict[str, Any] | None]:
+def _profiles(settings: Settings) -> dict[str, dict[str, Any] | None]:
     latest: dict[str, dict[str, Any] | None] = {}
-    for message in read_topic(theme_topic("individual").name, idle_s=2.0):
+    theme = catalog_for(settings).theme("individual").name
+    for message in read_topic(settings, theme, idle_s=2.0):
         latest[str(message.key)] = message.value
     return latest
 
 
-def _has(key: str, sources: list[str]) -> bool:
-    profile = _profiles().get(key)
+def _has(settings: Settings, key: str, sources: list[str]) -> bool:
+    profile = _profiles(settings).get(key)
     return profile is not None and profile["sources"] == sources
 
 
@@ -52,28 +53,29 @@ def test_rotation_re_keys_the_derived_layers_from_raw(
     namespace: str, tmp_path: Path, pseudonymizer: Pseudonymizer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The database and, later, the key: the environment of the processes it starts too.
     monkeypatch.setenv("GOVBUS_CLICKHOUSE_DATABASE", f"rekey_{namespace.strip('.')}")
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+    settings = Settings(topic_namespace=namespace)
+    topic_admin(settings).apply(catalog_for(settings).all)
     sent = publishers(settings, ["household.resident", "licence.licence"])
     sent["household.resident"].publish("c", after=RESIDENT, sequence="1", source_ts_ms=1_000)
     sent["household.resident"].flush(30)
     old = pseudonymizer(PERSON_ID)
     log = tmp_path / "worker.log"
-    with running_worker(log, "--role", "all") as worker:
-        wait_for(lambda: _has(old, ["household"]), 120, "the profile under the old key",
+    with running_worker(settings, log, "--role", "all") as worker:
+        wait_for(lambda: _has(settings, old, ["household"]), 120, "the profile under the old key",
                  worker, log)
 
     monkeypatch.setenv("GOVBUS_PSEUDONYM_KEY", secrets.token_hex(32))
     monkeypatch.setenv("GOVBUS_PSEUDONYM_KEY_ID", "rotated")
-    get_settings.cache_clear()
     new_key = Pseudonymizer(os.environ["GOVBUS_PSEUDONYM_KEY"].encode(), "rotated")
-    steps = list(rekey(get_settings(), TEST_KEY_ID))
+    settings = Settings(topic_namespace=namespace)
+    steps = list(rekey(settings, TEST_KEY_ID))
     assert any("deleted" in step for step in steps)
     sent["licence.licence"].publish("c", after=LICENCE, sequence="1", source_ts_ms=2_000)
     sent["licence.licence"].flush(30)
     new = new_key(PERSON_ID)
-    with running_worker(log, "--role", "all") as worker:
-        wait_for(lambda: _has(new, ["household", "licence"]), 120,
+    with running_worker(settings, log, "--role", "all") as worker:
+        wait_for(lambda: _has(settings, new, ["household", "licence"]), 120,
                  "one profile under the new key with the residence and the licence", worker, log)
-    assert all(not key.startswith(f"{TEST_KEY_ID}:") for key in _profiles())
+    assert all(not key.startswith(f"{TEST_KEY_ID}:") for key in _profiles(settings))

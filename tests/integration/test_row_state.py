@@ -12,13 +12,13 @@ from typing import Any
 
 from govbus.lineage import events_path
 from govbus.wiring import publishers, topic_admin
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from sinks.clickhouse.tables import entity_key_field
 from streams.runtime.row_store import CLOSING_KEY
 from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.integration.sinks.harness import GOVBUS, SinkRun, child_env, running
 from tests.integration.workers import read_topic, running_worker, wait_for
-from topics.catalog import RAW_ROWS, catalog, raw_topic, state_topic, theme_topic
+from topics.catalog import RAW_ROWS, catalog_for
 from topics.codes.citizen_id import make_citizen_id
 from topics.codes.sex import SexCode
 
@@ -45,19 +45,20 @@ def _resident(resident_id: str, id_number: str, name: str, sex: str) -> dict[str
     }
 
 
-def _people() -> dict[str, dict[str, Any] | None]:
+def _people(settings: Settings) -> dict[str, dict[str, Any] | None]:
     """The latest individual profile per key (None for a tombstone)."""
     latest: dict[str, dict[str, Any] | None] = {}
-    for message in read_topic(theme_topic("individual").name, idle_s=2.0):
+    theme = catalog_for(settings).theme("individual").name
+    for message in read_topic(settings, theme, idle_s=2.0):
         latest[str(message.key)] = message.value
     return latest
 
 
 def test_profiles_follow_the_rows_through_resnapshots(
-    stack: Settings, namespace: str, tmp_path: Path, pseudonymizer: Pseudonymizer
+    stack: Settings, settings: Settings, tmp_path: Path, pseudonymizer: Pseudonymizer
 ) -> None:
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+    catalog = catalog_for(settings)
+    topic_admin(settings).apply(catalog.all)
     household = publishers(settings, [SOURCE])[SOURCE]
     # The issue's two events: a create, then a snapshot read (before: null) of the same
     # row, which names someone else now.
@@ -80,7 +81,7 @@ def test_profiles_follow_the_rows_through_resnapshots(
     expected = {zhou: False, wu: True, qian: True, sun: False}  # alive?
 
     def settled() -> bool:
-        people = _people()
+        people = _people(settings)
         return {k: people.get(k, 0) is not None for k in expected} == expected and all(
             k in people for k in expected)
 
@@ -88,11 +89,11 @@ def test_profiles_follow_the_rows_through_resnapshots(
     sink_settings = settings.model_copy(update={"state_dir": tmp_path / "sink",
                                                 "access_dir": stack.access_folder})
     sink = SinkRun(sink_settings, child_env(sink_settings), tmp_path / "sink.log")
-    key = entity_key_field(theme_topic("individual").value_schema())  # type: ignore[misc]
+    key = entity_key_field(catalog.theme("individual").value_schema())  # type: ignore[misc]
     live_sql = (f"SELECT {key} FROM {sink_settings.clickhouse_database}.theme_individual "
                 f"FINAL ORDER BY {key}")
     log = tmp_path / "worker.log"
-    with running_worker(log, "--role", "all") as worker, running(sink):
+    with running_worker(settings, log, "--role", "all") as worker, running(sink):
         wait_for(settled, 180, "one live person per current row", worker, log)
         sink.wait(lambda: {r[key] for r in sink.rows(live_sql)} == {wu, qian},
                   "theme_individual FINAL to hold the two current people")
@@ -108,20 +109,20 @@ def test_profiles_follow_the_rows_through_resnapshots(
     assert f"theme_individual {wu}: live" in lines[0]
     assert any("household.resident" in line and "RK9000000001" in line for line in lines)
     positions = [line.rsplit("<- ", 1)[1] for line in lines if "<- " in line]
-    assert positions and all(p.startswith(f"{raw_topic(SOURCE).name}:") for p in positions)
+    assert positions and all(p.startswith(f"{catalog.raw(SOURCE).name}:") for p in positions)
     # The sink reported its run as OpenLineage events, column lineage included.
     runs = [json.loads(line) for line in events_path(sink_settings).read_text().splitlines()]
     assert [r["eventType"] for r in runs if r["job"]["name"] == "sink"][:2] == [
         "START", "COMPLETE"]
-    people = _people()
+    people = _people(settings)
     assert {k for k, v in people.items() if v is not None} == {wu, qian}
     assert people[zhou] is None and people[sun] is None  # tombstoned
     profile = people[wu]
     assert profile is not None and profile["sources"] == ["household"]
     # The run closed on one raw partition and reached every other one in its own order.
-    raw = raw_topic(SOURCE)
-    closings = [m.partition for m in read_topic(raw.name) if m.raw_key == CLOSING_KEY]
+    raw = catalog.raw(SOURCE)
+    closings = [m.partition for m in read_topic(settings, raw.name) if m.raw_key == CLOSING_KEY]
     assert len(closings) == len(set(closings)) == raw.partitions - 1
     # The rows' states are in their changelog, for the next owner to restore.
-    changelog = {str(m.raw_key) for m in read_topic(state_topic(RAW_ROWS).name)}
+    changelog = {str(m.raw_key) for m in read_topic(settings, catalog.state(RAW_ROWS).name)}
     assert len(changelog) >= 3

@@ -13,7 +13,7 @@ from ops.kafka_client import as_principal, kafka_config
 from ops.settings import Settings
 from ops.stack.postgres import PostgresServer
 from tests.integration.test_cdc_debezium import _govbus, cdc
-from topics.catalog import raw_topic
+from topics.catalog import catalog_for
 from topics.cdc import DEPARTMENT_TABLES
 from topics.reader import TopicReader
 
@@ -22,7 +22,8 @@ __all__ = ["cdc"]
 
 def _debezium_events(settings: Settings, source: str) -> int:
     admin = as_principal(settings, ADMIN_PRINCIPAL)
-    reader = TopicReader(kafka_config(admin), registry(admin), raw_topic(source).name)
+    reader = TopicReader(kafka_config(admin), registry(admin),
+                         catalog_for(settings).raw(source).name)
     return sum(1 for m in reader.messages(idle_timeout_s=2.0) if m.value is not None
                and m.value.get("source", {}).get("connector") == "postgresql")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,9 +10,9 @@ from pathlib import Path
 from connectors.simulate import publish_all
 from connectors.simulator import DefectKind, DepartmentSimulator
 from govbus.wiring import publishers, topic_admin
-from ops.settings import get_settings
-from tests.integration.workers import read_topic, running_worker, wait_for
-from topics.catalog import catalog, dlq_topic, quality_topic, std_topic
+from ops.settings import Settings
+from tests.integration.workers import namespace_env, read_topic, running_worker, wait_for
+from topics.catalog import catalog_for
 from topics.codes.citizen_id import is_valid_citizen_id
 from topics.dead_letters import EVENT_ID, REASON
 from topics.schemas import source_names
@@ -31,26 +30,27 @@ ID_CANDIDATE = re.compile(rb"(?<![0-9a-f])[1-9][0-9]{16}[0-9Xx](?![0-9a-f])")
 MOBILE = re.compile(rb"(?<![0-9a-f])1[3-9][0-9]{9}(?![0-9a-f])")
 
 
-def _count(topic: str) -> int:
-    return len([m for m in read_topic(topic, idle_s=2.0) if m.value is not None])
+def _count(settings: Settings, topic: str) -> int:
+    return len([m for m in read_topic(settings, topic, idle_s=2.0) if m.value is not None])
 
 
-def test_every_event_is_standardized_or_dead_lettered(namespace: str, tmp_path: Path) -> None:
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+def test_every_event_is_standardized_or_dead_lettered(settings: Settings, tmp_path: Path
+                                                      ) -> None:
+    catalog = catalog_for(settings)
+    topic_admin(settings).apply(catalog.all)
     simulator = DepartmentSimulator(seed=11, defect_rate=0.08, population=150)
     events = simulator.events(EVENTS)
     publish_all(events, publishers(settings, list(source_names())))
 
-    std_names = [std_topic(s).name for s in source_names()]
-    dlq = dlq_topic("standardize").name
+    std_names = [catalog.std(s).name for s in source_names()]
+    dlq = catalog.dlq("standardize").name
     log = tmp_path / "worker.log"
-    with running_worker(log, "--role", "raw") as worker:
-        wait_for(lambda: sum(_count(t) for t in [*std_names, dlq]) >= EVENTS, 180,
+    with running_worker(settings, log, "--role", "raw") as worker:
+        wait_for(lambda: sum(_count(settings, t) for t in [*std_names, dlq]) >= EVENTS, 180,
                  "every event in std or DLQ", worker, log)
 
-    std_messages = [m for name in std_names for m in read_topic(name)]
-    dead = read_topic(dlq)
+    std_messages = [m for name in std_names for m in read_topic(settings, name)]
+    dead = read_topic(settings, dlq)
     # Exactly once each: every input event is in one place, none twice, none missing.
     std_ids = [m.value["event_id"] for m in std_messages]
     dead_ids = [m.headers[EVENT_ID] for m in dead]
@@ -83,7 +83,7 @@ def test_every_event_is_standardized_or_dead_lettered(namespace: str, tmp_path: 
         assert not leaked, (message.topic, leaked[:3])
 
     # Every defect, repaired or not, was counted on the quality topic.
-    findings = [m.value for m in read_topic(quality_topic().name)]
+    findings = [m.value for m in read_topic(settings, catalog.quality.name)]
     reasons = {f["reason"] for f in findings}
     assert set(expected.values()) <= reasons
     assert {"clean.full_width", "consistency.birth_date_mismatch"} <= reasons
@@ -96,9 +96,9 @@ def _is_public_org_name(message, name: str) -> bool:
         message.value["after"] or message.value["before"] or {}).get("name", "")
 
 
-def test_a_worker_without_its_topics_says_so_and_exits(namespace: str) -> None:
+def test_a_worker_without_its_topics_says_so_and_exits(settings: Settings) -> None:
     result = subprocess.run([sys.executable, "-m", "govbus.cli", "worker"], capture_output=True,
-                            text=True, timeout=60, env=os.environ.copy())
+                            text=True, timeout=60, env=namespace_env(settings))
     assert result.returncode == 1
     assert "run `govbus topics apply` first" in result.stderr
     assert "Traceback" not in result.stderr

@@ -25,14 +25,19 @@ from govbus.sharing import decide_request, revoke_grant, submit
 from govbus.wiring import admin_settings, registry, topic_admin
 from ops import metrics
 from ops.kafka_client import as_principal, kafka_config
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.migration import migrate
-from sinks.clickhouse.tables import SinkTable, resource_catalog_table, subscriptions_table
+from sinks.clickhouse.tables import (
+    SinkTable,
+    resource_catalog_table,
+    sink_tables,
+    subscriptions_table,
+)
 from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.message import SinkMessage
 from sinks.sharing_monitor import OverdueSubscriptions
-from topics.catalog import audit_topic, catalog, resource_catalog_topic, std_topic
+from topics.catalog import catalog_for
 from topics.principals import consumer
 from topics.reader import TopicReader
 from topics.schemas import key_schema, std_change_event_schema
@@ -60,7 +65,7 @@ def licence_event(licence_id: str, expiry: dt.date, holder_kind: str, name: str
 def publish_licences(settings: Settings, events: list[dict[str, Any]]) -> None:
     """What the raw worker would have written to the std topic, written as the admin."""
     admin = admin_settings(settings)
-    topic, schemas = std_topic(SOURCE), registry(admin)
+    topic, schemas = catalog_for(settings).std(SOURCE), registry(admin)
     key = AvroEncoder(key_schema(SOURCE), schemas.register(topic.key_subject,
                                                            key_schema(SOURCE)))
     value_schema = std_change_event_schema(SOURCE)
@@ -92,11 +97,12 @@ def notices(seen: list[str]) -> set[str]:
 
 
 @contextmanager
-def sink_engine(tmp_path: Path) -> Iterator[ChdbBackend]:
+def sink_engine(settings: Settings, tmp_path: Path) -> Iterator[ChdbBackend]:
     """The sink's embedded engine with its tables (fed below as the sink feeds them)."""
     engine = ChdbBackend(tmp_path / "chdb")
+    database = settings.clickhouse_database
     try:
-        migrate(engine, get_settings().clickhouse_database)
+        migrate(engine, database, sink_tables(catalog_for(settings), database))
         yield engine
     finally:
         engine.close()
@@ -120,9 +126,9 @@ def catalog_landed(engine: ChdbBackend, settings: Settings) -> None:
     assert publish_catalog(settings).revised == 0
     market = as_principal(settings, consumer(DEPT))
     browsed = TopicReader(kafka_config(market), registry(market),
-                          resource_catalog_topic().name).messages_to_end()
+                          catalog_for(settings).resource_catalog.name).messages_to_end()
     assert len({m.key for m in browsed}) == first.revised
-    table = resource_catalog_table(settings.clickhouse_database)
+    table = resource_catalog_table(catalog_for(settings), settings.clickhouse_database)
     land(engine, table, settings)
     rows = engine.query(f"SELECT sharing, count(), sum(length(items)) FROM "
                         f"{table.spec.qualified_name} FINAL GROUP BY sharing").rows
@@ -134,21 +140,23 @@ def catalog_landed(engine: ChdbBackend, settings: Settings) -> None:
     assert {str(s): [int(n), int(i)] for s, n, i in rows} == expected
 
 
-def test_a_department_subscribes_and_its_app_reads_until_revoked(namespace: str,
+def test_a_department_subscribes_and_its_app_reads_until_revoked(settings: Settings,
                                                                  tmp_path: Path) -> None:
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+    catalog = catalog_for(settings)
+    topic_admin(settings).apply(catalog.all)
 
     waiting = submit(settings, f"std.{SOURCE}", DEPT, "食品经营许可证到期提醒")
     assert waiting.status == "requested" and waiting.due_ms is not None
     due_ms = waiting.due_ms
-    with sink_engine(tmp_path) as engine:
-        database = settings.clickhouse_database
-        land(engine, subscriptions_table(database), settings)
+    with sink_engine(settings, tmp_path) as engine:
+        subscriptions = subscriptions_table(catalog, settings.clickhouse_database)
+        land(engine, subscriptions, settings)
         metrics.subscriptions_overdue.clear()
-        on_time = OverdueSubscriptions(engine, database, clock=lambda: (due_ms - 1) / 1000)
+        on_time = OverdueSubscriptions(engine, subscriptions.spec,
+                                       clock=lambda: (due_ms - 1) / 1000)
         assert on_time.check() == {PROVIDER: 0}
-        late = OverdueSubscriptions(engine, database, clock=lambda: (due_ms + 1) / 1000)
+        late = OverdueSubscriptions(engine, subscriptions.spec,
+                                    clock=lambda: (due_ms + 1) / 1000)
         assert late.check() == {PROVIDER: 1}
         assert metrics.subscriptions_overdue.labels(dept=PROVIDER)._value.get() == 1
         catalog_landed(engine, settings)
@@ -172,13 +180,13 @@ def test_a_department_subscribes_and_its_app_reads_until_revoked(namespace: str,
             ", holder person 李*"}
         revoked = revoke_grant(settings, waiting.subscription_id, PROVIDER, "用途已完成")
         assert revoked.status == "revoked"
-        denial = f"Not authorized to read from topic {std_topic(SOURCE).name}"
+        denial = f"Not authorized to read from topic {catalog.std(SOURCE).name}"
         read_until(lines, seen, lambda s: any(denial in line for line in s), denial)
     assert not any("SP-later" in line or "340104" in line for line in seen)
 
     admin = admin_settings(settings)
     trail = [m.value for m in TopicReader(kafka_config(admin), registry(admin),
-                                          audit_topic().name).messages_to_end()
+                                          catalog.audit.name).messages_to_end()
              if m.value is not None]
     kinds = {(e["kind"], e["resource"]) for e in trail}
     assert {("sharing.requested", waiting.resource_code),

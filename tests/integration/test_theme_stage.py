@@ -4,7 +4,6 @@ and recovery of the profile table after the worker is SIGKILLed."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
@@ -16,12 +15,13 @@ from typing import Any
 from connectors.simulate import publish_all
 from connectors.simulator import DepartmentSimulator
 from govbus.wiring import publishers, topic_admin
-from ops.settings import get_settings
+from ops.settings import Settings
 from streams.runtime.row_store import RUN_KEY
 from streams.stages.enrich.rows import RowState
 from streams.stages.masking.pseudonym import Pseudonymizer
-from tests.integration.workers import read_topic, running_worker, wait_for
-from topics.catalog import RAW_ROWS, catalog, quality_topic, state_topic, theme_topic
+from tests.integration.namespaces import fresh_namespace, tear_down
+from tests.integration.workers import namespace_env, read_topic, running_worker, wait_for
+from topics.catalog import RAW_ROWS, catalog_for
 from topics.codes.citizen_id import make_citizen_id
 from topics.codes.sex import SexCode
 from topics.codes.uscc import make_uscc
@@ -101,19 +101,19 @@ def _marriage() -> dict[str, Any]:
     }
 
 
-def _profiles(category: str) -> dict[str, dict[str, Any] | None]:
+def _profiles(settings: Settings, category: str) -> dict[str, dict[str, Any] | None]:
     """The latest value per key (None for a tombstone), as a compacted reader sees it."""
     latest: dict[str, dict[str, Any] | None] = {}
-    for message in read_topic(theme_topic(category).name, idle_s=2.0):
+    for message in read_topic(settings, catalog_for(settings).theme(category).name, idle_s=2.0):
         latest[str(message.key)] = message.value
     return latest
 
 
 def test_person_across_departments_then_delete(
-    namespace: str, tmp_path: Path, pseudonymizer: Pseudonymizer
+    settings: Settings, tmp_path: Path, pseudonymizer: Pseudonymizer
 ) -> None:
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+    catalog = catalog_for(settings)
+    topic_admin(settings).apply(catalog.all)
     sent = publishers(settings, list(source_names()))
     sent["household.resident"].publish("c", after=_resident(), sequence="1", source_ts_ms=1_000)
     sent["market.enterprise"].publish("c", after=_enterprise(), sequence="1", source_ts_ms=2_000)
@@ -123,9 +123,9 @@ def test_person_across_departments_then_delete(
         publisher.flush(30)
     person = pseudonymizer(PERSON_ID)
     log = tmp_path / "worker.log"
-    with running_worker(log, "--role", "all") as worker:
-        wait_for(lambda: _linked(person), 120, "the merged person profile", worker, log)
-        individual = _profiles("individual")[person]
+    with running_worker(settings, log, "--role", "all") as worker:
+        wait_for(lambda: _linked(settings, person), 120, "the merged person profile", worker, log)
+        individual = _profiles(settings, "individual")[person]
         assert individual is not None
         assert individual["name"] == "张*丰" and individual["sex"] == "1"
         assert individual["birth_year"] == "1980"  # household is the authority
@@ -138,17 +138,17 @@ def test_person_across_departments_then_delete(
         assert ("enterprise", USCC) in keys
         assert ("event", "civil.marriage:M-1") in keys
 
-        organization = _profiles("organization")[USCC]
+        organization = _profiles(settings, "organization")[USCC]
         assert organization is not None and organization["legal_rep_key"] == person
         assert {("legal_rep", person), ("licence", LICENCE_KEY)} <= {
             (link["relation"], link["key"]) for link in organization["links"]
         }
-        thing = _profiles("thing")[LICENCE_KEY]
+        thing = _profiles(settings, "thing")[LICENCE_KEY]
         assert thing is not None and thing["holder_key"] == USCC
 
         conflicts = [
             m.value
-            for m in read_topic(quality_topic().name)
+            for m in read_topic(settings, catalog.quality.name)
             if m.value and m.value["reason"] == "consistency.authority_conflict"
         ]
         assert any(f["field"] == "birth_year" and f["dept"] == "civil" for f in conflicts)
@@ -157,26 +157,26 @@ def test_person_across_departments_then_delete(
         sent["licence.licence"].publish("d", before=_licence(), sequence="2", source_ts_ms=5_000)
         sent["licence.licence"].flush(30)
         wait_for(
-            lambda: _profiles("thing").get(LICENCE_KEY, {}) is None,
+            lambda: _profiles(settings, "thing").get(LICENCE_KEY, {}) is None,
             120,
             "the licence tombstone",
             worker,
             log,
         )
         *_, last_record, tombstone = [
-            m for m in read_topic(theme_topic("thing").name, idle_s=2.0)
+            m for m in read_topic(settings, catalog.theme("thing").name, idle_s=2.0)
             if str(m.key) == LICENCE_KEY
         ]
         # The delete orders after the last upsert without the sink reading its table.
         assert last_record.value is not None
         assert tombstone.headers[VERSION_HEADER] == str(last_record.value["version"] + 1)
-        organization = _profiles("organization")[USCC]
+        organization = _profiles(settings, "organization")[USCC]
         assert organization is not None
         assert LICENCE_KEY not in {link["key"] for link in organization["links"]}
 
 
-def _linked(person: str) -> bool:
-    profile = _profiles("individual").get(person)
+def _linked(settings: Settings, person: str) -> bool:
+    profile = _profiles(settings, "individual").get(person)
     return bool(profile) and len(profile["sources"]) == 3  # type: ignore[index]
 
 
@@ -186,41 +186,44 @@ VOLATILE = ("version", "updated_ms")
 class _Settle:
     """True once the theme topics stopped changing for ``quiet_s`` seconds."""
 
-    def __init__(self, quiet_s: float) -> None:
+    def __init__(self, settings: Settings, quiet_s: float) -> None:
+        self.settings = settings
         self.quiet_s = quiet_s
         self.last: dict[tuple[str, str], dict[str, Any] | None] | None = None
         self.since = time.monotonic()
 
     def __call__(self) -> bool:
-        snapshot = _final_profiles()
+        snapshot = _final_profiles(self.settings)
         if snapshot != self.last:
             self.last, self.since = snapshot, time.monotonic()
             return False
         return bool(snapshot) and time.monotonic() - self.since > self.quiet_s
 
 
-def _final_profiles() -> dict[tuple[str, str], dict[str, Any] | None]:
+def _final_profiles(settings: Settings) -> dict[tuple[str, str], dict[str, Any] | None]:
     final = {}
     for category in ("individual", "organization", "thing", "event"):
-        for key, value in _profiles(category).items():
+        for key, value in _profiles(settings, category).items():
             final[(category, key)] = (
                 {k: v for k, v in value.items() if k not in VOLATILE} if value else None
             )
     return final
 
 
-def _run_to_completion(log: Path, settled: Callable[[], bool], kill_midway: bool) -> None:
+def _run_to_completion(settings: Settings, log: Path, settled: Callable[[], bool],
+                       kill_midway: bool) -> None:
     command = [sys.executable, "-m", "govbus.cli", "worker", "--role", "all", "--loglevel", "info"]
     with log.open("ab") as out:
         worker = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()
+            command, stdout=out, stderr=subprocess.STDOUT, env=namespace_env(settings)
         )
         if kill_midway:
-            wait_for(lambda: len(_profiles("individual")) > 20, 120, "some profiles", worker, log)
+            wait_for(lambda: len(_profiles(settings, "individual")) > 20, 120, "some profiles",
+                     worker, log)
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             worker = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()
+                command, stdout=out, stderr=subprocess.STDOUT, env=namespace_env(settings)
             )
         try:
             wait_for(settled, 240, "all profiles settled", worker, log)
@@ -229,20 +232,20 @@ def _run_to_completion(log: Path, settled: Callable[[], bool], kill_midway: bool
             worker.wait(60)
 
 
-def test_sigkill_recovers_profiles_from_changelog(stack, tmp_path: Path, monkeypatch) -> None:
+def test_sigkill_recovers_profiles_from_changelog(stack: Settings, tmp_path: Path) -> None:
     events = DepartmentSimulator(seed=21, defect_rate=0.0, population=120).events(2500)
     results, rows = [], []
     for run, kill in (("steady", False), ("killed", True)):
-        monkeypatch.setenv("GOVBUS_TOPIC_NAMESPACE", f"t{os.urandom(4).hex()}{run}.")
-        get_settings.cache_clear()
-        settings = get_settings()
-        topic_admin(settings).apply(catalog())
-        publish_all(events, publishers(settings, list(source_names())))
-        settle = _Settle(quiet_s=12.0)
-        _run_to_completion(tmp_path / f"{run}.log", settle, kill)
-        results.append(settle.last)
-        rows.append(_row_states())
-    get_settings.cache_clear()
+        settings = fresh_namespace(stack, run)
+        try:
+            topic_admin(settings).apply(catalog_for(settings).all)
+            publish_all(events, publishers(settings, list(source_names())))
+            settle = _Settle(settings, quiet_s=12.0)
+            _run_to_completion(settings, tmp_path / f"{run}.log", settle, kill)
+            results.append(settle.last)
+            rows.append(_row_states(settings))
+        finally:
+            tear_down(settings)
     steady, killed = results
     assert len(steady) > 100
     assert killed == steady
@@ -251,10 +254,10 @@ def test_sigkill_recovers_profiles_from_changelog(stack, tmp_path: Path, monkeyp
     assert rows[1] == rows[0]
 
 
-def _row_states() -> dict[bytes, tuple[Any, ...]]:
+def _row_states(settings: Settings) -> dict[bytes, tuple[Any, ...]]:
     """Each source row's last state in the row changelog (what the next owner restores)."""
     latest: dict[bytes, bytes | None] = {}
-    for message in read_topic(state_topic(RAW_ROWS).name, idle_s=2.0):
+    for message in read_topic(settings, catalog_for(settings).state(RAW_ROWS).name, idle_s=2.0):
         if message.raw_key is not None and not message.raw_key.endswith(RUN_KEY.encode()):
             latest[message.raw_key] = message.raw_value
     states = {}

@@ -12,28 +12,33 @@ from pathlib import Path
 
 from govbus.wiring import registry
 from ops.kafka_client import kafka_config
-from ops.settings import Settings, get_settings
+from ops.settings import Settings
 from ops.stack.process import terminate
 from topics.reader import ReadMessage, TopicReader
 
 GOVBUS = [sys.executable, "-m", "govbus.cli"]
 
 
+def namespace_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a govbus command in the settings' topic namespace."""
+    return {**os.environ, "GOVBUS_TOPIC_NAMESPACE": settings.topic_namespace, **extra}
+
+
 @contextmanager
-def running_worker(log_path: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A streams worker in the test's namespace (the env var is inherited)."""
+def running_worker(settings: Settings, log_path: Path, *extra: str
+                   ) -> Iterator[subprocess.Popen[bytes]]:
+    """A streams worker in the settings' namespace."""
     with log_path.open("wb") as log:
         process = subprocess.Popen([*GOVBUS, "worker", "--loglevel", "info", *extra],
-                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+                                   stdout=log, stderr=subprocess.STDOUT,
+                                   env=namespace_env(settings))
         try:
             yield process
         finally:
             terminate(process)
 
 
-def read_topic(name: str, settings: Settings | None = None, idle_s: float = 3.0
-               ) -> list[ReadMessage]:
-    settings = settings or get_settings()
+def read_topic(settings: Settings, name: str, idle_s: float = 3.0) -> list[ReadMessage]:
     return list(TopicReader(kafka_config(settings), registry(settings), name).messages(
         idle_timeout_s=idle_s))
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ops.http import targets
-from ops.settings import get_settings
+from ops.settings import Settings
 from tests.integration.ops import emitter as known
 from tests.integration.ops.conftest import Prometheus, announced, emitter
 
@@ -91,17 +91,17 @@ def test_promtool_check_metrics_on_a_live_scrape(tmp_path: Path) -> None:
         assert "govbus_stage_events_total" in scrape.text
 
 
-def test_a_raw_worker_is_discovered_and_scraped(namespace: str, tmp_path: Path,
+def test_a_raw_worker_is_discovered_and_scraped(settings: Settings, tmp_path: Path,
                                                 prometheus: Prometheus) -> None:
     """The real `govbus worker --role raw`, once it starts ops.http's server."""
     from govbus.wiring import topic_admin
     from tests.integration.workers import running_worker
-    from topics.catalog import catalog
+    from topics.catalog import catalog_for
 
-    topic_admin(get_settings()).apply(catalog())
-    state = get_settings().state_dir
+    topic_admin(settings).apply(catalog_for(settings).all)
+    state = settings.state_dir
     log = tmp_path / "worker.log"
-    with running_worker(log, "--role", "raw") as worker:
+    with running_worker(settings, log, "--role", "raw") as worker:
         deadline = time.monotonic() + 30
         while not announced(state, worker.pid):
             if worker.poll() is not None:

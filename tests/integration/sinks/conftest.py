@@ -62,16 +62,19 @@ def engine_settings(
     suffix = uuid.uuid4().hex[:8]
     if request.param == "server":
         url = request.getfixturevalue("server_url")
-    settings = make_settings(tmp_path / "a", url, suffix, access_dir=stack.access_folder)
+    settings = make_settings(tmp_path / "a", url, suffix, access_dir=stack.access_folder,
+                             topic_namespace=namespace)
     yield settings
     if url is not None:
         drop_database(settings)
 
 
 def make_settings(state_dir: Path, url: str | None, suffix: str, group: str = "sink",
-                  *, access_dir: Path) -> Settings:
-    """A sink's own state folder, with the local stack's credentials and CA (access_dir)."""
+                  *, access_dir: Path, topic_namespace: str) -> Settings:
+    """A sink's own state folder, with the local stack's credentials and CA (access_dir), in
+    the test's topic namespace."""
     return Settings(
+        topic_namespace=topic_namespace,
         state_dir=state_dir,
         access_dir=access_dir,
         clickhouse_url=url,

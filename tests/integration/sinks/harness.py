@@ -25,7 +25,7 @@ from ops.settings import Settings
 from sinks.clickhouse.tables import entity_key_field
 from sinks.query_client import endpoint_file, run_query
 from topics.annotations import Category
-from topics.catalog import Layer, Topic, by_layer, fact_topic, quality_topic, theme_topic
+from topics.catalog import Catalog, Layer, Topic, catalog_for, catalog_in
 from topics.serde import AvroEncoder
 
 GOVBUS = [sys.executable, "-m", "govbus.cli"]
@@ -39,7 +39,8 @@ DISTRICTS = ("北京市东城区", "北京市朝阳区", "上海市徐汇区", "
 
 def profile(category: Category, i: int, version: int = 1, **changes: Any) -> dict[str, Any]:
     """A theme profile of ``category`` with every field of its schema set."""
-    schema = theme_topic(category).value_schema()  # type: ignore[misc]
+    # A topic's schema is the same in every namespace.
+    schema = catalog_in("").theme(category).value_schema()  # type: ignore[misc]
     rng = random.Random(f"{category}:{i}:{version}")
     record: dict[str, Any] = {}
     for f in schema["fields"]:
@@ -115,6 +116,7 @@ class ThemePublisher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.catalog = catalog_for(settings)
         self.registry = registry(settings)
         self.producer = Producer(
             {**kafka_config(settings), "enable.idempotence": True,
@@ -151,15 +153,16 @@ class ThemePublisher:
         assert self.producer.flush(60) == 0
 
 
-def sink_topics() -> list[Topic]:
-    return [*(theme_topic(c) for c in Category), *(fact_topic(c) for c in Category),
-            quality_topic()]
+def sink_topics(catalog: Catalog) -> list[Topic]:
+    return [*(catalog.theme(c) for c in Category), *(catalog.fact(c) for c in Category),
+            catalog.quality]
 
 
 def apply_sink_topics(settings: Settings) -> None:
     # The sink reads the audit and subscriptions topics too; its endpoint audits into the first.
-    wanted = [*by_layer(Layer.THEME), *by_layer(Layer.FACT), *by_layer(Layer.QUALITY),
-              *by_layer(Layer.AUDIT), *by_layer(Layer.SHARING)]
+    catalog = catalog_for(settings)
+    wanted = [*catalog.by_layer(Layer.THEME), *catalog.by_layer(Layer.FACT), catalog.quality,
+              *catalog.by_layer(Layer.AUDIT), *catalog.by_layer(Layer.SHARING)]
     topic_admin(settings).apply(wanted)
 
 
@@ -269,7 +272,7 @@ def ends(settings: Settings, topics: list[Topic]) -> dict[tuple[str, int], int]:
 
 
 def drained(run: SinkRun, group: str) -> bool:
-    topics = sink_topics()
+    topics = sink_topics(catalog_for(run.settings))
     return committed(run.settings, group, topics) == ends(run.settings, topics)
 
 

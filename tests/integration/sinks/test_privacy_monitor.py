@@ -22,17 +22,18 @@ from sinks.message import SinkMessage
 from sinks.privacy_monitor import KAnonymityMonitor
 from tests.unit.sinks.test_tables import load, profile, years_ago
 from topics.annotations import Category
-from topics.catalog import fact_topic
+from topics.catalog import catalog_in
 
 DATABASE = "kanon"
 AUDITED = "audited"
 PERSON = Category.INDIVIDUAL
+CATALOG = catalog_in("")
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbBackend]:
     backend = ChdbBackend(Path(tmp_path_factory.mktemp("chdb-kanon")))
-    migrate(backend, DATABASE, k=5)
+    migrate(backend, DATABASE, sink_tables(CATALOG, DATABASE), k=5)
     yield backend
     backend.close()
 
@@ -43,7 +44,7 @@ def person(key: str, district: str, birth: str, version: int = 1, **more: Any) -
 
 
 def monitor(engine: ChdbBackend, now: list[float]) -> KAnonymityMonitor:
-    quality = next(t.spec for t in sink_tables(DATABASE) if t.spec.name == QUALITY_TABLE)
+    quality = next(t.spec for t in sink_tables(CATALOG, DATABASE) if t.spec.name == QUALITY_TABLE)
     return KAnonymityMonitor(engine, DATABASE, quality, every_s=60, clock=lambda: now[0])
 
 
@@ -93,7 +94,7 @@ def test_monitor_measures_the_live_library(engine: ChdbBackend) -> None:
 
 def test_views_suppress_small_counts(engine: ChdbBackend) -> None:
     database = "kanon_views"
-    migrate(engine, database, k=5)
+    migrate(engine, database, sink_tables(CATALOG, database), k=5)
     born = years_ago(40)
     load(engine, database, PERSON, [
         *(person(f"a{i}", "合肥市蜀山区", born) for i in range(5)),
@@ -110,7 +111,7 @@ def test_views_suppress_small_counts(engine: ChdbBackend) -> None:
 def test_the_audit_counts_the_stored_rows_record_times_included(engine: ChdbBackend) -> None:
     """``govbus privacy audit``'s reading of the real tables: a profile whose birth year the
     facts' record times bound to days is found; a deleted profile is not read."""
-    migrate(engine, AUDITED, k=5)
+    migrate(engine, AUDITED, sink_tables(CATALOG, AUDITED), k=5)
     newborn_year = dt.date.today().year
     registered = dt.datetime(newborn_year, 1, 5, tzinfo=dt.UTC)
     shown = {"id_masked": "340104************", "source_ts_ms": int(time.time() * 1000)}
@@ -120,10 +121,10 @@ def test_the_audit_counts_the_stored_rows_record_times_included(engine: ChdbBack
     load(engine, AUDITED, PERSON, [newborn, elder, gone])
     load(engine, AUDITED, PERSON, [person("g1", "合肥市蜀山区", str(newborn_year), 2,
                                            deleted=True, **shown)])
-    facts = facts_table(AUDITED).spec
+    facts = facts_table(CATALOG, AUDITED).spec
     writer = ClickHouseWriter(engine, facts)
     for offset, key in enumerate(("n1", "e1", "g1")):
-        writer.add(SinkMessage(fact_topic(PERSON).name, 0, offset, key, {
+        writer.add(SinkMessage(CATALOG.fact(PERSON).name, 0, offset, key, {
             "fact_id": f"f{offset}", "category": str(PERSON), "entity_type": "person",
             "entity_key": key, "op": "assert", "source": "household.resident",
             "dept": "household", "record_key": f"R{offset}", "role": "self",
@@ -134,7 +135,7 @@ def test_the_audit_counts_the_stored_rows_record_times_included(engine: ChdbBack
     writer.flush(force=True)
 
     lines = {line.published: line for line in audit_libraries(
-        lambda sql: json_rows(engine.query_formatted(sql, "JSON")), AUDITED, 10_000,
+        lambda sql: json_rows(engine.query_formatted(sql, "JSON")), CATALOG, AUDITED, 10_000,
         dt.date(newborn_year, 6, 1))}
 
     joined = lines[JOINED]

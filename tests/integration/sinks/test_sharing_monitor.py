@@ -10,11 +10,11 @@ import pytest
 from ops import metrics
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.migration import migrate
-from sinks.clickhouse.tables import subscriptions_table
+from sinks.clickhouse.tables import sink_tables, subscriptions_table
 from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.message import SinkMessage
 from sinks.sharing_monitor import OverdueSubscriptions
-from topics.catalog import subscriptions_topic
+from topics.catalog import catalog_in
 
 DATABASE = "sharing"
 NOW_MS = 1_800_000_000_000
@@ -34,9 +34,11 @@ def subscription(key: str, version: int, status: str, due_ms: int | None,
 def test_requests_past_their_due_date_are_overdue_until_decided(tmp_path: Path) -> None:
     engine = ChdbBackend(tmp_path / "chdb")
     try:
-        migrate(engine, DATABASE)
-        writer = ClickHouseWriter(engine, subscriptions_table(DATABASE).spec)
-        topic = subscriptions_topic().name
+        catalog = catalog_in("")
+        migrate(engine, DATABASE, sink_tables(catalog, DATABASE))
+        table = subscriptions_table(catalog, DATABASE)
+        writer = ClickHouseWriter(engine, table.spec)
+        [topic] = table.topics
         rows = [subscription("late", 1, "requested", NOW_MS - 1),
                 subscription("fresh", 1, "requested", NOW_MS + 1),
                 subscription("decided", 1, "requested", NOW_MS - 1),
@@ -45,7 +47,7 @@ def test_requests_past_their_due_date_are_overdue_until_decided(tmp_path: Path) 
         for offset, row in enumerate(rows):
             writer.add(SinkMessage(topic, 0, offset, row["subscription_id"], row))
         writer.flush(force=True)
-        monitor = OverdueSubscriptions(engine, DATABASE, clock=lambda: NOW_MS / 1000)
+        monitor = OverdueSubscriptions(engine, table.spec, clock=lambda: NOW_MS / 1000)
         assert monitor.check() == {"household": 1, "market": 0}
         gauge = metrics.subscriptions_overdue.labels(dept="household")
         assert gauge._value.get() == 1

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from ops.settings import Settings
+from sinks.clickhouse.ddl import TableSpec
 from sinks.clickhouse.tables import (
     AUDIT_TABLE,
     RESOURCE_CATALOG_TABLE,
@@ -44,7 +45,7 @@ from tests.integration.sinks.harness import (
     sink_topics,
 )
 from topics.annotations import Category
-from topics.catalog import fact_topic, quality_topic, theme_topic
+from topics.catalog import catalog_for
 
 pytestmark = pytest.mark.integration
 
@@ -87,18 +88,19 @@ def publish_all(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Profiles of the four categories (some updated), facts and findings; returns the
     messages per table and the live entities per profile table."""
+    theme = publisher.catalog.theme
     for i in range(people):
-        publisher.send(theme_topic(PERSON), key_of(PERSON, i), profile(PERSON, i))
+        publisher.send(theme(PERSON), key_of(PERSON, i), profile(PERSON, i))
     for i in range(updates):
-        publisher.send(theme_topic(PERSON), key_of(PERSON, i), profile(PERSON, i, version=2))
+        publisher.send(theme(PERSON), key_of(PERSON, i), profile(PERSON, i, version=2))
     for category in (ORG, THING, EVENT):
         for i in range(others):
-            publisher.send(theme_topic(category), key_of(category, i), profile(category, i))
+            publisher.send(theme(category), key_of(category, i), profile(category, i))
     for i in range(2 * others):
         category = (PERSON, ORG, THING, EVENT)[i % 4]
-        publisher.send(fact_topic(category), key_of(category, i), fact(i, category))
+        publisher.send(publisher.catalog.fact(category), key_of(category, i), fact(i, category))
     for i in range(others):
-        publisher.send(quality_topic(), f"e{i}", finding(i))
+        publisher.send(publisher.catalog.quality, f"e{i}", finding(i))
     publisher.flush()
     messages = {"theme_individual": people + updates, "theme_organization": others,
                 "theme_thing": others, "theme_event": others, "facts": 2 * others,
@@ -109,12 +111,18 @@ def publish_all(
     return messages, live
 
 
+def specs_of(run: SinkRun) -> list[TableSpec]:
+    """The tables the run's sink fills."""
+    tables = sink_tables(catalog_for(run.settings), run.settings.clickhouse_database)
+    return [t.spec for t in tables]
+
+
 def assert_once(run: SinkRun, messages: dict[str, int], live: dict[str, int]) -> None:
     """Append-only tables: every message is one row, none twice. Profile tables: no Kafka
     message stored twice, and after FINAL exactly one row per live entity (the engine's own
     merges may already have folded older versions away, so rows <= messages)."""
-    published = [t.spec for t in sink_tables(run.settings.clickhouse_database)
-                 if t.spec.name != AUDIT_TABLE]  # the endpoint's own audit trail: see below
+    published = [spec for spec in specs_of(run)
+                 if spec.name != AUDIT_TABLE]  # the endpoint's own audit trail: see below
     for spec in published:
         name, expected = spec.name, messages[spec.name]
         (row,) = run.rows(
@@ -187,12 +195,12 @@ def test_every_record_lands_once(engine_settings: Settings, tmp_path: Path) -> N
 def uncommitted_rows(run: SinkRun, group: str) -> int:
     """Rows in the tables whose offsets the group has not committed: inserted, then killed
     before the commit (what the restart must not insert again)."""
-    offsets = committed(run.settings, group, sink_topics())
+    offsets = committed(run.settings, group, sink_topics(catalog_for(run.settings)))
     conditions = " OR ".join(
         f"(_topic = '{t}' AND _partition = {p} AND _offset >= {o})" for (t, p), o in offsets.items()
     )
     total = 0
-    for spec in (t.spec for t in sink_tables(run.settings.clickhouse_database)):
+    for spec in specs_of(run):
         total += run.scalar(f"SELECT count() FROM {spec.qualified_name} WHERE {conditions}",
                             reader_of(spec.name))
     return total
@@ -201,7 +209,7 @@ def uncommitted_rows(run: SinkRun, group: str) -> int:
 def contents(run: SinkRun) -> dict[str, list[Any]]:
     """Every table's rows after FINAL, without the per-run insert metadata."""
     found: dict[str, list[Any]] = {}
-    for spec in (t.spec for t in sink_tables(run.settings.clickhouse_database)):
+    for spec in specs_of(run):
         columns = ", ".join(
             f"`{c.name}`" for c in spec.columns if c.name not in ("_ingested_ms", "_batch")
         )
@@ -224,9 +232,9 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     publisher = ThemePublisher(settings)
     messages, live = publish_all(publisher, people=8000, others=2000, updates=2000)
     for i in range(0, 300, 3):  # deletes among them: tombstones and deleted flags
-        publisher.send(theme_topic(PERSON), key_of(PERSON, i), None)
+        publisher.send(publisher.catalog.theme(PERSON), key_of(PERSON, i), None)
         deleted = profile(THING, i + 1, version=9, deleted=True)
-        publisher.send(theme_topic(THING), key_of(THING, i + 1), deleted)
+        publisher.send(publisher.catalog.theme(THING), key_of(THING, i + 1), deleted)
     publisher.flush()
     messages["theme_individual"] += 100
     messages["theme_thing"] += 100
@@ -237,7 +245,7 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     killed = sink_run(settings, tmp_path, "killed")
     caught_between_insert_and_commit = 0
     kills = 0
-    topics = sink_topics()
+    topics = sink_topics(catalog_for(settings))
     rng = random.Random(5)
     progress = 0
     # Kill while the sink is busy (a flush inserts a round of batches, then commits once),
@@ -266,7 +274,8 @@ def test_sigkill_mid_batch_then_restart_matches_an_uninterrupted_run(
     # The same topics, uninterrupted, into another engine folder / database and group.
     suffix = uuid.uuid4().hex[:8]
     calm_settings = make_settings(tmp_path / "b", settings.clickhouse_url, suffix, "calm",
-                                  access_dir=settings.access_folder)
+                                  access_dir=settings.access_folder,
+                                  topic_namespace=settings.topic_namespace)
     apply_sink_topics(calm_settings)  # and the calm group's ACL for the sink principal
     calm = sink_run(calm_settings, tmp_path, "calm")
     try:
@@ -283,8 +292,9 @@ def test_delete_removes_the_profile(engine_settings: Settings, tmp_path: Path) -
     settings = engine_settings
     apply_sink_topics(settings)
     publisher = ThemePublisher(settings)
+    person = publisher.catalog.theme(PERSON)
     for i in range(10):
-        publisher.send(theme_topic(PERSON), key_of(PERSON, i), profile(PERSON, i, version=4))
+        publisher.send(person, key_of(PERSON, i), profile(PERSON, i, version=4))
     publisher.flush()
     group = group_id(settings)
     run = sink_run(settings, tmp_path)
@@ -292,9 +302,9 @@ def test_delete_removes_the_profile(engine_settings: Settings, tmp_path: Path) -
     with running(run):
         run.wait(lambda: drained(run, group), "profiles landed")
         assert run.scalar(f"SELECT count() FROM {individual} FINAL") == 10
-        publisher.send(theme_topic(PERSON), key_of(PERSON, 3), None)  # tombstone
+        publisher.send(publisher.catalog.theme(PERSON), key_of(PERSON, 3), None)  # tombstone
         deleted = profile(PERSON, 5, version=5, deleted=True)
-        publisher.send(theme_topic(PERSON), key_of(PERSON, 5), deleted)
+        publisher.send(publisher.catalog.theme(PERSON), key_of(PERSON, 5), deleted)
         publisher.flush()
         run.wait(lambda: drained(run, group), "deletes landed")
         keys = {r["person_key"] for r in run.rows(f"SELECT person_key FROM {individual} FINAL")}
@@ -326,7 +336,7 @@ def test_new_optional_field_adds_a_nullable_column_without_loss(
     settings = engine_settings
     apply_sink_topics(settings)
     publisher = ThemePublisher(settings)
-    topic = theme_topic(PERSON)
+    topic = publisher.catalog.theme(PERSON)
     base = topic.value_schema()  # type: ignore[misc]
     newer = copy.deepcopy(base)
     newer["fields"].insert(3, {

@@ -13,31 +13,30 @@ from govbus.wiring import topic_admin
 from ops.kafka_client import kafka_config
 from ops.runtime.client_config import producer_config
 from ops.runtime.kafka_output import KafkaOutput
-from ops.settings import get_settings
+from ops.settings import Settings
 from streams.runtime.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, ShardBackend
-from topics.catalog import THEME_PROFILES, catalog, state_topic
+from topics.catalog import THEME_PROFILES, catalog_for
 
 
-def _store(backend: ShardBackend, output: KafkaOutput) -> ChangelogStore[dict[str, int]]:
-    settings = get_settings()
+def _store(settings: Settings, backend: ShardBackend, output: KafkaOutput
+           ) -> ChangelogStore[dict[str, int]]:
     return ChangelogStore(
-        state_topic(THEME_PROFILES).name, output, backend,
+        catalog_for(settings).state(THEME_PROFILES).name, output, backend,
         lambda: Consumer({**kafka_config(settings),
                           "group.id": "restore-test", "enable.partition.eof": True}),
         orjson.dumps, orjson.loads)
 
 
 @pytest.mark.parametrize("backend_name", ["memory", "rocksdb"])
-def test_the_next_owner_restores_the_changelog(namespace: str, tmp_path: Path,
+def test_the_next_owner_restores_the_changelog(settings: Settings, tmp_path: Path,
                                                backend_name: str) -> None:
-    settings = get_settings()
-    topic_admin(settings).apply(catalog())
+    topic_admin(settings).apply(catalog_for(settings).all)
 
     def backend() -> ShardBackend:
         return MemoryBackend() if backend_name == "memory" else RocksDBBackend(tmp_path)
 
     output = KafkaOutput(Producer(producer_config(kafka_config(settings), "restore-test")))
-    first = _store(backend(), output)
+    first = _store(settings, backend(), output)
     first.own([("individual", 1), ("organization", 1)])
     first.restore_all()
     first.put("individual:p1", {"v": 1}, 1)
@@ -48,7 +47,7 @@ def test_the_next_owner_restores_the_changelog(namespace: str, tmp_path: Path,
     output.flush()
     first.release(first.shards)
 
-    second = _store(backend(), output)
+    second = _store(settings, backend(), output)
     second.own([("individual", 1)])  # organization partition 1 went elsewhere
     if backend_name == "memory":  # RocksDB kept its states and where it was: nothing to read
         assert second.restoring == {("individual", 1)}  # not readable before it is restored

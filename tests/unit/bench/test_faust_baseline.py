@@ -9,7 +9,7 @@ import pytest
 from govbus.bench import faust_baseline
 from ops.settings import Settings
 from tests.doubles import MemoryRegistry
-from topics.catalog import Layer, by_layer
+from topics.catalog import Layer, catalog_for
 
 
 def test_outbox_hands_out_what_one_event_produced() -> None:
@@ -38,6 +38,6 @@ def test_app_has_one_per_event_agent_per_hop(monkeypatch: pytest.MonkeyPatch,
     subscribed = {name.rsplit(".", 1)[-1]: set(agent.channel.topics)
                   for name, agent in app.agents.items()}
     assert subscribed == {
-        "standardize": {t.name for t in by_layer(Layer.RAW)},
-        "theme": {t.name for t in by_layer(Layer.FACT)},
+        "standardize": {t.name for t in catalog_for(settings).by_layer(Layer.RAW)},
+        "theme": {t.name for t in catalog_for(settings).by_layer(Layer.FACT)},
     }

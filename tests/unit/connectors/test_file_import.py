@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from connectors.file_import import ImportFileError, prepare
 from connectors.publisher import ChangeEventPublisher
 from tests.unit.connectors.test_publisher import DictRegistry, RecordingProducer
+from topics.catalog import catalog_in
 from topics.cdc import department_table
 from topics.serde import AvroDecoder
 
@@ -30,7 +31,8 @@ ROWS: list[list[Any]] = [
 
 def _publisher() -> tuple[ChangeEventPublisher, RecordingProducer, AvroDecoder]:
     producer, registry = RecordingProducer(), DictRegistry()
-    publisher = ChangeEventPublisher(TABLE.source, producer, registry)  # type: ignore[arg-type]
+    publisher = ChangeEventPublisher(catalog_in("unit."), TABLE.source,
+                                     producer, registry)  # type: ignore[arg-type]
     return publisher, producer, AvroDecoder(registry.texts.__getitem__)
 
 

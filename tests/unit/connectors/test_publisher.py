@@ -9,6 +9,7 @@ import pytest
 from connectors.jsonl import publish_lines
 from connectors.publisher import ChangeEventPublisher, RecordRejectedError
 from tests.unit.streams.samples import RAW_ROWS
+from topics.catalog import catalog_in
 from topics.schemas import schema_text
 from topics.serde import AvroDecoder
 
@@ -46,7 +47,8 @@ class DictRegistry:
 @pytest.fixture
 def setup() -> tuple[ChangeEventPublisher, RecordingProducer, AvroDecoder]:
     producer, registry = RecordingProducer(), DictRegistry()
-    publisher = ChangeEventPublisher("household.resident", producer, registry)  # type: ignore[arg-type]
+    publisher = ChangeEventPublisher(catalog_in("unit."), "household.resident",
+                                     producer, registry)  # type: ignore[arg-type]
     return publisher, producer, AvroDecoder(registry.texts.__getitem__)
 
 
@@ -54,7 +56,7 @@ def test_create_is_keyed_by_primary_key(setup) -> None:
     publisher, producer, decoder = setup
     event_id = publisher.publish("c", after=ROW, sequence="5", source_ts_ms=123)
     [(topic, key, value)] = producer.sent
-    assert topic == "raw.household.resident"
+    assert topic == "unit.raw.household.resident"
     assert decoder.decode(key) == {"resident_id": ROW["resident_id"]}
     event = decoder.decode(value)
     assert event["after"] == ROW and event["before"] is None and event["op"] == "c"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ops.settings import Settings
 from ops.stack.connect import ConnectWorker, render_properties
-from topics.catalog import Layer, by_layer
+from topics.catalog import Layer, catalog_for
 
 
 def test_the_worker_connects_as_connect_and_writes_no_secret(tmp_path: Path) -> None:
@@ -27,9 +27,10 @@ def test_the_worker_connects_as_connect_and_writes_no_secret(tmp_path: Path) -> 
 
 
 def test_its_storage_topics_are_the_catalogs() -> None:
-    config = ConnectWorker(Settings()).worker_config()
+    settings = Settings(topic_namespace="unit.")
+    config = ConnectWorker(settings).worker_config()
     stored = {config[f"{kind}.storage.topic"] for kind in ("config", "offset", "status")}
-    assert stored == {t.name for t in by_layer(Layer.CONNECT)}
+    assert stored == {t.name for t in catalog_for(settings).by_layer(Layer.CONNECT)}
 
 
 def test_a_connector_added_here_brings_the_worker_back_on_stack_up(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from sinks.clickhouse.kanon import (
 )
 from sinks.clickhouse.tables import profile_table
 from topics.annotations import Category, quasi_identifiers
+from topics.catalog import catalog_in
 from topics.schemas import load_avsc
 
 BELOW = KAnonymity("theme_individual", ("sex", "district"), 5, 100, 30, 1, 12, 20)
@@ -29,11 +30,13 @@ def test_quasi_identifiers_come_from_the_annotations() -> None:
 
 
 def test_the_query_groups_by_the_quasi_identifiers_of_the_live_table() -> None:
-    individual = library_select(profile_table(Category.INDIVIDUAL, "db").spec, 5)
+    catalog = catalog_in("unit.")
+    individual = library_select(profile_table(catalog, Category.INDIVIDUAL, "db").spec, 5)
     assert "FINAL GROUP BY `sex`, `birth_year`, `ethnicity`, `district`" in individual
     assert "countIf(n < 5)" in individual
     # Without quasi-identifiers the library is one class.
-    assert "GROUP BY toUInt8(0)" in library_select(profile_table(Category.THING, "db").spec, 5)
+    thing = profile_table(catalog, Category.THING, "db").spec
+    assert "GROUP BY toUInt8(0)" in library_select(thing, 5)
 
 
 def test_rows_parse_back() -> None:

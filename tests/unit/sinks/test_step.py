@@ -18,15 +18,17 @@ from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.ddl import TableSpec
 from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.message import TopicPartition
-from sinks.step import SinkStep
+from sinks.step import STEP, SinkStep
 from tests.doubles import HeldProducer, KafkaMessage, ScriptedConsumer, scripted
 from tests.unit.sinks.flaky_backend import FlakyBackend
 from tests.unit.sinks.samples import finding
-from topics.catalog import dlq_topic
+from topics.catalog import catalog_in
+from topics.dead_letters import DeadLetterEmitter
 from topics.schemas import schema_text
 from topics.serde import AvroDecoder, AvroEncoder
 
 TOPIC = "quality.finding"
+CATALOG = catalog_in("unit.")
 KEY_SCHEMA = {
     "type": "record",
     "name": "Key",
@@ -219,13 +221,14 @@ def test_a_message_no_row_can_be_built_of_is_dead_lettered_and_the_rest_lands(
     writer = ClickHouseWriter(FlakyBackend(engine), finding_spec, max_rows=5, max_seconds=60)
     step = SinkStep(routes={TOPIC: writer},
                     fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
-                    dead_letters=KafkaOutput(producer))  # type: ignore[arg-type]
+                    dead_letters=DeadLetterEmitter(CATALOG, STEP,
+                                                   KafkaOutput(producer)))  # type: ignore[arg-type]
     runtime, _, kafka = run(step)
     good = records(schemas, 0, 6)
     poison = KafkaMessage(TOPIC, 0, 2, b"k", b"\x00\x00\x00\x00\x01\xff")  # truncated Avro
     kafka.script = [[*good[:2], poison, *good[3:]]]
     runtime.run_once()
-    assert producer.topics == [dlq_topic("sink").name]
+    assert producer.topics == ["unit.dlq.sink"]
     assert step.failed == {("sink.build", "serde.corrupt"): 1}
     # The rows are in, and their offsets committed once the letter was delivered.
     assert table_count(engine, finding_spec) == 5

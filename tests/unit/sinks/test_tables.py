@@ -12,7 +12,8 @@ import pytest
 from sinks.clickhouse.chdb_backend import ChdbBackend
 from sinks.clickhouse.columns import TIMESTAMP, UnsupportedSchemaError, record_columns
 from sinks.clickhouse.ddl import TableKind, create_table_sql
-from sinks.clickhouse.migration import migrate
+from sinks.clickhouse.kanon import DEFAULT_K
+from sinks.clickhouse.migration import MigrationStep, migrate
 from sinks.clickhouse.sql import quote_identifier
 from sinks.clickhouse.tables import (
     AUDIT_TABLE,
@@ -32,7 +33,14 @@ from sinks.clickhouse.writer import ClickHouseWriter
 from sinks.message import SinkMessage
 from tests.unit.sinks.samples import finding
 from topics.annotations import Category
-from topics.catalog import AUDIT_RETENTION_DAYS, fact_topic, quality_topic, theme_topic
+from topics.catalog import AUDIT_RETENTION_DAYS, catalog_in
+
+CATALOG = catalog_in("unit.")
+
+
+def migrated(engine: ChdbBackend, database: str, k: int = DEFAULT_K) -> list[MigrationStep]:
+    return migrate(engine, database, sink_tables(CATALOG, database), k)
+
 
 ENTITY_KEYS = {
     Category.INDIVIDUAL: "person_key",
@@ -44,10 +52,10 @@ ENTITY_KEYS = {
 
 @pytest.mark.parametrize("category", list(Category))
 def test_one_profile_table_per_category(category: Category) -> None:
-    table = profile_table(category, "lib")
+    table = profile_table(CATALOG, category, "lib")
     spec = table.spec
     assert spec.name == f"theme_{category}"
-    assert table.topics == (theme_topic(category).name,)
+    assert table.topics == (CATALOG.theme(category).name,)
     assert spec.kind is TableKind.PROFILE
     assert spec.order_by == (ENTITY_KEYS[category],)
     assert spec.source_time_column == "source_ts_ms"
@@ -61,18 +69,18 @@ def test_one_profile_table_per_category(category: Category) -> None:
 
 
 def test_facts_and_quality_are_monthly_append_only_tables() -> None:
-    tables = {t.spec.name: t for t in sink_tables("lib")}
+    tables = {t.spec.name: t for t in sink_tables(CATALOG, "lib")}
     assert list(tables) == [
         "theme_individual", "theme_organization", "theme_thing", "theme_event",
         FACTS_TABLE, QUALITY_TABLE, AUDIT_TABLE, SUBSCRIPTIONS_TABLE, RESOURCE_CATALOG_TABLE,
     ]
     facts = tables[FACTS_TABLE]
-    assert facts.topics == tuple(fact_topic(c).name for c in Category)
+    assert facts.topics == tuple(CATALOG.fact(c).name for c in Category)
     assert facts.spec.kind is TableKind.EVENT
     assert facts.spec.partition_by == "toYYYYMM(fromUnixTimestamp64Milli(`source_ts_ms`, 'UTC'))"
     assert facts.spec.column("attributes").type.sql == "Map(String, Nullable(String))"
     quality = tables[QUALITY_TABLE]
-    assert quality.topics == (quality_topic().name,)
+    assert quality.topics == (CATALOG.quality.name,)
     assert quality.spec.partition_by == "toYYYYMM(fromUnixTimestamp64Milli(`detected_ms`, 'UTC'))"
 
 
@@ -95,7 +103,7 @@ def timestamped(schema: dict[str, Any], *fields: str) -> dict[str, Any]:
 
 
 def test_timestamp_annotation_gives_datetime64_columns() -> None:
-    schema = timestamped(theme_topic(Category.INDIVIDUAL).value_schema(),  # type: ignore[misc]
+    schema = timestamped(CATALOG.theme(Category.INDIVIDUAL).value_schema(),  # type: ignore[misc]
                          "source_ts_ms", "updated_ms")
     columns = {item.column.name: item.column.type.sql for item in record_columns(schema).items}
     assert columns["source_ts_ms"] == "DateTime64(3, 'UTC')"
@@ -121,9 +129,9 @@ def test_timestamp_annotation_is_checked() -> None:
 
 
 def test_epoch_ints_land_in_datetime64_columns(engine: ChdbBackend, database: str) -> None:
-    schema = timestamped(fact_topic(Category.INDIVIDUAL).value_schema(),  # type: ignore[misc]
+    schema = timestamped(CATALOG.fact(Category.INDIVIDUAL).value_schema(),  # type: ignore[misc]
                          "source_ts_ms")
-    spec = facts_table(database, schema).spec
+    spec = facts_table(CATALOG, database, schema).spec
     assert spec.partition_by == "toYYYYMM(`source_ts_ms`)"
     writer = ClickHouseWriter(engine, spec)
     writer.prepare()
@@ -147,11 +155,11 @@ def test_entity_key_needs_exactly_one_annotated_field() -> None:
 
 
 def test_migrate_is_idempotent(engine: ChdbBackend, database: str) -> None:
-    first = migrate(engine, database)
+    first = migrated(engine, database)
     assert {(s.name, s.action) for s in first if s.kind == "table"} == {
-        (t.spec.name, "created") for t in sink_tables(database)
+        (t.spec.name, "created") for t in sink_tables(CATALOG, database)
     }
-    second = migrate(engine, database)
+    second = migrated(engine, database)
     assert {s.action for s in second if s.kind == "table"} == {"current"}
     divisions = engine.query(f"SELECT count() FROM {quote_identifier(database)}.ref_divisions")
     assert divisions.rows[0][0] > 3000  # loaded once, not twice
@@ -180,8 +188,8 @@ def profile(category: Category, key: str, version: int = 1, **values: Any) -> di
 
 def load(engine: ChdbBackend, database: str, category: Category, rows: list[dict[str, Any]]
          ) -> None:
-    writer = ClickHouseWriter(engine, profile_table(category, database).spec)
-    topic = theme_topic(category).name
+    writer = ClickHouseWriter(engine, profile_table(CATALOG, category, database).spec)
+    topic = CATALOG.theme(category).name
     for offset, row in enumerate(rows):
         writer.add(SinkMessage(topic, 0, offset, row[ENTITY_KEYS[category]], row))
     writer.flush(force=True)
@@ -193,7 +201,7 @@ def years_ago(years: int) -> str:
 
 
 def test_population_view(engine: ChdbBackend, database: str) -> None:
-    migrate(engine, database, k=1)  # the counts themselves; suppression is tested apart
+    migrated(engine, database, k=1)  # the counts themselves; suppression is tested apart
     person = Category.INDIVIDUAL
     load(engine, database, person, [
         profile(person, "a", sex="1", birth_year=years_ago(10), district="北京市东城区"),
@@ -219,7 +227,7 @@ def test_population_view(engine: ChdbBackend, database: str) -> None:
 
 
 def test_enterprise_view_names_the_district(engine: ChdbBackend, database: str) -> None:
-    migrate(engine, database, k=1)  # the counts themselves; suppression is tested apart
+    migrated(engine, database, k=1)  # the counts themselves; suppression is tested apart
     org = Category.ORGANIZATION
     load(engine, database, org, [
         profile(org, "o1", enterprise_type="有限责任公司", status="存续", division_code="110105"),
@@ -237,7 +245,7 @@ def test_enterprise_view_names_the_district(engine: ChdbBackend, database: str) 
 
 
 def test_licence_views(engine: ChdbBackend, database: str) -> None:
-    migrate(engine, database, k=1)  # the counts themselves; suppression is tested apart
+    migrated(engine, database, k=1)  # the counts themselves; suppression is tested apart
     thing = Category.THING
     today = dt.date.today()
 
@@ -267,8 +275,8 @@ def test_licence_views(engine: ChdbBackend, database: str) -> None:
 
 
 def test_quality_view_counts_each_finding_once(engine: ChdbBackend, database: str) -> None:
-    migrate(engine, database)
-    table = next(t for t in sink_tables(database) if t.spec.name == QUALITY_TABLE)
+    migrated(engine, database)
+    table = next(t for t in sink_tables(CATALOG, database) if t.spec.name == QUALITY_TABLE)
     writer = ClickHouseWriter(engine, table.spec)
     findings = [finding(1), finding(1), finding(2) | {"outcome": "rejected"},
                 finding(3, dept="market") | {"dimension": "completeness", "outcome": "flagged"}]
@@ -283,7 +291,7 @@ def test_quality_view_counts_each_finding_once(engine: ChdbBackend, database: st
 
 
 def test_the_audit_table_keeps_rows_at_least_six_months() -> None:
-    spec = audit_table("lib").spec
+    spec = audit_table(CATALOG, "lib").spec
     sql = create_table_sql(spec)
     assert "TTL fromUnixTimestamp64Milli(`source_ts_ms`, 'UTC') + INTERVAL 190 DAY" in sql
     assert AUDIT_RETENTION_DAYS >= 183

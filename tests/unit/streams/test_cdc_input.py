@@ -13,13 +13,14 @@ from ops.runtime.messages import InputMessage
 from streams.processors.raw import RawLayerProcessor
 from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.unit.streams.test_debezium import _date, _nullable, envelope_schema
-from topics.catalog import raw_topic, std_topic
+from topics.catalog import catalog_in
 from topics.cdc import department_table
 from topics.schemas import change_event_schema, key_schema, schema_text
 from topics.serde import AvroDecoder, AvroEncoder, schema_id_of
 
+CATALOG = catalog_in("unit.")
 TABLE = department_table("household.resident")
-TOPIC = raw_topic(TABLE.source).name
+TOPIC = CATALOG.raw(TABLE.source).name
 COLUMNS: list[dict[str, Any]] = [
     {"name": "rybh", "type": "string"},
     *({"name": c, "type": _nullable("string"), "default": None}
@@ -128,8 +129,8 @@ def setup() -> tuple[RawLayerProcessor, Output, Department, AvroDecoder]:
     output = Output()
     department = Department(registry)
     decoder = AvroDecoder(registry.fetch)
-    processor = RawLayerProcessor(decoder, registry, Pseudonymizer(b"k" * 32, "k1"), output,
-                                  clock_ms=lambda: 1_700_000_001_000)
+    processor = RawLayerProcessor(CATALOG, decoder, registry, Pseudonymizer(b"k" * 32, "k1"),
+                                  output, clock_ms=lambda: 1_700_000_001_000)
     return processor, output, department, decoder
 
 
@@ -155,7 +156,7 @@ def test_debezium_and_the_sdk_give_the_same_std_events_keys_and_facts(setup: Any
     from_sdk, output.sent = _outputs(output, decoder), []
     department.offset = 0  # the same topic positions, so the same event ids
     # A second bus: the first one's row tables hold these rows at these positions already.
-    processor = RawLayerProcessor(processor.decoder, department.registry,
+    processor = RawLayerProcessor(CATALOG, processor.decoder, department.registry,
                                   Pseudonymizer(b"k" * 32, "k1"), output,
                                   clock_ms=lambda: 1_700_000_001_000)
     via_debezium = processor.process([department.debezium(op, b, a, lsn)
@@ -165,10 +166,10 @@ def test_debezium_and_the_sdk_give_the_same_std_events_keys_and_facts(setup: Any
     assert via_debezium.rejected == 0 and via_debezium.facts == via_sdk.facts > 0
     assert from_debezium == from_sdk
     std = [(key, value) for topic, key, value in from_debezium
-           if topic == std_topic(TABLE.source).name]
+           if topic == CATALOG.std(TABLE.source).name]
     assert [key for key, _ in std] == [{"resident_id": r} for r in ("R1", "R1", "R2", "R1")]
     # The std key is the govbus key, under the std topic's key schema, not Debezium's.
-    std_keys = [key for topic, key, _ in output.sent if topic == std_topic(TABLE.source).name]
+    std_keys = [key for topic, key, _ in output.sent if topic == CATALOG.std(TABLE.source).name]
     assert all(key is not None and schema_id_of(key) == department.sdk_key.schema_id
                for key in std_keys)
     assert std[1][1]["source"]["sequence"] == "101"  # the LSN orders one row's changes
@@ -236,7 +237,7 @@ def test_a_column_added_at_the_source_is_left_out_and_reported(setup: Any) -> No
     stats = processor.process([before, after])
     assert stats.standardized == 2 and stats.rejected == 0  # nothing lost to the new column
     std = [decoder.decode(value) for topic, _, value in output.sent
-           if topic == std_topic(TABLE.source).name and value is not None]
+           if topic == CATALOG.std(TABLE.source).name and value is not None]
     assert [e["after"]["resident_id"] for e in std] == ["R1", "R7"]
     assert "11010519491231002X" not in repr(std)  # the undeclared column is not carried
     assert REGISTRY.get_sample_value("govbus_source_undeclared_columns",

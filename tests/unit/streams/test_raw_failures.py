@@ -14,15 +14,16 @@ from streams.processors.raw import RawLayerProcessor
 from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.doubles import CapturingOutput, MemoryRegistry
 from tests.unit.streams.samples import RAW_ROWS
-from topics.catalog import dlq_topic, fact_topic, raw_topic, std_topic
+from topics.catalog import catalog_in
 from topics.dead_letters import REASON, STEP
 from topics.patience import RegistryUnavailableError
 from topics.schemas import change_event_schema
 from topics.serde import AvroDecoder, AvroEncoder
 
 SOURCE = "household.resident"
-DLQ = dlq_topic("standardize").name
-STD = std_topic(SOURCE).name
+CATALOG = catalog_in("unit.")
+DLQ = CATALOG.dlq("standardize").name
+STD = CATALOG.std(SOURCE).name
 
 
 class Raw:
@@ -32,9 +33,9 @@ class Raw:
         self.registry = registry or MemoryRegistry()
         self.output = CapturingOutput()
         self.processor = RawLayerProcessor(
-            AvroDecoder(self.registry.schema_by_id, **decoder), self.registry.register,
+            CATALOG, AvroDecoder(self.registry.schema_by_id, **decoder), self.registry.register,
             Pseudonymizer(b"k", "k1"), self.output, clock_ms=lambda: 1_700_000_000_000)
-        self.topic = raw_topic(SOURCE)
+        self.topic = CATALOG.raw(SOURCE)
         schema = change_event_schema(SOURCE)
         self.encode = AvroEncoder(schema, self.registry.register(self.topic.value_subject,
                                                                  schema)).encode
@@ -118,7 +119,7 @@ def test_a_step_that_raises_dead_letters_that_message_alone(
     assert raw.letters() == [(step, f"{step}_failed", 1)]
     # Nothing of the poisoned event went downstream; the other one did, with its facts.
     assert raw.std_ids() == ["e-R2"]
-    assert len(raw.output.to(fact_topic("individual").name)) == 1
+    assert len(raw.output.to(CATALOG.fact("individual").name)) == 1
     assert stats.rejected == 1 and stats.standardized == 1
 
 

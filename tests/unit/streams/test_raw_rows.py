@@ -15,22 +15,15 @@ from streams.stages.enrich.snapshots import SnapshotRun
 from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.doubles import MemoryRegistry
 from tests.unit.streams.samples import RAW_ROWS
-from topics.catalog import (
-    RAW_ROWS as ROWS_TABLE,
-)
-from topics.catalog import (
-    dlq_topic,
-    fact_topic,
-    quality_topic,
-    raw_topic,
-    state_topic,
-)
+from topics.catalog import RAW_ROWS as ROWS_TABLE
+from topics.catalog import catalog_in
 from topics.schemas import change_event_schema
 from topics.serde import AvroDecoder, AvroEncoder
 
 SOURCE = "household.resident"
 PERSON_A, PERSON_B = "34010419491231123x", "11010519491231002X"
 NOW_MS = 1_700_000_000_000
+CATALOG = catalog_in("unit.")
 
 
 class Output:
@@ -51,15 +44,15 @@ class Harness:
     def __init__(self) -> None:
         self.registry = MemoryRegistry()
         self.output = Output()
-        self.changelog = state_topic(ROWS_TABLE).name
+        self.changelog = CATALOG.state(ROWS_TABLE).name
         store = ChangelogStore(self.changelog, self.output, MemoryBackend(), None,
                                encode_entry, decode_entry)
         self.processor = RawLayerProcessor(
-            AvroDecoder(self.registry.schema_by_id), self.registry.register,
+            CATALOG, AvroDecoder(self.registry.schema_by_id), self.registry.register,
             Pseudonymizer(b"k", "k1"), self.output, clock_ms=lambda: NOW_MS,
             rows=RowTables(store, FactExtractor()))
         schema = change_event_schema(SOURCE)
-        self.raw = raw_topic(SOURCE)
+        self.raw = CATALOG.raw(SOURCE)
         self.encode = AvroEncoder(schema, self.registry.register(self.raw.value_subject,
                                                                  schema)).encode
         self.decode = AvroDecoder(self.registry.schema_by_id).decode
@@ -83,7 +76,7 @@ class Harness:
     def facts(self) -> list[tuple[str, str]]:
         """(op, entity key) of the individual facts produced since the last call."""
         return [(f["op"], f["entity_key"]) for f in
-                (self.decode(v) for _, v, _ in self.output.take(fact_topic("individual").name))]
+                (self.decode(v) for _, v, _ in self.output.take(CATALOG.fact("individual").name))]
 
     def _next(self) -> int:
         self.offset += 1
@@ -110,7 +103,7 @@ def test_an_older_event_is_not_applied_and_is_reported_as_stale() -> None:
     h.output.records.clear()
     stats = h.send("u", PERSON_A, 1_000)
     assert h.facts() == [] and stats.stale == 1
-    [finding] = [f for f in (h.decode(v) for _, v, _ in h.output.take(quality_topic().name))
+    [finding] = [f for f in (h.decode(v) for _, v, _ in h.output.take(CATALOG.quality.name))
                  if f["reason"] == "timeliness.stale"]
     assert finding["dimension"] == "timeliness"
     assert "1000/1000" in finding["detail"] and "2000/2000" in finding["detail"]
@@ -152,7 +145,7 @@ def test_an_unreadable_closing_is_dead_lettered() -> None:
     h = Harness()
     stats = h.deliver(InputMessage(h.raw.name, 1, 7, CLOSING_KEY, b"not json"))
     assert stats.rejected == 1 and stats.rejected_by_reason["snapshot.bad_closing"] == 1
-    assert len(h.output.take(dlq_topic("standardize").name)) == 1
+    assert len(h.output.take(CATALOG.dlq("standardize").name)) == 1
 
 
 def test_the_changelog_entries_keep_their_kind() -> None:

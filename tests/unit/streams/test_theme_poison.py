@@ -15,8 +15,10 @@ from streams.processors.theme import ThemeProcessor
 from streams.stages.enrich.profile import ProfileState
 from tests.doubles import CapturingOutput, MemoryStore
 from tests.unit.streams.stages.enrich.rows import BOB, CAROL, event, fact_for, resident
-from topics.catalog import dlq_topic, fact_topic, theme_topic
+from topics.catalog import catalog_in
 from topics.dead_letters import DETAIL, OFFSET, REASON, STEP
+
+CATALOG = catalog_in("unit.")
 
 
 class JsonFacts:
@@ -27,7 +29,7 @@ class JsonFacts:
 
 
 def message(offset: int, fact: dict[str, Any]) -> tuple[InputMessage, int]:
-    topic = fact_topic("individual").name
+    topic = CATALOG.fact("individual").name
     return InputMessage(topic, 0, offset, b"k", json.dumps(fact).encode()), offset
 
 
@@ -39,8 +41,8 @@ def person(key: str, seq: str) -> dict[str, Any]:
 @pytest.fixture
 def processor() -> tuple[ThemeProcessor, CapturingOutput]:
     output = CapturingOutput()
-    processor = ThemeProcessor(JsonFacts(), lambda subject, schema: 1, output,  # type: ignore[arg-type]
-                               clock_ms=lambda: 5_000)
+    processor = ThemeProcessor(CATALOG, JsonFacts(),  # type: ignore[arg-type]
+                               lambda subject, schema: 1, output, clock_ms=lambda: 5_000)
     return processor, output
 
 
@@ -50,13 +52,13 @@ def test_a_fact_the_merge_cannot_take_goes_to_the_dlq_and_the_batch_goes_on(
     stage, output = processor
     broken = {k: v for k, v in person(BOB, "1").items() if k != "record_key"}
     stats = stage.process([message(0, broken), message(1, person(CAROL, "2"))], MemoryStore())
-    (letter,) = output.to(dlq_topic("theme").name)
+    (letter,) = output.to(CATALOG.dlq("theme").name)
     headers = letter[3]
     assert (headers[STEP], headers[REASON]) == ("theme.apply", "theme.apply_failed")
     assert headers[DETAIL].startswith("KeyError")
     assert headers[OFFSET] == "0"
     assert stats.rejected == 1
-    assert len(output.to(theme_topic("individual").name)) == 1  # CAROL's profile
+    assert len(output.to(CATALOG.theme("individual").name)) == 1  # CAROL's profile
 
 
 def test_a_profile_that_cannot_be_rendered_dead_letters_its_last_fact(
@@ -73,10 +75,10 @@ def test_a_profile_that_cannot_be_rendered_dead_letters_its_last_fact(
     monkeypatch.setattr(theme_processor, "render", render)
     store = MemoryStore()
     stats = stage.process([message(0, person(BOB, "1")), message(1, person(CAROL, "2"))], store)
-    (letter,) = output.to(dlq_topic("theme").name)
+    (letter,) = output.to(CATALOG.dlq("theme").name)
     assert (letter[3][STEP], letter[3][REASON]) == ("theme.render", "theme.render_failed")
     assert stats.rejected == 1
-    assert len(output.to(theme_topic("individual").name)) == 1
+    assert len(output.to(CATALOG.theme("individual").name)) == 1
     assert store.states["individual:" + BOB] is not None  # the state moved on; a later fact retries
 
 
@@ -84,13 +86,13 @@ def test_a_fact_that_does_not_decode_fails_at_theme_decode(
     processor: tuple[ThemeProcessor, CapturingOutput],
 ) -> None:
     stage, output = processor
-    topic = fact_topic("individual").name
+    topic = CATALOG.fact("individual").name
     stats = stage.process([(InputMessage(topic, 0, 0, b"k", b"\x00\x00"), 0),
                            message(1, person(CAROL, "2"))], MemoryStore())
     assert stats.rejected == 1
-    [letter] = output.to(dlq_topic("theme").name)
+    [letter] = output.to(CATALOG.dlq("theme").name)
     assert letter[3][STEP] == "theme.decode"
-    assert len(output.to(theme_topic("individual").name)) == 1
+    assert len(output.to(CATALOG.theme("individual").name)) == 1
 
 
 def test_a_profile_that_cannot_be_encoded_fails_at_theme_encode(
@@ -107,7 +109,7 @@ def test_a_profile_that_cannot_be_encoded_fails_at_theme_encode(
     stage._theme["individual"] = (name, encode_key, encode)  # type: ignore[index]
     stats = stage.process([message(0, person(BOB, "1")), message(1, person(CAROL, "2"))],
                           MemoryStore())
-    [letter] = output.to(dlq_topic("theme").name)
+    [letter] = output.to(CATALOG.dlq("theme").name)
     assert (letter[3][STEP], letter[3][REASON]) == ("theme.encode", "theme.encode_failed")
     assert stats.rejected == 1
-    assert len(output.to(theme_topic("individual").name)) == 1
+    assert len(output.to(CATALOG.theme("individual").name)) == 1

@@ -9,19 +9,19 @@ import pytest
 from fastavro import parse_schema
 from fastavro.validation import validate
 
-from ops.settings import get_settings
 from topics.annotations import Category
-from topics.catalog import catalog, resource_catalog_topic, theme_topic
+from topics.catalog import catalog_in
 from topics.resource_catalog import ResourceCatalog, build_catalog, catalog_revisions
 from topics.sharing import read_declaration
 
 NOW_MS = 1_800_000_000_000
+CATALOG = catalog_in("unit.")
 
 
 @pytest.fixture(scope="module")
 def resources() -> ResourceCatalog:
-    lands = {theme_topic(c).name: f"govbus.theme_{c}" for c in Category}
-    return build_catalog(read_declaration(), catalog(), get_settings().topic_namespace, lands)
+    lands = {CATALOG.theme(c).name: f"govbus.theme_{c}" for c in Category}
+    return build_catalog(read_declaration(), CATALOG.all, CATALOG.namespace, lands)
 
 
 def test_a_first_publication_is_every_entry_at_version_one(resources: ResourceCatalog) -> None:
@@ -58,6 +58,6 @@ def test_an_entry_gone_from_the_catalog_is_a_tombstone_one_version_up(
 
 
 def resources_schema() -> dict[str, object]:
-    topic = resource_catalog_topic()
+    topic = CATALOG.resource_catalog
     assert topic.value_schema is not None
     return topic.value_schema()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ops.settings import Settings
-from topics.catalog import RAW_ROWS, THEME_PROFILES, Layer, by_layer, state_topic
+from topics.catalog import RAW_ROWS, THEME_PROFILES, Layer, catalog_for
 from topics.principals import (
     ADMIN,
     RAW_WORKER,
@@ -18,7 +18,8 @@ from topics.principals import (
 )
 
 # The namespace and groups a test makes are a Settings it builds, not the environment.
-SETTINGS = Settings()
+SETTINGS = Settings(topic_namespace="")
+CATALOG = catalog_for(SETTINGS)
 
 
 def _topics(name: str, operation: Operation) -> set[str]:
@@ -33,14 +34,14 @@ def test_every_principal_is_declared_once() -> None:
 
 
 def test_a_publisher_writes_its_own_departments_raw_topics_only() -> None:
-    raw = by_layer(Layer.RAW)
+    raw = CATALOG.by_layer(Layer.RAW)
     for dept in {t.dept for t in raw}:
         assert _topics(publisher(dept), Operation.WRITE) == {t.name for t in raw if t.dept == dept}
         assert not _topics(publisher(dept), Operation.READ)
 
 
 def test_raw_is_read_by_the_raw_worker_alone() -> None:
-    raw = {t.name for t in by_layer(Layer.RAW)}
+    raw = {t.name for t in CATALOG.by_layer(Layer.RAW)}
     readers = {p.name for p in principals(SETTINGS) if raw & _topics(p.name, Operation.READ)}
     assert readers == {RAW_WORKER}
 
@@ -54,7 +55,7 @@ def test_the_workers_write_only_their_layers() -> None:
 
 
 def test_each_worker_reads_and_writes_its_own_state_changelog_only() -> None:
-    rows, profiles = state_topic(RAW_ROWS).name, state_topic(THEME_PROFILES).name
+    rows, profiles = CATALOG.state(RAW_ROWS).name, CATALOG.state(THEME_PROFILES).name
     for name, own, other in ((RAW_WORKER, rows, profiles), (THEME_WORKER, profiles, rows)):
         for operation in (Operation.READ, Operation.WRITE):
             assert own in _topics(name, operation)
@@ -67,13 +68,12 @@ def test_the_sink_reads_theme_fact_quality_audit_and_subscriptions() -> None:
 
 
 def test_a_consuming_department_reads_the_catalog_and_its_grants_only() -> None:
-    from topics.catalog import resource_catalog_topic, std_topic
     from topics.principals import consumer
 
     granted = {"market": frozenset({"std.licence.licence"})}
     market = next(p for p in principals(SETTINGS, granted) if p.name == consumer("market"))
     reads = {g.resource for g in market.grants if g.kind == "TOPIC"}
-    assert reads == {resource_catalog_topic().name, std_topic("licence.licence").name}
+    assert reads == {CATALOG.resource_catalog.name, CATALOG.std("licence.licence").name}
     assert {g.operation for g in market.grants if g.kind == "TOPIC"} == {
         Operation.READ, Operation.DESCRIBE}
 
@@ -83,17 +83,16 @@ def test_the_admin_has_no_acls_of_its_own() -> None:
 
 
 def test_connect_writes_only_its_raw_topics_its_storage_and_its_registry_artifacts() -> None:
-    from topics.catalog import Layer, by_layer, raw_topic
     from topics.cdc import DEPARTMENT_TABLES
     from topics.principals import principal
 
     connect = principal("connect", SETTINGS)
     written = {g.resource for g in connect.grants if g.operation == "WRITE"}
-    carried = {raw_topic(t.source).name for t in DEPARTMENT_TABLES}
-    assert written == carried | {t.name for t in by_layer(Layer.CONNECT)}
+    carried = {CATALOG.raw(t.source).name for t in DEPARTMENT_TABLES}
+    assert written == carried | {t.name for t in CATALOG.by_layer(Layer.CONNECT)}
     assert not any(g.resource.startswith(("std.", "fact.", "theme.")) for g in connect.grants)
     assert ("household.public.hj_resident", "raw.household.resident-Envelope") in (
         connect.registry_writes)
     assert connect.registry_writes == {
-        (t.record_namespace, f"{raw_topic(t.source).name}-{record}")
+        (t.record_namespace, f"{CATALOG.raw(t.source).name}-{record}")
         for t in DEPARTMENT_TABLES for record in ("Key", "Envelope")}

@@ -4,7 +4,6 @@ declaration checked at load time, each with a deliberately bad declaration."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 import re
 import tomllib
 from collections.abc import Callable
@@ -12,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from ops.settings import get_settings
 from topics.annotations import Category, Grade
-from topics.catalog import Layer, catalog, theme_topic
+from topics.catalog import Catalog, Layer, catalog_in
 from topics.resource_catalog import Resource, ResourceCatalog, build_catalog
 from topics.resource_code import CATEGORY_CODES, resource_code
 from topics.schemas import source_names, std_row_schema
@@ -29,14 +27,17 @@ Document = dict[str, Any]
 SHIPPED: Document = tomllib.loads(SHARING_PATH.read_text(encoding="utf-8"))
 
 
-def _tables() -> dict[str, str]:
+CATALOG = catalog_in("unit.")
+
+
+def _tables(catalog: Catalog = CATALOG) -> dict[str, str]:
     """What the sink lands, as govbus/resource_catalog.py hands it in."""
-    return {theme_topic(c).name: f"govbus.theme_{c}" for c in Category}
+    return {catalog.theme(c).name: f"govbus.theme_{c}" for c in Category}
 
 
-def _build(document: Document) -> ResourceCatalog:
-    return build_catalog(SharingDeclaration.model_validate(document), catalog(),
-                         get_settings().topic_namespace, _tables())
+def _build(document: Document, catalog: Catalog = CATALOG) -> ResourceCatalog:
+    return build_catalog(SharingDeclaration.model_validate(document), catalog.all,
+                         catalog.namespace, _tables(catalog))
 
 
 def _edited(edit: Callable[[Document], object]) -> Document:
@@ -54,14 +55,14 @@ def shipped() -> ResourceCatalog:
 
 
 def test_one_entry_per_raw_std_and_theme_topic(shipped: ResourceCatalog) -> None:
-    expected = {t.name for t in catalog() if t.layer in (Layer.RAW, Layer.STD, Layer.THEME)}
+    expected = {t.name for t in CATALOG.all if t.layer in (Layer.RAW, Layer.STD, Layer.THEME)}
     assert sorted(r.topic for r in shipped) == sorted(expected)
-    assert not any(t.layer is Layer.FACT for t in catalog() if t.name in expected)
+    assert not any(t.layer is Layer.FACT for t in CATALOG.all if t.name in expected)
     assert len(shipped.resources) == 2 * len(source_names()) + len(Category)
 
 
 def _find(resources: ResourceCatalog, topic: str) -> Resource:
-    return resources.find(topic, get_settings().topic_namespace)
+    return resources.find(topic, CATALOG.namespace)
 
 
 def test_a_std_entry_is_derived_from_its_schemas(shipped: ResourceCatalog) -> None:
@@ -111,13 +112,10 @@ def test_codes_follow_the_guideline_form_and_are_unique(shipped: ResourceCatalog
 
 
 def test_codes_do_not_depend_on_the_namespace(shipped: ResourceCatalog) -> None:
-    namespace = get_settings().topic_namespace
-    namespaced = tuple(dataclasses.replace(t, name=f"staging.{t.name}") for t in catalog())
-    other = build_catalog(SharingDeclaration.model_validate(SHIPPED), namespaced,
-                          f"staging.{namespace}",
-                          {f"staging.{k}": v for k, v in _tables().items()})
+    staging = catalog_in("staging.")
+    other = _build(SHIPPED, staging)
     assert [r.code for r in other] == [r.code for r in shipped]
-    assert other.find("theme.thing", f"staging.{namespace}").topic.endswith("theme.thing")
+    assert other.find("theme.thing", staging.namespace).topic == "staging.theme.thing"
 
 
 def test_a_code_is_fixed_by_layer_provider_category_and_subject() -> None:
@@ -128,7 +126,7 @@ def test_a_code_is_fixed_by_layer_provider_category_and_subject() -> None:
 
 
 def test_find_by_code_or_topic_and_a_clear_miss(shipped: ResourceCatalog) -> None:
-    by_topic = shipped.find("theme.organization", get_settings().topic_namespace)
+    by_topic = shipped.find("theme.organization", CATALOG.namespace)
     assert shipped.find(by_topic.code) is by_topic
     with pytest.raises(KeyError, match=r"no resource 'theme\.nope'"):
         shipped.find("theme.nope")

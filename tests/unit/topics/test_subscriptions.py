@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from govbus.resource_catalog import resource_catalog
-from ops.settings import get_settings
+from ops.settings import Settings
 from topics.resource_catalog import Resource
 from topics.subscriptions import (
     CITY_TIME,
@@ -27,7 +27,7 @@ NOW = int(dt.datetime(2026, 9, 28, 10, 0, tzinfo=CITY_TIME).timestamp() * 1000)
 
 
 def resource(topic: str) -> Resource:
-    return resource_catalog(get_settings()).find(topic)
+    return resource_catalog(Settings(topic_namespace="")).find(topic)
 
 
 def test_unconditional_is_granted_and_not_shared_rejected_with_its_basis_at_once() -> None:

@@ -63,7 +63,7 @@ def test_an_expired_licence_still_valid_is_noticed() -> None:
 
 
 def test_a_theme_profile_schema_is_its_own_record() -> None:
-    from topics.catalog import theme_topic
+    from topics.catalog import catalog_in
 
-    schema = theme_topic("thing").value_schema()  # type: ignore[misc]
+    schema = catalog_in("").theme("thing").value_schema()  # type: ignore[misc]
     assert row_record_class(schema).__name__ == "Thing"

@@ -6,7 +6,7 @@ pytest.importorskip("faust", reason="the subscriber kit needs the faust extra")
 
 from connectors.subscriber.app import subscriber_app
 from connectors.subscriber.codec import ConfluentAvroCodec
-from ops.settings import get_settings
+from ops.settings import Settings
 from topics.serde import AvroEncoder
 
 SCHEMA = {"type": "record", "name": "Licence", "fields": [{"name": "number", "type": "string"}]}
@@ -23,7 +23,8 @@ def test_the_codec_decodes_the_confluent_framing_and_refuses_to_write() -> None:
 
 
 def test_the_app_is_the_department_in_its_group_namespace_and_creates_no_leader_topic() -> None:
-    settings = get_settings().model_copy(update={"secure": False, "topic_namespace": "t1."})
+    # Plaintext: the app is only built here, it never connects (no CA to trust).
+    settings = Settings(kafka_security="plaintext", topic_namespace="t1.")
     app = subscriber_app(settings, "licence", "expiry")
     assert app.conf.id == "t1.consumer-licence-expiry"
     assert app.conf.topic_disable_leader
