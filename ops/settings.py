@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         "raw-1 on the first raw worker of a host: restarted, it takes its partitions back at "
         "once instead of after its old session expires. Unique per process; unset: dynamic.",
     )
+    group_protocol: Literal["classic", "consumer"] = Field(
+        default="classic",
+        description="The consumer group protocol of the workers and the sink: classic, or "
+        "consumer (KIP-848, Kafka 4: the broker assigns partitions incrementally and owns "
+        "the sessions). See README, Sessions and static membership.",
+    )
     exactly_once: bool = Field(
         default=False,
         description="The stages write each batch's outputs, state changelog records and input "

@@ -158,6 +158,7 @@ class ScriptedConsumer:
         self.when_done: Callable[[], None] | None = None
         self.closed = False
         self.assigned: list[tuple[str, int]] = []
+        self.incrementally = False  # assigned by additions (KIP-848's consumer protocol)
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.callbacks = callbacks
@@ -166,6 +167,10 @@ class ScriptedConsumer:
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self.assigned = [(tp.topic, tp.partition) for tp in partitions]
+
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        self.incrementally = True
+        self.assigned += [(tp.topic, tp.partition) for tp in partitions]
 
     def rebalance(self, callback: str, partitions: list[tuple[str, int]]) -> None:
         self.callbacks[callback](self, [TopicPartition(t, p) for t, p in partitions])

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import islice
 
 from connectors.simulate import flush_all, publish_event
@@ -37,25 +38,55 @@ STARTUP_TIMEOUT_S = 120.0
 QUIET_S = 3.0
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """How long the layers a fault hit took: ``recover_s`` until they had committed what
+    their inputs held when the fault ended; ``resumed_s`` from a kill until every partition
+    of the killed process's layer was committed again (its partitions consumed again by a
+    member, the restarted one or another)."""
+
+    recover_s: float | None = None
+    resumed_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Kill:
+    """When a process was killed, and its layer's committed offsets then."""
+
+    at: float
+    committed: list[int]
+
+
 class Pipeline:
     """The processes of one run, by name (``raw``, ``raw-2``, ``theme``, ``sink``)."""
 
-    def __init__(self, settings: Settings, processes: Processes, say: Say) -> None:
+    def __init__(self, settings: Settings, processes: Processes, say: Say,
+                 static: bool = True) -> None:
         self.settings = settings
         self.processes = processes
         self.say = say
+        self.static = static
 
     def start(self, name: str) -> None:
-        """A layer's process; a static group member, so a restart takes its partitions back
-        at once."""
-        self.processes.env["GOVBUS_INSTANCE_ID"] = name
-        self.processes.start(name, ROLES[name.split("-")[0]])
+        """A layer's process; a static group member (unless the run says otherwise), so a
+        restart takes its partitions back at once."""
+        if self.static:
+            self.processes.env["GOVBUS_INSTANCE_ID"] = name
+        else:
+            self.processes.env.pop("GOVBUS_INSTANCE_ID", None)
+        self.processes.start(name, ROLES[_layer(name)])
 
-    def kill(self, name: str) -> None:
+    def kill(self, name: str) -> Kill:
         """SIGKILL, mid-batch: nothing flushed, nothing committed, the group not left."""
+        progress = self.progress([_layer(name)])
+        try:
+            committed = [d for watch in progress.partition_positions() for _, d in watch]
+        finally:
+            progress.close()
         process, _ = self.processes.running[name]
         process.send_signal(signal.SIGKILL)
         process.wait()
+        return Kill(time.monotonic(), committed)
 
     def stop(self, name: str) -> None:
         process, _ = self.processes.running.pop(name)
@@ -87,19 +118,30 @@ class Pipeline:
                          for name, (_, log) in self.processes.running.items())
         raise TimeoutError(f"{what}: not within {timeout_s:.0f} s\n{logs}")
 
-    def caught_up(self, layers: list[str], timeout_s: float) -> float:
+    def caught_up(self, layers: list[str], timeout_s: float, kill: Kill | None = None
+                  ) -> Recovery:
         """Seconds until the layers' groups have committed what their inputs held when
         asked (the time a layer takes to recover); a transaction's last commit marker in a
-        partition, never read, is not waited for."""
+        partition, never read, is not waited for. After a ``kill`` (of the first layer's
+        process), also the seconds from it until each of its layer's partitions was
+        committed past where it stood at the kill, or had nothing left to read."""
         progress = self.progress(layers)
+        resumed: list[float] = []
         try:
             targets = [end for watch in progress.partition_positions() for end, _ in watch]
 
             def done() -> bool:
-                now = [d for watch in progress.partition_positions() for _, d in watch]
-                return all(d >= end - 1 for d, end in zip(now, targets, strict=True))
+                watches = progress.partition_positions()
+                if kill is not None and not resumed and all(
+                        d > before or d >= end - 1
+                        for (end, d), before in zip(watches[0], kill.committed, strict=True)):
+                    resumed.append(time.monotonic() - kill.at)
+                now = [d for watch in watches for _, d in watch]
+                return (kill is None or bool(resumed)) and all(
+                    d >= end - 1 for d, end in zip(now, targets, strict=True))
 
-            return self.wait(done, timeout_s, f"{', '.join(layers)} catching up")
+            return Recovery(self.wait(done, timeout_s, f"{', '.join(layers)} catching up"),
+                            resumed[0] if resumed else None)
         finally:
             progress.close()
 
@@ -124,14 +166,19 @@ class Pipeline:
             progress.close()
 
 
+def _layer(name: str) -> str:
+    """The layer a process of the run belongs to (``raw-2``: raw)."""
+    return name.split("-")[0]
+
+
 @contextmanager
-def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None = None
-                     ) -> Iterator[Pipeline]:
+def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None = None,
+                     static: bool = True) -> Iterator[Pipeline]:
     """A fresh namespace with its raw worker(s), theme worker and sink running (``env``: more
-    of their environment)."""
+    of their environment; ``static``: each process a static group member)."""
     with isolated_run("chaos-", say) as (settings, processes):
         processes.env.update(env or {})
-        pipeline = Pipeline(settings, processes, say)
+        pipeline = Pipeline(settings, processes, say, static)
         pipeline.start("sink")
         pipeline.start("theme")
         pipeline.start("raw")

@@ -145,6 +145,10 @@ class ConsumerRuntime:
         self.consumer: Consumer = consumer_factory({**config, "on_commit": self.on_commit})
         self.step = step
         self.group_id = str(config["group.id"])
+        # KIP-848's consumer protocol gives and takes partitions a few at a time: the assign
+        # callback adds to the assignment (librdkafka refuses a plain assign there); the
+        # classic protocol's eager range rebalance gives the whole assignment each time.
+        self._incremental = config.get("group.protocol") == "consumer"
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
         self.commit_interval_s = commit_interval_s
@@ -344,7 +348,10 @@ class ConsumerRuntime:
         if self._restoring:
             # Assigned here rather than after the callback, so that the partitions whose
             # state is still being restored are paused before their first fetch.
-            consumer.assign(partitions)
+            if self._incremental:
+                consumer.incremental_assign(partitions)
+            else:
+                consumer.assign(partitions)
             self._paused -= self._restoring  # a new assignment starts unpaused
             self._pause_only(self._backlogged | self._restoring)
             log.info("%s: restoring the state of %d partitions", self.step.name,
@@ -392,3 +399,4 @@ class ConsumerRuntime:
                     metrics.set_consumer_lag(group, tp.topic, tp.partition, high - tp.offset)
         except KafkaException as exc:
             log.debug("lag not known: %s", exc)
+
