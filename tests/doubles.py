@@ -46,6 +46,10 @@ class CapturingOutput:
 
     def __init__(self) -> None:
         self.records: list[Record] = []
+        self.flushes: list[int] = []  # how many records there were at each flush
+
+    def flush(self, _timeout_s: float = 0) -> None:
+        self.flushes.append(len(self.records))
 
     def produce(self, topic: str, key: bytes | None, value: bytes | None,
                 headers: Any = None, partition: int = -1) -> None:
@@ -80,9 +84,11 @@ class KafkaMessage:
     """A consumed message as confluent-kafka gives it (or an error event)."""
 
     def __init__(self, topic: str, partition: int, offset: int, key: bytes | None = b"k",
-                 value: bytes | None = b"v", error: KafkaError | None = None) -> None:
+                 value: bytes | None = b"v", error: KafkaError | None = None,
+                 headers: list[tuple[str, bytes]] | None = None) -> None:
         self._topic, self._partition, self._offset = topic, partition, offset
         self._key, self._value, self._error = key, value, error
+        self._headers = headers
 
     def error(self) -> KafkaError | None:
         return self._error
@@ -103,7 +109,7 @@ class KafkaMessage:
         return self._value
 
     def headers(self) -> list[tuple[str, bytes]] | None:
-        return None
+        return self._headers
 
 
 class HeldProducer:

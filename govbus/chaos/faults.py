@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from govbus.chaos.pipeline import Pipeline, Recovery
+from govbus.chaos.pipeline import Pipeline, Publish, Recovery
+from govbus.chaos.versions import two_versions
 from ops.settings import Settings
 from ops.stack.faults import ServiceFault, broker_fault, registry_fault
 from sinks.clickhouse.outage import OUTAGE_ENV, outage_file
@@ -26,6 +27,7 @@ class Fault:
     raw_workers: int = 1
     poison: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    publish: Publish | None = None  # what the load publishes through, if not the sources' own
 
 
 def _killed(name: str, layer: str) -> Callable[[Pipeline], Recovery]:
@@ -101,6 +103,10 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("poison-1pct", "1% poison input: garbage bytes, unknown schema ids, truncated Avro, "
           "an update without its row (beside the simulator's 5% invalid fields)", _nothing,
           poison=True),
+    Fault("two-schema-versions", "producers on the old and the new schema version at once: "
+          "half of each source's rows through a second producer on a compatible version "
+          "with an undeclared field (carrying the row's ID number)", _nothing,
+          publish=two_versions),
     Fault("short", "the short form CI runs in one load: the raw worker and then the sink "
           "SIGKILLed (each restarted 2 s later) among 1% poison input",
           _one_after_another(_killed("raw", "raw"), _killed("sink", "sink")), poison=True),

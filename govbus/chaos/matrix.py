@@ -82,7 +82,7 @@ def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
         settings = pipeline.settings
         producers = _poison_producers(settings) if fault.poison else {}
         extra = poisoner(settings, producers) if fault.poison else None
-        load = SteadyLoad(settings, rate, seconds, extra=extra)
+        load = SteadyLoad(settings, rate, seconds, extra=extra, publish=fault.publish)
         say(f"{fault.name}: warming up with {len(load.snapshot)} snapshot events")
         load.warm_up()
         pipeline.drained(DRAIN_TIMEOUT_S)

@@ -7,12 +7,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
-from connectors.simulate import flush_all, publish_event
+from connectors.publisher import ChangeEventPublisher
+from connectors.simulate import ChangeTarget, flush_all, publish_event
 from connectors.simulator import DepartmentSimulator
 from govbus.bench.latency import publish_at_rate
 from govbus.bench.pipelines import Processes, Progress, isolated_run, sink_watch
@@ -28,6 +29,7 @@ from topics.catalog import Layer, by_layer
 from topics.schemas import source_names
 
 Say = Callable[[str], None]
+Publish = Callable[[Settings, dict[str, ChangeEventPublisher]], Mapping[str, ChangeTarget]]
 GOVBUS = [sys.executable, "-m", "govbus.cli"]
 ROLES = {
     "raw": [*GOVBUS, "worker", "--role", "raw", "--loglevel", "warn"],
@@ -194,7 +196,10 @@ class SteadyLoad(threading.Thread):
     called with each change's index and may publish something of its own beside it."""
 
     def __init__(self, settings: Settings, rate: float, seconds: float, seed: int = 17,
-                 extra: Callable[[int], None] | None = None) -> None:
+                 extra: Callable[[int], None] | None = None,
+                 publish: Publish | None = None) -> None:
+        """``publish``: the publishers the load goes through, made of the sources' own
+        (default: those)."""
         super().__init__(daemon=True, name="chaos-load")
         self.settings = settings
         self.rate = rate
@@ -203,7 +208,9 @@ class SteadyLoad(threading.Thread):
         simulator = DepartmentSimulator(seed=seed, defect_rate=0.05)
         self.snapshot = list(simulator.initial_snapshot())
         self.changes = list(islice(simulator.changes(), int(rate * seconds)))
-        self.targets = publishers(settings, list(source_names()))
+        own = publishers(settings, list(source_names()))
+        self.targets: Mapping[str, ChangeTarget] = (own if publish is None
+                                                    else publish(settings, own))
         self.published = 0
         self.error: BaseException | None = None
 

@@ -257,7 +257,10 @@ class ConsumerRuntime:
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._PARTITION_EOF:
             return
-        if error.fatal():
+        if error.fatal() or error.code() == KafkaError._FATAL:
+            # librdkafka reports a client's fatal error as an event of code _FATAL, not
+            # marked fatal itself (e.g. KIP-848 refusing a static member whose instance id
+            # a killed predecessor still holds): the consumer is dead, so is the process.
             raise KafkaException(error)
         # A topic not created yet, a broker restarting: librdkafka retries by itself.
         now = self._clock()

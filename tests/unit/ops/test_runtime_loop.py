@@ -201,6 +201,14 @@ def test_transient_consume_errors_are_skipped_and_fatal_ones_raise() -> None:
     assert stage.batches == 1
 
 
+def test_a_consumer_s_fatal_error_event_stops_the_runtime() -> None:
+    dead = KafkaError(KafkaError._FATAL, "Fatal error: Broker: The instance ID is still used "
+                      "by another member in the consumer group")
+    runtime, _, _, _ = make_runtime([[KafkaMessage(TOPIC, 0, -1, error=dead)]])
+    with pytest.raises(KafkaException, match="instance ID"):
+        runtime.run()
+
+
 def test_the_broker_s_answer_to_an_asynchronous_commit_is_kept_or_retried() -> None:
     runtime, _, _, _ = make_runtime([])
     runtime.start()
