@@ -24,12 +24,13 @@ from confluent_kafka import Producer
 
 from connectors.publisher import ChangeEventPublisher, DeliveryReport, publisher_config
 from connectors.simulate import flush_all
-from govbus.wiring import registry
+from govbus.wiring import admin_settings, registry
 from ops.kafka_client import as_principal, kafka_config
 from ops.settings import Settings
 from topics.annotations import Pii
+from topics.catalog import raw_topic
 from topics.principals import publisher
-from topics.schemas import Schema, key_schema, row_schema, row_spec
+from topics.schemas import Schema, envelope_of, key_schema, row_schema, row_spec
 
 ADDED_FIELD = "contact_v2"
 
@@ -88,7 +89,10 @@ class TwoVersions:
 def two_versions(settings: Settings, old: Mapping[str, ChangeEventPublisher]
                  ) -> dict[str, TwoVersions]:
     """Each source's publisher (``old``) paired with one on the next version, through a
-    second producer per department connected as that department's publisher."""
+    second producer per department connected as that department's publisher. The admin
+    registers the new versions (the registry's door lets no one else), held to the
+    subject's compatibility."""
+    schemas = registry(admin_settings(settings))
     new: dict[str, ChangeEventPublisher] = {}
     producers: dict[str, Producer] = {}
     for source in old:
@@ -96,7 +100,9 @@ def two_versions(settings: Settings, old: Mapping[str, ChangeEventPublisher]
         principal = as_principal(settings, publisher(dept))
         if dept not in producers:
             producers[dept] = Producer(publisher_config(kafka_config(principal)))
+        row = next_version(row_schema(source))
+        schemas.register(raw_topic(source).value_subject, envelope_of(row),
+                         settings.default_compatibility)
         new[source] = ChangeEventPublisher(source, producers[dept], registry(principal),
-                                           settings.default_compatibility,
-                                           row=next_version(row_schema(source)))
+                                           settings.default_compatibility, row=row)
     return {source: TwoVersions(current, new[source]) for source, current in old.items()}

@@ -18,6 +18,13 @@ GroupProtocol = Literal["classic", "consumer"]
 # a static identity (``instance_id``): it takes its partitions back at once.
 SESSION_TIMEOUT_MS = 45_000
 HEARTBEAT_INTERVAL_MS = 3_000
+# Under KIP-848's consumer protocol the broker owns sessions and heartbeats (its
+# ``group.consumer.*`` settings; the local stack's broker takes these). A dead member's
+# partitions move once its session expires: the broker's default 45 s missed the target of
+# a killed worker's partitions processed again within 10 s. The coordinator's own restart
+# does not expire sessions (it starts their clocks again when it loads the group).
+CONSUMER_PROTOCOL_SESSION_TIMEOUT_MS = 6_000
+CONSUMER_PROTOCOL_HEARTBEAT_INTERVAL_MS = 1_000
 
 
 def consumer_config(connection: Mapping[str, Any], group_id: str,
