@@ -27,6 +27,7 @@ from govbus.chaos.reconcile import (
     as_input,
     clear_values_found,
     differing,
+    writer_schema_ids,
 )
 from govbus.keys import pseudonymizer
 from govbus.wiring import admin_settings, registry
@@ -99,7 +100,7 @@ def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
         pipeline.drained(DRAIN_TIMEOUT_S)
         pipeline.processes.check()
         say(f"{fault.name}: drained; reconciling")
-        return reconcile(fault.name, settings, recovery)
+        return reconcile(fault.name, settings, recovery, say)
 
 
 def _poison_producers(settings: Settings) -> dict[str, Producer]:
@@ -114,10 +115,13 @@ def _poison_producers(settings: Settings) -> dict[str, Producer]:
     return producers
 
 
-def reconcile(name: str, settings: Settings, recovery: Recovery) -> FaultRow:
+def reconcile(name: str, settings: Settings, recovery: Recovery,
+              say: Say = lambda _: None) -> FaultRow:
     admin = admin_settings(settings)
     read = _reader(admin)
     raw = [m for t in by_layer(Layer.RAW) for m in read(t.name)]
+    say(f"{name}: writer schema ids of the raw topics: " + "; ".join(
+        f"{topic} {ids}" for topic, ids in writer_schema_ids(raw).items()))
     std = [m for t in by_layer(Layer.STD) for m in read(t.name)]
     letters = read(dlq_topic("standardize").name)
     accounting = account(raw, std, letters)

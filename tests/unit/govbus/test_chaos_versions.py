@@ -99,3 +99,16 @@ def test_the_raw_layer_standardizes_every_version_alike_and_drops_the_undeclared
     assert outputs[0] == outputs[1] == outputs[2]  # std, facts, findings byte for byte
     std = [v for t, _, v, _, _ in outputs[1] if t == std_topic(SOURCE).name]
     assert std and all(ROW["id_number"].encode() not in (v or b"") for v in std)
+
+
+def test_the_reconciliation_names_the_writer_schema_ids_of_each_raw_topic() -> None:
+    from govbus.chaos.reconcile import writer_schema_ids
+    from topics.reader import ReadMessage
+
+    def read(topic: str, value: bytes | None) -> ReadMessage:
+        return ReadMessage(topic, 0, 0, 0, None, None, {}, value)
+
+    framed = [read("raw.a", b"\x00\x00\x00\x00\x07" + b"x"), read("raw.a", b"\x00\x00\x00\x00\x09"),
+              read("raw.a", b"\x00\x00\x00\x00\x07"), read("raw.b", b"garbage"),
+              read("raw.b", None)]
+    assert writer_schema_ids(framed) == {"raw.a": [7, 9]}
