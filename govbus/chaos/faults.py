@@ -63,7 +63,7 @@ def _service_down(make: Callable[[Settings], ServiceFault], seconds: float,
                   layers: list[str]) -> Callable[[Pipeline], Recovery]:
     """A service of the local stack SIGKILLed, started again ``seconds`` later."""
     def inject(pipeline: Pipeline) -> Recovery:
-        with make(pipeline.settings).down():
+        with make(pipeline.stack).down():
             time.sleep(seconds)
         return pipeline.caught_up(layers, RECOVER_TIMEOUT_S)
     return inject

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 
 from connectors.publisher import ChangeEventPublisher
 from connectors.simulate import ChangeTarget, flush_all, publish_event
@@ -20,7 +21,7 @@ from govbus.bench.pipelines import Processes, Progress, isolated_run, sink_watch
 from govbus.keys import pseudonymizer
 from govbus.wiring import publishers
 from ops.kafka_client import kafka_config
-from ops.settings import Settings
+from ops.settings import Settings, get_settings
 from ops.stack.process import terminate
 from sinks.query_client import endpoint_url
 from streams.runtime.raw_worker import group_id as raw_group
@@ -63,11 +64,15 @@ class Pipeline:
     """The processes of one run, by name (``raw``, ``raw-2``, ``theme``, ``sink``)."""
 
     def __init__(self, settings: Settings, processes: Processes, say: Say,
-                 static: bool = True) -> None:
+                 static: bool = True, stack_dir: Path | None = None) -> None:
+        """``stack_dir``: the local stack's state folder (the run's processes have one of
+        their own), where a fault finds the services to kill."""
         self.settings = settings
         self.processes = processes
         self.say = say
         self.static = static
+        self.stack = (settings if stack_dir is None
+                      else settings.model_copy(update={"state_dir": stack_dir}))
 
     def start(self, name: str) -> None:
         """A layer's process; a static group member (unless the run says otherwise), so a
@@ -178,9 +183,10 @@ def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None 
                      static: bool = True) -> Iterator[Pipeline]:
     """A fresh namespace with its raw worker(s), theme worker and sink running (``env``: more
     of their environment; ``static``: each process a static group member)."""
+    stack_dir = get_settings().state_dir
     with isolated_run("chaos-", say) as (settings, processes):
         processes.env.update(env or {})
-        pipeline = Pipeline(settings, processes, say, static)
+        pipeline = Pipeline(settings, processes, say, static, stack_dir)
         pipeline.start("sink")
         pipeline.start("theme")
         pipeline.start("raw")
