@@ -16,8 +16,9 @@ def chaos(
         help="The short form CI runs: two kills among poison in one load, 100 events/s "
              "for 15 s")] = False,
     membership: Annotated[str, typer.Option(
-        help="static: each process a static group member (KIP-345), as deployed; dynamic: "
-             "none (to measure what static membership gives)")] = "static",
+        help="static: each process a static group member (KIP-345); dynamic: none; auto: "
+             "static under the classic group protocol, dynamic under KIP-848's (which "
+             "refuses a static member restarted before its old session expired)")] = "auto",
     list_faults: Annotated[bool, typer.Option("--list", help="List the faults")] = False,
 ) -> None:
     """Drive each fault during a steady simulated load, drain, reconcile: events in, in std,
@@ -38,8 +39,8 @@ def chaos(
     unknown = [n for n in names if n not in FAULTS]
     if unknown:
         raise fail(f"unknown fault {unknown[0]!r}; `govbus chaos --list` shows them", 2)
-    if membership not in ("static", "dynamic"):
-        raise fail(f"--membership {membership!r} is not one of static, dynamic", 2)
+    if membership not in ("static", "dynamic", "auto"):
+        raise fail(f"--membership {membership!r} is not one of static, dynamic, auto", 2)
     if short:
         rate, seconds = 100.0, 15.0
     table = Table("fault", "events in", "in std", "in DLQ", "lost", "duplicated",
@@ -49,7 +50,7 @@ def chaos(
     with sigterm_as_interrupt():
         for row in run_matrix(names, rate, seconds,
                               lambda text: err.print(text, highlight=False),
-                              static=membership == "static"):
+                              static=None if membership == "auto" else membership == "static"):
             a = row.accounting
             failed += not row.passed
             table.add_row(row.fault, f"{a.events_in:,}", f"{a.in_std:,}", f"{a.in_dlq:,}",

@@ -21,7 +21,12 @@ from typing import Any
 from confluent_kafka import Producer
 
 from ops.kafka_client import kafka_config
-from ops.runtime.client_config import GroupProtocol, consumer_config, producer_config
+from ops.runtime.client_config import (
+    DEFAULT_GROUP_PROTOCOL,
+    GroupProtocol,
+    consumer_config,
+    producer_config,
+)
 from ops.runtime.kafka_output import KafkaOutput
 from ops.runtime.loop import ConsumerRuntime
 from ops.settings import Settings
@@ -52,7 +57,7 @@ FETCH_WAIT_MS = 50
 def sink_runtime(connection: Mapping[str, Any], group: str, step: SinkStep,
                  batch_size: int = POLL_MESSAGES, instance_id: str | None = None,
                  overrides: Mapping[str, Any] | None = None,
-                 protocol: GroupProtocol = "classic") -> ConsumerRuntime:
+                 protocol: GroupProtocol = DEFAULT_GROUP_PROTOCOL) -> ConsumerRuntime:
     """The consumer runtime of a sink step (the service's, and the benchmarks')."""
     return ConsumerRuntime(
         consumer_config(connection, group, instance_id, protocol,

@@ -70,14 +70,15 @@ class FaultRow:
 
 
 def run_matrix(names: Iterable[str], rate: float, seconds: float, say: Say,
-               static: bool = True) -> Iterator[FaultRow]:
+               static: bool | None = None) -> Iterator[FaultRow]:
     for name in names:
         yield run_fault(FAULTS[name], rate, seconds, say, static)
 
 
 def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
-              static: bool = True) -> FaultRow:
-    """``static``: the pipeline's processes are static group members (KIP-345)."""
+              static: bool | None = None) -> FaultRow:
+    """``static``: the pipeline's processes are static group members (KIP-345); None:
+    as suits the group protocol (``running_pipeline``)."""
     with running_pipeline(say, raw_workers=fault.raw_workers, env=fault.env,
                           static=static) as pipeline:
         settings = pipeline.settings

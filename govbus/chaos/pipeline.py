@@ -180,10 +180,14 @@ def _layer(name: str) -> str:
 
 @contextmanager
 def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None = None,
-                     static: bool = True) -> Iterator[Pipeline]:
+                     static: bool | None = None) -> Iterator[Pipeline]:
     """A fresh namespace with its raw worker(s), theme worker and sink running (``env``: more
-    of their environment; ``static``: each process a static group member)."""
+    of their environment; ``static``: each process a static group member; by default
+    under the classic protocol only: KIP-848 refuses a static member restarted before its
+    killed predecessor's session expired, a fatal error)."""
     stack_dir = get_settings().state_dir
+    if static is None:
+        static = get_settings().group_protocol == "classic"
     with isolated_run("chaos-", say) as (settings, processes):
         processes.env.update(env or {})
         pipeline = Pipeline(settings, processes, say, static, stack_dir)

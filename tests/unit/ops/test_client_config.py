@@ -21,9 +21,11 @@ def test_librdkafka_accepts_the_consumer_configuration(protocol: GroupProtocol,
     assert ("group.instance.id" in config) == (instance_id is not None)
 
 
-def test_the_consumer_protocol_leaves_the_session_to_the_broker_and_assigns_by_range(
+def test_the_consumer_protocol_is_the_default_leaves_the_session_to_the_broker_and_assigns_by_range(
 ) -> None:
-    config = consumer_config({}, "govbus-theme", protocol="consumer")
+    config = consumer_config({}, "govbus-theme")
+    assert config["group.protocol"] == "consumer"
     assert not set(CLASSIC_ONLY) & set(config)
     assert config["group.remote.assignor"] == "range"  # co-partitioned, as classic's range
-    assert consumer_config({}, "govbus-theme")["partition.assignment.strategy"] == "range"
+    classic = consumer_config({}, "govbus-theme", protocol="classic")
+    assert classic["partition.assignment.strategy"] == "range"
