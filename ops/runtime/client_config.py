@@ -16,10 +16,11 @@ GroupProtocol = Literal["classic", "consumer"]
 # classic, and a broker restart cost neither any duplicate.
 DEFAULT_GROUP_PROTOCOL: GroupProtocol = "consumer"
 
-# A member's session outlives a broker restart (measured: a single broker back in ~17 s;
-# with 10 s sessions the members lost their partitions meanwhile and wrote their last
-# batches twice). A restarted member does not wait for its old session to expire when it has
-# a static identity (``instance_id``): it takes its partitions back at once.
+# Classic protocol: a member's session outlives a broker restart (measured: a single
+# broker back in ~17 s; with 10 s sessions the members lost their partitions meanwhile and
+# wrote their last batches twice). A restarted member does not wait for its old session to
+# expire when it has a static identity (``instance_id``): it takes its partitions back at
+# once.
 SESSION_TIMEOUT_MS = 45_000
 HEARTBEAT_INTERVAL_MS = 3_000
 # Under KIP-848's consumer protocol the broker owns sessions and heartbeats (its
@@ -36,8 +37,9 @@ def consumer_config(connection: Mapping[str, Any], group_id: str,
                     protocol: GroupProtocol = DEFAULT_GROUP_PROTOCOL,
                     **overrides: Any) -> dict[str, Any]:
     """A consumer of a govbus group: offsets committed by hand, after the results are safe.
-    ``instance_id``: a static member (KIP-345), one per process that is restarted in place.
-    ``protocol``: the group protocol (see ``membership``)."""
+    ``instance_id``: a static member (KIP-345), one per process that is restarted in place
+    (under the classic protocol; KIP-848 refuses a static member restarted before its
+    killed predecessor's session expired). ``protocol``: the group protocol (see ``membership``)."""
     static = {"group.instance.id": f"{group_id}-{instance_id}"} if instance_id else {}
     return {
         **static,
