@@ -19,7 +19,7 @@ from fastavro.validation import ValidationError, validate
 from ops.runtime.client_config import producer_config
 from topics.catalog import Catalog
 from topics.registry import SchemaRegistry
-from topics.schemas import change_event_schema, key_schema, parsed, row_schema
+from topics.schemas import Schema, envelope_of, key_schema, parsed, row_schema
 from topics.serde import AvroEncoder
 
 OPS = {"c": "create", "u": "update", "d": "delete", "r": "snapshot read"}
@@ -82,13 +82,17 @@ class ChangeEventPublisher:
         compatibility: str = "BACKWARD_TRANSITIVE",
         *,
         tombstones: bool = True,
+        row: Schema | None = None,
     ) -> None:
+        """``row``: the row schema of the version this publisher writes, registered under
+        the source's subject (a compatible version); the declared one by default."""
         self.source = source
         self.topic = catalog.raw(source)
         self.producer = producer
         self.tombstones = tombstones
         self.report = DeliveryReport()
-        envelope = change_event_schema(source)
+        row = row or row_schema(source)
+        envelope = envelope_of(row)
         keys = key_schema(source)
         self._key_encoder = AvroEncoder(
             keys, registry.register(self.topic.key_subject, keys, compatibility)
@@ -96,7 +100,6 @@ class ChangeEventPublisher:
         self._value_encoder = AvroEncoder(
             envelope, registry.register(self.topic.value_subject, envelope, compatibility)
         )
-        row = row_schema(source)
         self._row_fields = frozenset(f["name"] for f in row["fields"])
         self._key_fields = tuple(f["name"] for f in keys["fields"])
         self._parsed_row = parsed(row)

@@ -19,10 +19,11 @@ from ops.kafka_client import kafka_config
 from ops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     from connectors.simulate import ChangeTarget
     from govbus.bench.stage_rates import StageBenchResult
+    from topics.dead_letters import DeadLetterView
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -40,6 +41,8 @@ dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter queues: rejections
 app.add_typer(dlq_app, name="dlq")
 users_app = typer.Typer(no_args_is_help=True, help="SCRAM users of the broker's principals.")
 app.add_typer(users_app, name="users")
+
+DLQ_PREFETCH_KB = 4096
 
 # Piped output (CI logs, `| less`) gets wide lines rather than 80-column wrapping.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -658,7 +661,7 @@ def demo(
     from streams.stages.masking.policy import load_policy
     from topics.annotations import Grade
     from topics.catalog import catalog_for
-    from topics.dead_letters import DeadLetterView, summarize
+    from topics.dead_letters import read_dead_letters, summarize
     from topics.reader import TopicReader
 
     settings = get_settings()
@@ -710,11 +713,11 @@ def demo(
         for line in run.lineage_example(settings):
             out.print(line, highlight=False, markup=False)
         admin = admin_settings(settings)
-        letters = [DeadLetterView(m.raw_key, m.raw_value, m.headers) for m in TopicReader(
-            kafka_config(admin), registry(admin), catalog_for(admin).dlq("standardize").name
-        ).messages(idle_timeout_s=2.0)]
-        dlq = Table("reason", "dept", "events", title=f"DLQ: {len(letters)} rejected events")
-        for (reason, dept), count in sorted(summarize(letters).items(), key=lambda i: -i[1]):
+        counts = summarize(read_dead_letters(TopicReader(
+            kafka_config(admin), registry(admin), catalog_for(admin).dlq("standardize").name)))
+        dlq = Table("reason", "dept", "events",
+                    title=f"DLQ: {sum(counts.values())} rejected events")
+        for (reason, dept), count in sorted(counts.items(), key=lambda i: -i[1]):
             dlq.add_row(reason, dept, str(count))
         out.print(dlq)
     except KeyboardInterrupt:
@@ -825,19 +828,20 @@ def bench_e2e(
         raise typer.Exit(1)
 
 
-def _dead_letters(stage: str) -> list:  # type: ignore[type-arg]
+def _dead_letters(stage: str) -> Iterator[DeadLetterView]:
+    """The stage's DLQ up to its end when asked, a chunk at a time (``read_dead_letters``)."""
     from govbus.wiring import registry
     from topics.catalog import STAGES, catalog_for
-    from topics.dead_letters import DeadLetterView
+    from topics.dead_letters import read_dead_letters
     from topics.reader import TopicReader
 
     if stage not in STAGES:
         raise fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}", 2)
     settings = operator_settings()
-    reader = TopicReader(kafka_config(settings), registry(settings),
-                         catalog_for(settings).dlq(stage).name)
-    return [DeadLetterView(m.raw_key, m.raw_value, m.headers)
-            for m in reader.messages(idle_timeout_s=2.0)]
+    # librdkafka's prefetch is bounded too (64 MB by default): a few chunks of letters.
+    connection = {**kafka_config(settings), "queued.max.messages.kbytes": DLQ_PREFETCH_KB}
+    return read_dead_letters(TopicReader(connection, registry(settings),
+                                         catalog_for(settings).dlq(stage).name))
 
 
 @dlq_app.command("list")
@@ -847,9 +851,10 @@ def dlq_list(
     """Rejected events by reason and department."""
     from topics.dead_letters import summarize
 
-    letters = _dead_letters(stage)
-    table = Table("reason", "dept", "events", title=f"dlq.{stage}: {len(letters)} events")
-    for (reason, dept), count in sorted(summarize(letters).items(), key=lambda i: -i[1]):
+    counts = summarize(_dead_letters(stage))
+    table = Table("reason", "dept", "events",
+                  title=f"dlq.{stage}: {sum(counts.values())} events")
+    for (reason, dept), count in sorted(counts.items(), key=lambda i: -i[1]):
         table.add_row(reason, dept, str(count))
     out.print(table)
 
@@ -862,30 +867,31 @@ def dlq_replay(
     event_id: Annotated[list[str] | None, typer.Option(help="Only these event ids")] = None,
     dry_run: Annotated[bool, typer.Option(help="Show what would be replayed")] = False,
 ) -> None:
-    """Re-publish selected rejected events to their original topic (after a fix)."""
+    """Re-publish selected rejected events to their original topic (after a fix). The DLQ
+    is read up to its end when the command starts, and replayed a chunk at a time (each
+    acknowledged before the next is read)."""
     import time
 
     from confluent_kafka import Producer
 
     from ops.runtime.client_config import producer_config
     from ops.runtime.kafka_output import KafkaOutput
-    from topics.dead_letters import replay_headers, select
+    from topics.dead_letters import replay, select
 
     chosen = select(_dead_letters(stage), reason=reason, dept=dept,
                     event_ids=set(event_id or []))
-    if not chosen:
-        raise fail("no dead letters match the filters", 1)
     if dry_run:
-        out.print(f"would replay {len(chosen)} events")
+        count = sum(1 for _ in chosen)
+        if not count:
+            raise fail("no dead letters match the filters", 1)
+        out.print(f"would replay {count} events")
         return
     settings = operator_settings()
     output = KafkaOutput(Producer(producer_config(kafka_config(settings), "govbus-dlq-replay")))
-    now_ms = int(time.time() * 1000)
-    for letter in chosen:
-        output.produce(letter.origin_topic, letter.key, letter.value,
-                       replay_headers(letter, now_ms))
-    output.flush()
-    out.print(f"replayed {len(chosen)} events to their original topics")
+    replayed = replay(chosen, output, int(time.time() * 1000))
+    if not replayed:
+        raise fail("no dead letters match the filters", 1)
+    out.print(f"replayed {replayed} events to their original topics")
 
 
 from govbus.cli_sink import bench_latency, bench_sink, query, sink_app  # noqa: E402

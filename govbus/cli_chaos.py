@@ -15,6 +15,10 @@ def chaos(
     short: Annotated[bool, typer.Option(
         help="The short form CI runs: two kills among poison in one load, 100 events/s "
              "for 15 s")] = False,
+    membership: Annotated[str, typer.Option(
+        help="static: each process a static group member (KIP-345); dynamic: none; auto: "
+             "static under the classic group protocol, dynamic under KIP-848's (which "
+             "refuses a static member restarted before its old session expired)")] = "auto",
     list_faults: Annotated[bool, typer.Option("--list", help="List the faults")] = False,
 ) -> None:
     """Drive each fault during a steady simulated load, drain, reconcile: events in, in std,
@@ -35,24 +39,31 @@ def chaos(
     unknown = [n for n in names if n not in FAULTS]
     if unknown:
         raise fail(f"unknown fault {unknown[0]!r}; `govbus chaos --list` shows them", 2)
+    if membership not in ("static", "dynamic", "auto"):
+        raise fail(f"--membership {membership!r} is not one of static, dynamic, auto", 2)
     if short:
         rate, seconds = 100.0, 15.0
     table = Table("fault", "events in", "in std", "in DLQ", "lost", "duplicated",
                   "theme rows differing", "ClickHouse rows differing", "clear PII found",
-                  "recover s")
+                  "recover s", "resumed s")
     failed = 0
     with sigterm_as_interrupt():
         for row in run_matrix(names, rate, seconds,
-                              lambda text: err.print(text, highlight=False)):
+                              lambda text: err.print(text, highlight=False),
+                              static=None if membership == "auto" else membership == "static"):
             a = row.accounting
             failed += not row.passed
             table.add_row(row.fault, f"{a.events_in:,}", f"{a.in_std:,}", f"{a.in_dlq:,}",
                           str(a.lost), str(a.duplicated), str(row.theme_differing),
                           str(row.clickhouse_differing), str(row.clear_values),
-                          "-" if row.recover_s is None else f"{row.recover_s:.1f}")
+                          _seconds(row.recovery.recover_s), _seconds(row.recovery.resumed_s))
             if a.lost_examples or a.duplicated_examples:
                 err.print(f"{row.fault}: lost {list(a.lost_examples)}, duplicated "
                           f"{list(a.duplicated_examples)}", highlight=False)
     out.print(table)
     if failed:
         raise fail(f"{failed} of {len(names)} faults lost, doubled, differed or leaked", 1)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ops.runtime.client_config import DEFAULT_GROUP_PROTOCOL, GroupProtocol
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_REGISTRY = "{scheme}://127.0.0.1:18081/apis/ccompat/v7"
 # Node n of a local cluster listens on the first node's ports plus this step times n-1; each
@@ -139,7 +141,15 @@ class Settings(BaseSettings):
         default=None,
         description="This process's static identity in its consumer groups (KIP-345), e.g. "
         "raw-1 on the first raw worker of a host: restarted, it takes its partitions back at "
-        "once instead of after its old session expires. Unique per process; unset: dynamic.",
+        "once instead of after its old session expires (classic protocol; under KIP-848's a "
+        "restart before that is refused, fatally). Unique per process; unset: dynamic.",
+    )
+    group_protocol: GroupProtocol = Field(
+        default=DEFAULT_GROUP_PROTOCOL,
+        description="The consumer group protocol of the workers and the sink: consumer "
+        "(KIP-848, Kafka 4: the broker assigns partitions incrementally and owns the "
+        "sessions; a killed member's partitions move within seconds, measured), or classic. "
+        "See README, Sessions and static membership.",
     )
     exactly_once: bool = Field(
         default=False,

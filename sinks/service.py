@@ -21,7 +21,12 @@ from typing import Any
 from confluent_kafka import Producer
 
 from ops.kafka_client import kafka_config
-from ops.runtime.client_config import consumer_config, producer_config
+from ops.runtime.client_config import (
+    DEFAULT_GROUP_PROTOCOL,
+    GroupProtocol,
+    consumer_config,
+    producer_config,
+)
 from ops.runtime.kafka_output import KafkaOutput
 from ops.runtime.loop import ConsumerRuntime
 from ops.settings import Settings
@@ -53,10 +58,11 @@ FETCH_WAIT_MS = 50
 
 def sink_runtime(connection: Mapping[str, Any], group: str, step: SinkStep,
                  batch_size: int = POLL_MESSAGES, instance_id: str | None = None,
-                 overrides: Mapping[str, Any] | None = None) -> ConsumerRuntime:
+                 overrides: Mapping[str, Any] | None = None,
+                 protocol: GroupProtocol = DEFAULT_GROUP_PROTOCOL) -> ConsumerRuntime:
     """The consumer runtime of a sink step (the service's, and the benchmarks')."""
     return ConsumerRuntime(
-        consumer_config(connection, group, instance_id,
+        consumer_config(connection, group, instance_id, protocol,
                         **{"fetch.wait.max.ms": FETCH_WAIT_MS, **(overrides or {})}),
         step, batch_size=batch_size, batch_seconds=step.poll_seconds,
         # The sink acknowledges an insert at a time (a second or more apart): its offsets
@@ -119,7 +125,8 @@ class SinkService:
             dead_letters=DeadLetterEmitter(catalog, STEP, KafkaOutput(Producer(
                 producer_config(kafka_config(settings), group_id(settings))))))
         self.runtime = sink_runtime(kafka_config(settings), group_id(settings), self.step,
-                                    instance_id=settings.instance_id)
+                                    instance_id=settings.instance_id,
+                                    protocol=settings.group_protocol)
         self.serve_queries = serve_queries
         self.kanon = KAnonymityMonitor(
             self.backend, settings.clickhouse_database, self.writers[QUALITY_TABLE].spec,

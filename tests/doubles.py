@@ -46,6 +46,10 @@ class CapturingOutput:
 
     def __init__(self) -> None:
         self.records: list[Record] = []
+        self.flushes: list[int] = []  # how many records there were at each flush
+
+    def flush(self, _timeout_s: float = 0) -> None:
+        self.flushes.append(len(self.records))
 
     def produce(self, topic: str, key: bytes | None, value: bytes | None,
                 headers: Any = None, partition: int = -1) -> None:
@@ -80,9 +84,11 @@ class KafkaMessage:
     """A consumed message as confluent-kafka gives it (or an error event)."""
 
     def __init__(self, topic: str, partition: int, offset: int, key: bytes | None = b"k",
-                 value: bytes | None = b"v", error: KafkaError | None = None) -> None:
+                 value: bytes | None = b"v", error: KafkaError | None = None,
+                 headers: list[tuple[str, bytes]] | None = None) -> None:
         self._topic, self._partition, self._offset = topic, partition, offset
         self._key, self._value, self._error = key, value, error
+        self._headers = headers
 
     def error(self) -> KafkaError | None:
         return self._error
@@ -103,7 +109,7 @@ class KafkaMessage:
         return self._value
 
     def headers(self) -> list[tuple[str, bytes]] | None:
-        return None
+        return self._headers
 
 
 class HeldProducer:
@@ -159,6 +165,7 @@ class ScriptedConsumer:
         self.closed = False
         self.assigned: list[tuple[str, int]] = []
         self.seeks: list[tuple[str, int, int]] = []
+        self.incrementally = False  # assigned by additions (KIP-848's consumer protocol)
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.callbacks = callbacks
@@ -167,6 +174,10 @@ class ScriptedConsumer:
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self.assigned = [(tp.topic, tp.partition) for tp in partitions]
+
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        self.incrementally = True
+        self.assigned += [(tp.topic, tp.partition) for tp in partitions]
 
     def rebalance(self, callback: str, partitions: list[tuple[str, int]]) -> None:
         self.callbacks[callback](self, [TopicPartition(t, p) for t, p in partitions])

@@ -14,12 +14,21 @@ reason code and its explanation.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from itertools import islice
+from typing import Any, Generic, Protocol, TypeVar
 
 from ops.runtime.kafka_output import Output
 from ops.runtime.messages import InputMessage
 from topics.catalog import Catalog
+from topics.reader import TopicReader
+
+T = TypeVar("T")
+
+# Dead letters read, or replayed, at a time: a DLQ is read and replayed chunk by chunk, so
+# what a tool holds is bounded by this, not by the DLQ's size.
+CHUNK = 1000
 
 PREFIX = "__govbus.errors."
 TOPIC = PREFIX + "topic"
@@ -143,25 +152,61 @@ class DeadLetterView:
         return self.headers.get(EVENT_ID, "")
 
 
-def summarize(letters: list[DeadLetterView]) -> Counter[tuple[str, str]]:
+def read_dead_letters(reader: TopicReader, chunk: int = CHUNK) -> Iterator[DeadLetterView]:
+    """A DLQ's letters up to its end when asked, read ``chunk`` at a time and never decoded
+    (the original bytes may be anything)."""
+    for messages in reader.chunks_to_end(chunk):
+        for message in messages:
+            yield DeadLetterView(message.key(), message.value(), header_map(message.headers()))
+
+
+def summarize(letters: Iterable[DeadLetterView]) -> Counter[tuple[str, str]]:
     """Counts by (reason, department)."""
     return Counter((letter.reason, letter.dept) for letter in letters)
 
 
-def select(letters: list[DeadLetterView], *, reason: str | None = None,
-           dept: str | None = None, event_ids: set[str] | None = None) -> list[DeadLetterView]:
-    """The letters matching every given filter (None = any)."""
-    return [
+def select(letters: Iterable[DeadLetterView], *, reason: str | None = None,
+           dept: str | None = None, event_ids: set[str] | None = None
+           ) -> Iterator[DeadLetterView]:
+    """The letters matching every given filter (None = any), as they come."""
+    return (
         letter for letter in letters
         if (reason is None or letter.reason == reason)
         and (dept is None or letter.dept == dept)
         and (not event_ids or letter.event_id in event_ids)
-    ]
+    )
 
 
 def replay_headers(letter: DeadLetterView, now_ms: int) -> list[tuple[str, str | bytes | None]]:
     """Marks a re-published event, so a second rejection shows it was already replayed."""
     return [(REPLAYED, str(now_ms).encode()), (REASON, letter.reason.encode())]
+
+
+class FlushingOutput(Output, Protocol):
+    def flush(self, timeout_s: float = ...) -> Any:
+        """Wait for every output so far; raise unless all were acknowledged."""
+
+
+def replay(letters: Iterable[DeadLetterView], output: FlushingOutput, now_ms: int,
+           chunk: int = CHUNK) -> int:
+    """Re-publishes each letter to the topic it came from, marked as replayed, ``chunk`` at
+    a time: a chunk is acknowledged before the next is taken from ``letters``, so a DLQ of
+    any size is replayed with one chunk in hand. Returns how many."""
+    replayed = 0
+    for letters_chunk in chunked(letters, chunk):
+        for letter in letters_chunk:
+            output.produce(letter.origin_topic, letter.key, letter.value,
+                           replay_headers(letter, now_ms))
+        output.flush()
+        replayed += len(letters_chunk)
+    return replayed
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` items, each taken only when asked for."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 Out = TypeVar("Out", bound=Output)

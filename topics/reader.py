@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
@@ -106,6 +106,21 @@ class TopicReader:
         finally:
             self.consumer.close()
 
+    def chunks_to_end(self, size: int, timeout_s: float = 30.0) -> Iterator[list[Any]]:
+        """Every message up to each partition's end as of now, undecoded (confluent-kafka's
+        messages), at most ``size`` at a time: a caller done with a chunk before asking for
+        the next holds one chunk, whatever the topic's size. ``timeout_s``: the longest wait
+        for the next chunk."""
+        ends: dict[int, int] = {}
+        for tp in self.consumer.assignment():
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=10)
+            if high > low:
+                ends[tp.partition] = high
+        try:
+            yield from chunks_to_ends(self.consumer, ends, size, timeout_s, self.topic)
+        finally:
+            self.consumer.close()
+
     def _decode(self, message: Any) -> ReadMessage:
         raw_key, raw_value = message.key(), message.value()
         key = value = None
@@ -128,3 +143,38 @@ class TopicReader:
             raw_key=raw_key,
             error=error,
         )
+
+
+class ChunkConsumer(Protocol):
+    def consume(self, num_messages: int, timeout: float) -> list[Any]: ...
+
+
+def chunks_to_ends(consumer: ChunkConsumer, ends: Mapping[int, int], size: int,
+                   timeout_s: float, topic: str = "") -> Iterator[list[Any]]:
+    """The messages of an assigned topic up to ``ends`` (partition -> end offset, partitions
+    with nothing to read left out), in chunks of at most ``size``. Messages written after
+    the ends were taken are not read: a reader keeps up with a topic that grows meanwhile."""
+    left = dict(ends)
+    waited_since = time.monotonic()
+    while left:
+        if time.monotonic() - waited_since > timeout_s:
+            raise TimeoutError(f"{topic}: not read to its end (no message in {timeout_s:.0f} s)")
+        chunk = []
+        for message in consumer.consume(num_messages=size, timeout=0.5):
+            partition, offset = message.partition() or 0, message.offset() or 0
+            error = message.error()
+            if error is not None:
+                # The end of the partition: in a topic written in transactions its last
+                # offset is a commit marker, never delivered.
+                if error.code() == KafkaError._PARTITION_EOF:
+                    left.pop(partition, None)
+                continue
+            end = left.get(partition)
+            if end is None or offset >= end:
+                continue  # written after the ends were taken
+            if offset + 1 >= end:
+                left.pop(partition)
+            chunk.append(message)
+        if chunk:
+            waited_since = time.monotonic()
+            yield chunk

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,13 @@ def envelope_of(row: Schema) -> Schema:
             field["type"] = ["null", copy.deepcopy(row) if first else row["name"]]
             first = False
     return envelope  # type: ignore[no-any-return]
+
+
+def full_name(schema: Mapping[str, Any]) -> str:
+    """A named schema's full name: its namespace and name (a dotted name is full already)."""
+    name = str(schema.get("name", ""))
+    namespace = schema.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
 def parsed(schema: Schema) -> Any:

@@ -10,13 +10,14 @@ import io
 import json
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
+from fastavro.schema import to_parsing_canonical_form
 
 from topics.patience import patiently
-from topics.schemas import Schema, parsed
+from topics.schemas import Schema, full_name, parsed
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -84,32 +85,51 @@ def schema_id_of(message: bytes) -> int:
 
 
 class AvroDecoder:
-    """Decodes messages written with any registered schema, optionally into a reader schema.
+    """Decodes messages written with any registered schema, each into its reader schema.
 
     ``fetch_schema`` maps a schema id to its text (the registry); each id is fetched once. It
     raises KeyError (SchemaNotFoundError) when the registry has no such id: that message is
     dead-lettered. Any other failure (timeout, refused connection, 5xx) is the registry's:
     the fetch is tried again with a growing pause (topics/patience.py), never dead-lettered.
+
+    ``readers``: the schemas a consumer expects. A message whose writer schema has a
+    reader's full name is resolved into that reader, as Avro's schema resolution says (a
+    field the writer lacks takes the reader's default, a field the reader lacks is skipped),
+    so producers on several compatible versions of a schema decode alike; any other
+    message decodes as written. A writer whose layout is the reader's is read as written.
     """
 
-    def __init__(self, fetch_schema: Callable[[int], str], reader_schema: Schema | None = None,
+    def __init__(self, fetch_schema: Callable[[int], str], readers: Iterable[Schema] = (),
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic):
         self._fetch = fetch_schema
         self._sleep = sleep
         self._clock = clock
-        self._reader = parsed(reader_schema) if reader_schema is not None else None
-        self._writers: dict[int, Any] = {}
+        self._readers = {full_name(reader): reader for reader in readers}
+        self._writers: dict[int, tuple[Any, Any]] = {}  # id -> (parsed writer, reader or None)
         self._declared: dict[int, Any] = {}
 
+    def resolving_into(self, readers: Iterable[Schema]) -> AvroDecoder:
+        """A decoder like this one (same registry, same patience) with ``readers``."""
+        return AvroDecoder(self._fetch, readers, self._sleep, self._clock)
+
     def writer_schema(self, schema_id: int) -> Any:
-        writer = self._writers.get(schema_id)
-        if writer is None:
+        return self._resolution(schema_id)[0]
+
+    def _resolution(self, schema_id: int) -> tuple[Any, Any]:
+        resolution = self._writers.get(schema_id)
+        if resolution is None:
             declared = json.loads(self._fetch_patiently(schema_id))
-            writer = parsed(declared)
+            resolution = (parsed(declared), self._reader_of(declared))
             self._declared[schema_id] = declared
-            self._writers[schema_id] = writer
-        return writer
+            self._writers[schema_id] = resolution
+        return resolution
+
+    def _reader_of(self, writer: Any) -> Any:
+        reader = self._readers.get(full_name(writer)) if isinstance(writer, dict) else None
+        if reader is None or _same_layout(reader, writer):
+            return None
+        return parsed(reader)
 
     def writer_declaration(self, schema_id: int) -> Mapping[str, Any]:
         """The writer schema of an id as registered (JSON, its custom properties kept), from the
@@ -129,9 +149,17 @@ class AvroDecoder:
             ) from exc
 
     def decode(self, message: bytes) -> dict[str, Any]:
-        writer = self.writer_schema(schema_id_of(message))
+        writer, reader = self._resolution(schema_id_of(message))
         try:
-            record = schemaless_reader(io.BytesIO(message[HEADER_SIZE:]), writer, self._reader)
+            record = schemaless_reader(io.BytesIO(message[HEADER_SIZE:]), writer, reader)
         except Exception as exc:
             raise UndecodableMessageError("serde.corrupt", f"{type(exc).__name__}: {exc}") from exc
         return record  # type: ignore[return-value]
+
+
+def _same_layout(reader: Schema, writer: Schema) -> bool:
+    """The same fields of the same types in the same order: resolution would change
+    nothing (Avro's Parsing Canonical Form leaves out docs, defaults and custom
+    properties)."""
+    return bool(to_parsing_canonical_form(parsed(reader))
+                == to_parsing_canonical_form(parsed(writer)))

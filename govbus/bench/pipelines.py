@@ -277,7 +277,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def _partitions(consumer: Consumer, topics: list[str]) -> list[TopicPartition]:
     return [TopicPartition(t, p) for t in topics
-            for p in consumer.list_topics(t, timeout=10).topics[t].partitions]
+            for p in sorted(consumer.list_topics(t, timeout=10).topics[t].partitions)]
 
 
 class Progress:

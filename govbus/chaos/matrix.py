@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from govbus.chaos.faults import FAULTS, Fault
-from govbus.chaos.pipeline import Say, SteadyLoad, running_pipeline
+from govbus.chaos.pipeline import Recovery, Say, SteadyLoad, running_pipeline
 from govbus.chaos.poison import poisoner
 from govbus.chaos.reconcile import (
     Accounting,
@@ -27,6 +27,7 @@ from govbus.chaos.reconcile import (
     as_input,
     clear_values_found,
     differing,
+    writer_schema_ids,
 )
 from govbus.keys import pseudonymizer
 from govbus.wiring import admin_settings, registry
@@ -59,7 +60,7 @@ class FaultRow:
     theme_differing: int
     clickhouse_differing: int
     clear_values: int
-    recover_s: float | None
+    recovery: Recovery
 
     @property
     def passed(self) -> bool:
@@ -68,19 +69,22 @@ class FaultRow:
                     or self.clear_values)
 
 
-def run_matrix(names: Iterable[str], rate: float, seconds: float, say: Say
-               ) -> Iterator[FaultRow]:
+def run_matrix(names: Iterable[str], rate: float, seconds: float, say: Say,
+               static: bool | None = None) -> Iterator[FaultRow]:
     for name in names:
-        yield run_fault(FAULTS[name], rate, seconds, say)
+        yield run_fault(FAULTS[name], rate, seconds, say, static)
 
 
-def run_fault(fault: Fault, rate: float, seconds: float, say: Say) -> FaultRow:
-    with running_pipeline(say, raw_workers=fault.raw_workers,
-                          env=fault.env) as pipeline:
+def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
+              static: bool | None = None) -> FaultRow:
+    """``static``: the pipeline's processes are static group members (KIP-345); None:
+    as suits the group protocol (``running_pipeline``)."""
+    with running_pipeline(say, raw_workers=fault.raw_workers, env=fault.env,
+                          static=static) as pipeline:
         settings = pipeline.settings
         producers = _poison_producers(settings) if fault.poison else {}
         extra = poisoner(settings, producers) if fault.poison else None
-        load = SteadyLoad(settings, rate, seconds, extra=extra)
+        load = SteadyLoad(settings, rate, seconds, extra=extra, publish=fault.publish)
         say(f"{fault.name}: warming up with {len(load.snapshot)} snapshot events")
         load.warm_up()
         pipeline.drained(DRAIN_TIMEOUT_S)
@@ -88,7 +92,7 @@ def run_fault(fault: Fault, rate: float, seconds: float, say: Say) -> FaultRow:
             f"{seconds / 3:.0f} s")
         load.start()
         time.sleep(seconds / 3)
-        recover_s = fault.inject(pipeline)
+        recovery = fault.inject(pipeline)
         load.join()
         for producer in producers.values():
             producer.flush(60)
@@ -97,7 +101,7 @@ def run_fault(fault: Fault, rate: float, seconds: float, say: Say) -> FaultRow:
         pipeline.drained(DRAIN_TIMEOUT_S)
         pipeline.processes.check()
         say(f"{fault.name}: drained; reconciling")
-        return reconcile(fault.name, settings, recover_s)
+        return reconcile(fault.name, settings, recovery, say)
 
 
 def _poison_producers(settings: Settings) -> dict[str, Producer]:
@@ -112,11 +116,14 @@ def _poison_producers(settings: Settings) -> dict[str, Producer]:
     return producers
 
 
-def reconcile(name: str, settings: Settings, recover_s: float | None) -> FaultRow:
+def reconcile(name: str, settings: Settings, recovery: Recovery,
+              say: Say = lambda _: None) -> FaultRow:
     admin = admin_settings(settings)
     read = _reader(admin)
     catalog = catalog_for(settings)
     raw = [m for t in catalog.by_layer(Layer.RAW) for m in read(t.name)]
+    say(f"{name}: writer schema ids of the raw topics: " + "; ".join(
+        f"{topic} {ids}" for topic, ids in writer_schema_ids(raw).items()))
     std = [m for t in catalog.by_layer(Layer.STD) for m in read(t.name)]
     letters = read(catalog.dlq("standardize").name)
     accounting = account(raw, std, letters)
@@ -129,7 +136,7 @@ def reconcile(name: str, settings: Settings, recover_s: float | None) -> FaultRo
     leaked = clear_values_found(clear, [m.value for m in std if m.value is not None]
                                 + [r for c in found.values() for r in c.values()])
     return FaultRow(name, accounting, theme_differing, clickhouse_differing, len(leaked),
-                    recover_s)
+                    recovery)
 
 
 def _reader(settings: Settings) -> Callable[[str], list[ReadMessage]]:

@@ -7,13 +7,16 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from connectors.simulate import flush_all, publish_event
+from connectors.publisher import ChangeEventPublisher
+from connectors.simulate import ChangeTarget, flush_all, publish_event
 from connectors.simulator import DepartmentSimulator
 from govbus.bench.latency import publish_at_rate
 from govbus.bench.pipelines import Processes, Progress, isolated_run, sink_watch
@@ -29,6 +32,7 @@ from topics.catalog import Layer, catalog_for
 from topics.schemas import source_names
 
 Say = Callable[[str], None]
+Publish = Callable[[Settings, dict[str, ChangeEventPublisher]], Mapping[str, ChangeTarget]]
 GOVBUS = [sys.executable, "-m", "govbus.cli"]
 ROLES = {
     "raw": [*GOVBUS, "worker", "--role", "raw", "--loglevel", "warn"],
@@ -39,29 +43,59 @@ STARTUP_TIMEOUT_S = 120.0
 QUIET_S = 3.0
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """How long the layers a fault hit took: ``recover_s`` until they had committed what
+    their inputs held when the fault ended; ``resumed_s`` from a kill until every partition
+    of the killed process's layer was committed again (its partitions consumed again by a
+    member, the restarted one or another)."""
+
+    recover_s: float | None = None
+    resumed_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Kill:
+    """When a process was killed, and its layer's committed offsets then."""
+
+    at: float
+    committed: list[int]
+
+
 class Pipeline:
     """The processes of one run, by name (``raw``, ``raw-2``, ``theme``, ``sink``)."""
 
     def __init__(self, settings: Settings, processes: Processes, say: Say,
-                 stack: Settings | None = None) -> None:
+                 static: bool = True, stack_dir: Path | None = None) -> None:
+        """``stack_dir``: the local stack's state folder (the run's processes have one of
+        their own), where a fault finds the services to kill."""
         self.settings = settings
-        # The local stack's own settings: its services' pid files live in the operator's
-        # state folder, not in this run's temporary one.
-        self.stack = stack or settings
         self.processes = processes
         self.say = say
+        self.static = static
+        self.stack = (settings if stack_dir is None
+                      else settings.model_copy(update={"state_dir": stack_dir}))
 
     def start(self, name: str) -> None:
-        """A layer's process; a static group member, so a restart takes its partitions back
-        at once."""
-        self.processes.env["GOVBUS_INSTANCE_ID"] = name
-        self.processes.start(name, ROLES[name.split("-")[0]])
+        """A layer's process; a static group member (unless the run says otherwise), so a
+        restart takes its partitions back at once."""
+        if self.static:
+            self.processes.env["GOVBUS_INSTANCE_ID"] = name
+        else:
+            self.processes.env.pop("GOVBUS_INSTANCE_ID", None)
+        self.processes.start(name, ROLES[_layer(name)])
 
-    def kill(self, name: str) -> None:
+    def kill(self, name: str) -> Kill:
         """SIGKILL, mid-batch: nothing flushed, nothing committed, the group not left."""
+        progress = self.progress([_layer(name)])
+        try:
+            committed = [d for watch in progress.partition_positions() for _, d in watch]
+        finally:
+            progress.close()
         process, _ = self.processes.running[name]
         process.send_signal(signal.SIGKILL)
         process.wait()
+        return Kill(time.monotonic(), committed)
 
     def stop(self, name: str) -> None:
         process, _ = self.processes.running.pop(name)
@@ -98,22 +132,32 @@ class Pipeline:
                          for name, (_, log) in self.processes.running.items())
         raise TimeoutError(f"{what}: not within {timeout_s:.0f} s{unanswered}\n{logs}")
 
-    def caught_up(self, layers: list[str], timeout_s: float) -> float:
+    def caught_up(self, layers: list[str], timeout_s: float, kill: Kill | None = None
+                  ) -> Recovery:
         """Seconds until the layers' groups have committed what their inputs held when
         asked (the time a layer takes to recover); a transaction's last commit marker in a
-        partition, never read, is not waited for."""
+        partition, never read, is not waited for. After a ``kill`` (of the first layer's
+        process), also the seconds from it until each of its layer's partitions was
+        committed past where it stood at the kill, or had nothing left to read."""
         progress = self.progress(layers)
+        resumed: list[float] = []
         try:
             targets: list[int] = []
 
             def done() -> bool:
-                positions = progress.partition_positions()
-                if not targets:
-                    targets.extend(end for watch in positions for end, _ in watch)
-                now = [d for watch in positions for _, d in watch]
-                return all(d >= end - 1 for d, end in zip(now, targets, strict=True))
+                watches = progress.partition_positions()
+                if not targets:  # asked once the broker answers (it may be restarting)
+                    targets.extend(end for watch in watches for end, _ in watch)
+                if kill is not None and not resumed and all(
+                        d > before or d >= end - 1
+                        for (end, d), before in zip(watches[0], kill.committed, strict=True)):
+                    resumed.append(time.monotonic() - kill.at)
+                now = [d for watch in watches for _, d in watch]
+                return (kill is None or bool(resumed)) and all(
+                    d >= end - 1 for d, end in zip(now, targets, strict=True))
 
-            return self.wait(done, timeout_s, f"{', '.join(layers)} catching up")
+            return Recovery(self.wait(done, timeout_s, f"{', '.join(layers)} catching up"),
+                            resumed[0] if resumed else None)
         finally:
             progress.close()
 
@@ -138,15 +182,24 @@ class Pipeline:
             progress.close()
 
 
+def _layer(name: str) -> str:
+    """The layer a process of the run belongs to (``raw-2``: raw)."""
+    return name.split("-")[0]
+
+
 @contextmanager
-def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None = None
-                     ) -> Iterator[Pipeline]:
+def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None = None,
+                     static: bool | None = None) -> Iterator[Pipeline]:
     """A fresh namespace with its raw worker(s), theme worker and sink running (``env``: more
-    of their environment)."""
-    stack = get_settings()
+    of their environment; ``static``: each process a static group member; by default
+    under the classic protocol only: KIP-848 refuses a static member restarted before its
+    killed predecessor's session expired, a fatal error)."""
+    stack_dir = get_settings().state_dir
+    if static is None:
+        static = get_settings().group_protocol == "classic"
     with isolated_run("chaos-", say) as (settings, processes):
         processes.env.update(env or {})
-        pipeline = Pipeline(settings, processes, say, stack)
+        pipeline = Pipeline(settings, processes, say, static, stack_dir)
         pipeline.start("sink")
         pipeline.start("theme")
         pipeline.start("raw")
@@ -162,7 +215,10 @@ class SteadyLoad(threading.Thread):
     called with each change's index and may publish something of its own beside it."""
 
     def __init__(self, settings: Settings, rate: float, seconds: float, seed: int = 17,
-                 extra: Callable[[int], None] | None = None) -> None:
+                 extra: Callable[[int], None] | None = None,
+                 publish: Publish | None = None) -> None:
+        """``publish``: the publishers the load goes through, made of the sources' own
+        (default: those)."""
         super().__init__(daemon=True, name="chaos-load")
         self.settings = settings
         self.rate = rate
@@ -171,7 +227,9 @@ class SteadyLoad(threading.Thread):
         simulator = DepartmentSimulator(seed=seed, defect_rate=0.05)
         self.snapshot = list(simulator.initial_snapshot())
         self.changes = list(islice(simulator.changes(), int(rate * seconds)))
-        self.targets = publishers(settings, list(source_names()))
+        own = publishers(settings, list(source_names()))
+        self.targets: Mapping[str, ChangeTarget] = (own if publish is None
+                                                    else publish(settings, own))
         self.published = 0
         self.error: BaseException | None = None
 

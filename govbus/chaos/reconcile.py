@@ -20,6 +20,7 @@ from ops.runtime.messages import InputMessage
 from streams.runtime.row_store import CLOSING_KEY
 from topics.dead_letters import EVENT_ID, OFFSET, PARTITION, TOPIC
 from topics.reader import ReadMessage
+from topics.serde import UndecodableMessageError, schema_id_of
 
 # Columns an undisturbed run cannot reproduce: when the row was made, and its revision
 # number (the theme layer writes an entity once per batch, so it counts batches, which a
@@ -69,6 +70,21 @@ def account(raw: Iterable[ReadMessage], std: Iterable[ReadMessage],
     return Accounting(len(events), sum(std_ids.values()), sum(dlq_ids.values()), len(lost),
                       sum(ended[i] - 1 for i in duplicated), tuple(lost[:5]),
                       tuple(duplicated[:5]))
+
+
+def writer_schema_ids(messages: Iterable[ReadMessage]) -> dict[str, list[int]]:
+    """The schema ids the messages were written with, by topic (what is not Confluent
+    framing, and tombstones, left out)."""
+    found: dict[str, set[int]] = {}
+    for message in messages:
+        if message.raw_value is None:
+            continue
+        try:
+            schema_id = schema_id_of(message.raw_value)
+        except UndecodableMessageError:
+            continue
+        found.setdefault(message.topic, set()).add(schema_id)
+    return {topic: sorted(ids) for topic, ids in sorted(found.items())}
 
 
 def as_input(message: ReadMessage) -> InputMessage:

@@ -8,20 +8,38 @@ waits) through ``overrides``, never the guarantees.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-# A member's session outlives a broker restart (measured: a single broker back in ~17 s;
-# with 10 s sessions the members lost their partitions meanwhile and wrote their last
-# batches twice). A restarted member does not wait for its old session to expire when it has
-# a static identity (``instance_id``): it takes its partitions back at once.
+GroupProtocol = Literal["classic", "consumer"]
+# Measured with the fault matrix (README, Sessions and static membership): a killed member's
+# partitions moved in 6-7 s under KIP-848 with the broker's short sessions, 45-48 s under
+# classic, and a broker restart cost neither any duplicate.
+DEFAULT_GROUP_PROTOCOL: GroupProtocol = "consumer"
+
+# Classic protocol: a member's session outlives a broker restart (measured: a single
+# broker back in ~17 s; with 10 s sessions the members lost their partitions meanwhile and
+# wrote their last batches twice). A restarted member does not wait for its old session to
+# expire when it has a static identity (``instance_id``): it takes its partitions back at
+# once.
 SESSION_TIMEOUT_MS = 45_000
 HEARTBEAT_INTERVAL_MS = 3_000
+# Under KIP-848's consumer protocol the broker owns sessions and heartbeats (its
+# ``group.consumer.*`` settings; the local stack's broker takes these). A dead member's
+# partitions move once its session expires: the broker's default 45 s missed the target of
+# a killed worker's partitions processed again within 10 s. The coordinator's own restart
+# does not expire sessions (it starts their clocks again when it loads the group).
+CONSUMER_PROTOCOL_SESSION_TIMEOUT_MS = 6_000
+CONSUMER_PROTOCOL_HEARTBEAT_INTERVAL_MS = 1_000
 
 
 def consumer_config(connection: Mapping[str, Any], group_id: str,
-                    instance_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+                    instance_id: str | None = None,
+                    protocol: GroupProtocol = DEFAULT_GROUP_PROTOCOL,
+                    **overrides: Any) -> dict[str, Any]:
     """A consumer of a govbus group: offsets committed by hand, after the results are safe.
-    ``instance_id``: a static member (KIP-345), one per process that is restarted in place."""
+    ``instance_id``: a static member (KIP-345), one per process that is restarted in place
+    (under the classic protocol; KIP-848 refuses a static member restarted before its
+    killed predecessor's session expired). ``protocol``: the group protocol (see ``membership``)."""
     static = {"group.instance.id": f"{group_id}-{instance_id}"} if instance_id else {}
     return {
         **static,
@@ -29,13 +47,9 @@ def consumer_config(connection: Mapping[str, Any], group_id: str,
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
-        # Range gives a member the same partition numbers of every subscribed topic (with
-        # equal partition counts): the co-partitioning the theme layer's state relies on.
-        "partition.assignment.strategy": "range",
+        **membership(protocol),
         # Outputs of an aborted transaction (a worker killed mid-batch) are never read.
         "isolation.level": "read_committed",
-        "session.timeout.ms": SESSION_TIMEOUT_MS,
-        "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
         # A fetch returns once it has this much or has waited this long: with the defaults
         # (1 byte, at once) the broker answered a fetch per produced batch.
         "fetch.min.bytes": 256 * 1024,
@@ -43,6 +57,26 @@ def consumer_config(connection: Mapping[str, Any], group_id: str,
         "fetch.max.bytes": 16 * 1024 * 1024,
         "queued.max.messages.kbytes": 65536,
         **overrides,
+    }
+
+
+def membership(protocol: GroupProtocol) -> dict[str, Any]:
+    """How a consumer takes part in its group. Either way the assignment is range: it gives
+    a member the same partition numbers of every subscribed topic (with equal partition
+    counts), the co-partitioning the theme layer's state relies on.
+
+    ``classic``: the client-side protocol, the group rebalanced as a whole, its sessions and
+    heartbeats the client's. ``consumer``: KIP-848's (Kafka 4), the broker's coordinator
+    assigns incrementally and owns the session and heartbeat settings
+    (``group.consumer.session.timeout.ms``); librdkafka refuses the classic-only
+    properties with it."""
+    if protocol == "consumer":
+        return {"group.protocol": "consumer", "group.remote.assignor": "range"}
+    return {
+        "group.protocol": "classic",
+        "partition.assignment.strategy": "range",
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
     }
 
 

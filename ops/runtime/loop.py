@@ -133,6 +133,8 @@ class Consumer(Protocol):
 
     def assign(self, partitions: list[TopicPartition]) -> None: ...
 
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None: ...
+
     def committed(self, partitions: list[TopicPartition], *, timeout: float
                   ) -> list[TopicPartition]: ...
 
@@ -165,6 +167,10 @@ class ConsumerRuntime:
         self.consumer: Consumer = consumer_factory(self._config)
         self.step = step
         self.group_id = str(config["group.id"])
+        # KIP-848's consumer protocol gives and takes partitions a few at a time: the assign
+        # callback adds to the assignment (librdkafka refuses a plain assign there); the
+        # classic protocol's eager range rebalance gives the whole assignment each time.
+        self._incremental = config.get("group.protocol") == "consumer"
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
         self.commit_interval_s = commit_interval_s
@@ -430,7 +436,10 @@ class ConsumerRuntime:
             if in_rebalance:
                 # Assigned here rather than after the callback, so that the partitions whose
                 # state is still being restored are paused before their first fetch.
-                self.consumer.assign(partitions)
+                if self._incremental:
+                    self.consumer.incremental_assign(partitions)
+                else:
+                    self.consumer.assign(partitions)
                 self._paused -= self._restoring  # a new assignment starts unpaused
             self._pause_only(self._backlogged | self._restoring)
             log.info("%s: restoring the state of %d partitions", self.step.name,

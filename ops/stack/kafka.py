@@ -16,6 +16,10 @@ from pathlib import Path
 
 from ops.access import ADMIN_PRINCIPAL, AccessFolder
 from ops.kafka_client import SASL_MECHANISM, as_principal, kafka_config
+from ops.runtime.client_config import (
+    CONSUMER_PROTOCOL_HEARTBEAT_INTERVAL_MS,
+    CONSUMER_PROTOCOL_SESSION_TIMEOUT_MS,
+)
 from ops.settings import Settings
 from ops.stack import broker_metrics
 from ops.stack.process import ServiceProcess, StackError
@@ -208,6 +212,15 @@ class KafkaBroker:
                     f"share.coordinator.state.topic.replication.factor={replicas}",
                     f"share.coordinator.state.topic.min.isr={min_isr}",
                     "group.initial.rebalance.delay.ms=0",
+                    # KIP-848 groups (GOVBUS_GROUP_PROTOCOL=consumer): their sessions are the
+                    # broker's (the minimums bound what a group may be given).
+                    f"group.consumer.session.timeout.ms={CONSUMER_PROTOCOL_SESSION_TIMEOUT_MS}",
+                    "group.consumer.min.session.timeout.ms="
+                    f"{CONSUMER_PROTOCOL_SESSION_TIMEOUT_MS}",
+                    "group.consumer.heartbeat.interval.ms="
+                    f"{CONSUMER_PROTOCOL_HEARTBEAT_INTERVAL_MS}",
+                    "group.consumer.min.heartbeat.interval.ms="
+                    f"{CONSUMER_PROTOCOL_HEARTBEAT_INTERVAL_MS}",
                     "auto.create.topics.enable=false",
                     "num.partitions=1",
                     "num.network.threads=2",

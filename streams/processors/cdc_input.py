@@ -15,7 +15,7 @@ encoded with the govbus key schema, so a std event is keyed as if the SDK had pu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from streams.stages.debezium import DebeziumMapper, Ignored, MappingError, is_de
 from streams.stages.outcomes import Rejected
 from topics.catalog import Catalog
 from topics.cdc import DEPARTMENT_TABLES, KEY_RECORD, DepartmentTable
-from topics.schemas import key_schema, row_spec
+from topics.schemas import full_name, key_schema, row_spec
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError, schema_id_of
 
 log = logging.getLogger("govbus.streams.cdc")
@@ -114,7 +114,7 @@ class DebeziumInput:
             schema_id = schema_id_of(key)
             known = self._debezium_keys.get(schema_id)
             if known is None:
-                known = _full_name(self.decoder.writer_declaration(schema_id)) == (
+                known = full_name(self.decoder.writer_declaration(schema_id)) == (
                     f"{table.record_namespace}.{KEY_RECORD}")
                 self._debezium_keys[schema_id] = known
         except UndecodableMessageError:
@@ -129,9 +129,3 @@ def _report_undeclared(source: str, columns: tuple[str, ...]) -> None:
     if columns:
         log.warning("%s: the captured table has columns its declaration does not carry, left "
                     "out until declared: %s", source, ", ".join(columns))
-
-
-def _full_name(schema: Mapping[str, Any]) -> str:
-    name = str(schema.get("name", ""))
-    namespace = schema.get("namespace")
-    return name if "." in name or not namespace else f"{namespace}.{name}"

@@ -48,7 +48,7 @@ from topics.dead_letters import (
     Failure,
 )
 from topics.patience import RegistryUnavailableError
-from topics.schemas import load_avsc, row_spec, source_names
+from topics.schemas import change_event_schema, load_avsc, row_spec, source_names
 from topics.serde import (
     AvroDecoder,
     AvroEncoder,
@@ -95,8 +95,12 @@ class RawLayerProcessor:
         """``rows``: the row tables of the partitions this member owns; without them, the
         rows are kept in memory only (unit tests, the benchmark's bare loop)."""
         self.catalog = catalog
-        self.decoder = decoder
-        self.debezium = DebeziumInput(catalog, decoder, schema_ids)
+        # Every version of a source's change event decodes into the declared one: a column
+        # a department's newer version added is left out until declared (it may hold
+        # personal data nobody classified), one an older version lacks takes its default.
+        self.decoder = decoder.resolving_into(
+            change_event_schema(source) for source in source_names())
+        self.debezium = DebeziumInput(catalog, self.decoder, schema_ids)
         self.output = output
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.routes: dict[str, _Route] = {}

@@ -17,7 +17,7 @@ def test_the_short_fault_matrix_loses_doubles_and_leaks_nothing(stack: Settings)
     print(f"\n{row.fault}: in {a.events_in}, std {a.in_std}, DLQ {a.in_dlq}, lost {a.lost}, "
           f"duplicated {a.duplicated}, theme rows differing {row.theme_differing}, ClickHouse "
           f"rows differing {row.clickhouse_differing}, clear values {row.clear_values}, "
-          f"recovered in {row.recover_s} s")
+          f"recovered in {row.recovery.recover_s} s")
     assert a.events_in > 1000 and a.in_dlq > 0  # the load and its poison went in
     assert (a.lost, a.lost_examples) == (0, ())
     assert row.theme_differing == 0 and row.clickhouse_differing == 0

@@ -65,6 +65,13 @@ def test_each_node_is_a_voter_with_its_own_listeners_data_and_replicated_interna
                 "transaction.state.log.replication.factor"):
         assert config[key] == "3"
     assert config["min.insync.replicas"] == config["transaction.state.log.min.isr"] == "2"
+    # KIP-848 groups' sessions are the broker's: short enough for a dead member's
+    # partitions to move within seconds, and allowed by the minimums.
+    assert (int(config["group.consumer.min.session.timeout.ms"])
+            <= int(config["group.consumer.session.timeout.ms"]) <= 10_000)
+    assert (int(config["group.consumer.min.heartbeat.interval.ms"])
+            <= int(config["group.consumer.heartbeat.interval.ms"])
+            < int(config["group.consumer.session.timeout.ms"]) // 3)
 
 
 def test_the_active_controller_is_the_leader_of_the_highest_epoch_a_running_node_saw(

@@ -60,13 +60,14 @@ class Stage:
 def make_runtime(script: list[Script], after_batch: Callable[[int], None] | None = None,
                  commit_interval_s: float = 0.0, changelog: bool = False,
                  restoring: dict[Partition, int] | None = None,
+                 config: dict[str, Any] | None = None,
                  ) -> tuple[ConsumerRuntime, ScriptedConsumer, HeldProducer, Stage]:
     producer = HeldProducer()
     output = KafkaOutput(producer)  # type: ignore[arg-type]
     stage = Stage(output, after_batch, changelog)
     stage.restoring = dict(restoring or {})
     factory, made = scripted(script, assign=[(TOPIC, 0), (TOPIC, 1)])
-    runtime = ConsumerRuntime({"group.id": "g"}, ProducingStep(stage, output),
+    runtime = ConsumerRuntime({"group.id": "g", **(config or {})}, ProducingStep(stage, output),
                               batch_size=10, batch_seconds=0.01,
                               commit_interval_s=commit_interval_s, consumer_factory=factory)
     made[0].when_done = runtime.stop
@@ -248,6 +249,14 @@ def test_transient_consume_errors_are_skipped() -> None:
     assert stage.batches == 1
 
 
+def test_a_consumer_s_fatal_error_event_stops_the_runtime() -> None:
+    dead = KafkaError(KafkaError._FATAL, "Fatal error: Broker: The instance ID is still used "
+                      "by another member in the consumer group")
+    runtime, _, _, _ = make_runtime([[KafkaMessage(TOPIC, 0, -1, error=dead)]])
+    with pytest.raises(KafkaException, match="instance ID"):
+        runtime.run()
+
+
 def test_the_broker_s_answer_to_an_asynchronous_commit_is_kept_or_retried() -> None:
     runtime, _, _, _ = make_runtime([])
     runtime.start()
@@ -280,6 +289,18 @@ def test_partitions_restoring_their_state_are_paused_until_restored_in_the_loop(
     # Two rounds of changelog to read: paused for the first, resumed as the second ends.
     assert seen == [({(TOPIC, 1)}, "restoring"), (set(), "processing")]
     assert consumer.resumed == [(TOPIC, 1)]
+
+
+def test_under_the_consumer_protocol_restoring_partitions_are_added_to_the_assignment(
+) -> None:
+    """KIP-848 assigns incrementally: a plain assign in the callback would drop the
+    partitions held already (librdkafka refuses it)."""
+    runtime, consumer, _, _ = make_runtime([[message(0, 0)]], restoring={(TOPIC, 1): 1},
+                                           config={"group.protocol": "consumer"})
+    consumer.assigned = [(TOPIC, 3)]
+    runtime.run()
+    assert consumer.assigned == [(TOPIC, 3), (TOPIC, 0), (TOPIC, 1)]
+    assert consumer.incrementally
 
 
 def test_an_aborted_transaction_rewinds_to_the_committed_offsets() -> None:

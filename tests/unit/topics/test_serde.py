@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import struct
+from typing import Any
 
 import pytest
 
 from tests.unit.streams.samples import RAW_ROWS
 from topics.patience import RegistryUnavailableError
-from topics.schemas import change_event_schema, schema_text
+from topics.schemas import change_event_schema, envelope_of, row_schema, schema_text
 from topics.serde import AvroDecoder, AvroEncoder, UndecodableMessageError, schema_id_of
 
 SOURCE = "household.resident"
@@ -34,6 +36,47 @@ def _codec(schema_id: int = 42) -> tuple[AvroEncoder, AvroDecoder]:
     schema = change_event_schema(SOURCE)
     texts = {schema_id: schema_text(schema)}
     return AvroEncoder(schema, schema_id), AvroDecoder(texts.__getitem__)
+
+
+def _version(change: Any) -> dict[str, Any]:
+    """The change-event schema of another version of the row schema (``change`` edits the
+    row's field list in place)."""
+    row = copy.deepcopy(row_schema(SOURCE))
+    change(row["fields"])
+    return envelope_of(row)
+
+
+def _added(fields: list[dict[str, Any]]) -> None:
+    fields.append({"name": "contact", "type": ["null", "string"], "default": None})
+
+
+def _dropped(fields: list[dict[str, Any]]) -> None:
+    fields[:] = [f for f in fields if f["name"] != "phone"]
+
+
+def test_writers_of_other_versions_decode_into_the_declared_reader() -> None:
+    declared = change_event_schema(SOURCE)
+    newer, older = _version(_added), _version(_dropped)
+    texts = {1: schema_text(declared), 2: schema_text(newer), 3: schema_text(older)}
+    decoder = AvroDecoder(texts.__getitem__).resolving_into([declared])
+    with_contact = {**EVENT, "after": {**ROW, "contact": "13800138000"}}
+    without_phone = {**EVENT, "after": {k: v for k, v in ROW.items() if k != "phone"}}
+    assert decoder.decode(AvroEncoder(declared, 1).encode(EVENT)) == EVENT
+    # A field the declared schema lacks is skipped; one the writer lacks takes its default.
+    assert decoder.decode(AvroEncoder(newer, 2).encode(with_contact)) == EVENT
+    assert decoder.decode(AvroEncoder(older, 3).encode(without_phone)) == {
+        **EVENT, "after": {**ROW, "phone": None}}
+    # Without readers, each message as written.
+    assert AvroDecoder(texts.__getitem__).decode(
+        AvroEncoder(newer, 2).encode(with_contact)) == with_contact
+
+
+def test_a_writer_of_another_name_decodes_as_written() -> None:
+    other = {"type": "record", "name": "Envelope", "namespace": "pg.public.resident",
+             "fields": [{"name": "op", "type": "string"}]}
+    decoder = AvroDecoder({5: schema_text(other)}.__getitem__,
+                          readers=[change_event_schema(SOURCE)])
+    assert decoder.decode(AvroEncoder(other, 5).encode({"op": "c"})) == {"op": "c"}
 
 
 def test_round_trip_with_confluent_framing() -> None:
