@@ -195,6 +195,14 @@ class Settings(BaseSettings):
         "memory:// (restored from the changelog on start) or rocksdb:// (on disk in "
         "state_dir, for state larger than memory).",
     )
+    retraction_horizon_hours: int = Field(
+        default=168,
+        ge=1,
+        description="How late a fact may reach the theme layer, in source time behind its "
+        "entity's newest change: retraction markers older than that are dropped from the "
+        "profile state, and a fact that late for a record the state no longer holds is "
+        "dead-lettered (theme.beyond_horizon).",
+    )
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     metrics_host: str = Field(
         default="127.0.0.1", description="Address the /metrics, /healthz, /readyz server binds."
