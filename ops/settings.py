@@ -14,6 +14,7 @@ LOCAL_REGISTRY = "{scheme}://127.0.0.1:18081/apis/ccompat/v7"
 # Node n of a local cluster listens on the first node's ports plus this step times n-1; each
 # node takes three ports (client, controller, client + 2 inter-broker).
 NODE_PORT_STEP = 10
+DEFAULT_RETRACTION_HORIZON_HOURS = 168  # a week of source time (see Settings)
 
 
 class Settings(BaseSettings):
@@ -196,7 +197,7 @@ class Settings(BaseSettings):
         "state_dir, for state larger than memory).",
     )
     retraction_horizon_hours: int = Field(
-        default=168,
+        default=DEFAULT_RETRACTION_HORIZON_HOURS,
         ge=1,
         description="How late a fact may reach the theme layer, in source time behind its "
         "entity's newest change: retraction markers older than that are dropped from the "

@@ -15,14 +15,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ops.runtime.kafka_output import Output
 from ops.runtime.messages import InputMessage
+from ops.settings import DEFAULT_RETRACTION_HORIZON_HOURS
 from streams.processors.emitters import FindingEmitter, SchemaIds
 from streams.processors.stats import StageCounts
-from streams.stages.enrich.profile import (
-    DEFAULT_HORIZON_MS,
-    ProfileState,
-    Status,
-    apply_fact,
-)
+from streams.stages.enrich.profile import HOUR_MS, ProfileState, Status, apply_fact
 from streams.stages.enrich.theme import conflict_findings, render
 from topics.annotations import Category
 from topics.catalog import fact_topic, theme_topic
@@ -91,7 +87,7 @@ class ThemeProcessor:
         schema_ids: SchemaIds,
         output: Output,
         clock_ms: Callable[[], int] | None = None,
-        retraction_horizon_ms: int = DEFAULT_HORIZON_MS,
+        retraction_horizon_ms: int = DEFAULT_RETRACTION_HORIZON_HOURS * HOUR_MS,
     ) -> None:
         """``retraction_horizon_ms``: how late a fact may be (see ``profile``)."""
         self.decoder = decoder

@@ -11,7 +11,8 @@ Retraction markers and the lateness horizon. A retracted contribution stays as a
 its order, so a late, older assert of the same record cannot bring it back. A marker is kept
 for as long as such a fact can still be expected: once its time is older than the entity's
 newest contribution time minus the horizon (``GOVBUS_RETRACTION_HORIZON_HOURS``, like
-Kafka's ``delete.retention.ms`` for tombstones), it is dropped. Dropping one never changes the
+Kafka's ``delete.retention.ms`` for tombstones; the theme processor passes it), it is
+dropped; given no horizon, ``apply_fact`` keeps markers for ever. Dropping one never changes the
 profile: a marker states no value, and the newest time, which the profile's freshness is,
 is never dropped. Without a marker, the state cannot tell a late fact about a record it
 forgot from a new record. So a fact older than that same bound whose contribution the state
@@ -84,7 +85,6 @@ class Applied(NamedTuple):
 
 _NOT_MERGED: Any = object()
 HOUR_MS = 3_600_000
-DEFAULT_HORIZON_MS = 168 * HOUR_MS  # a week, the settings' default
 
 
 class ProfileState:
@@ -159,12 +159,12 @@ class ProfileState:
 
 
 def apply_fact(
-    state: ProfileState | None, fact: Mapping[str, Any], horizon_ms: int = DEFAULT_HORIZON_MS
+    state: ProfileState | None, fact: Mapping[str, Any], horizon_ms: int | None = None
 ) -> tuple[ProfileState | None, Applied]:
     """The state after ``fact`` and what happened. ``state`` is changed in place (a new one
     is made when it is None); it is returned unchanged when the fact is stale, a duplicate
     or beyond the horizon (nothing to store). Markers older than the entity's newest time
-    minus ``horizon_ms`` are dropped."""
+    minus ``horizon_ms`` are dropped (None: markers are kept for ever)."""
     key = (fact["source"], fact["record_key"], fact["role"])
     ts, sequence = fact["source_ts_ms"], fact["sequence"]
     order = order_key(ts, sequence)
@@ -180,7 +180,7 @@ def apply_fact(
                 return state, Applied(Status.STALE)
             if order == held.order:
                 return state, Applied(Status.DUPLICATE)
-        elif ts < state.newest_ts - horizon_ms:
+        elif horizon_ms is not None and ts < state.newest_ts - horizon_ms:
             return state, Applied(Status.BEYOND_HORIZON)
     if fact["op"] == "retract":
         made = contribution(category, fact["dept"], ts, sequence, True, {}, (), order)
@@ -212,7 +212,8 @@ def apply_fact(
     state._view = after
     if ts > state._newest_ts:
         state._newest_ts = ts
-        _drop_old_markers(contributions, ts - horizon_ms)
+        if horizon_ms is not None:
+            _drop_old_markers(contributions, ts - horizon_ms)
     return state, Applied(status, conflicts)
 
 
