@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from streams.stages.enrich import profile
 from streams.stages.enrich.facts import FactExtractor
 from streams.stages.enrich.findings import AUTHORITY_CONFLICT
 from streams.stages.enrich.merge import Conflict, agrees
@@ -217,14 +218,23 @@ def test_apply_fact_changes_the_state_it_is_given_and_copy_keeps_one_apart() -> 
     assert kept.revision == 1 and "marital_status" not in _values(kept)
 
 
-def test_a_fact_the_merge_cannot_take_leaves_the_state_as_it_was() -> None:
+@pytest.mark.parametrize("fact", [
+    _alice(HOUSEHOLD, resident(status="迁出"), op="u", ts=2),  # replaces a contribution
+    _alice(CIVIL, marriage(), ts=2),  # adds one
+])
+def test_a_fact_the_merge_cannot_take_leaves_the_state_as_it_was(
+    fact: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
     state = fold(_alice(HOUSEHOLD, resident(), ts=1))
     assert state is not None
     before = (dict(state.contributions), state.revision, state.view(), state.newest_ts)
-    broken = _alice(HOUSEHOLD, resident(status="迁出"), op="u", ts=2)
-    broken["links"] = [{"relation": "x"}]  # no category, no key
-    with pytest.raises(KeyError):
-        apply_fact(state, broken)
+
+    def merge(category: str, contributions: Any) -> Any:
+        raise ValueError("no such district")
+
+    monkeypatch.setattr(profile, "merge", merge)
+    with pytest.raises(ValueError):
+        apply_fact(state, fact)
     assert (state.contributions, state.revision, state.view(), state.newest_ts) == before
 
 
