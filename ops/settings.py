@@ -16,6 +16,7 @@ LOCAL_REGISTRY = "{scheme}://127.0.0.1:18081/apis/ccompat/v7"
 # Node n of a local cluster listens on the first node's ports plus this step times n-1; each
 # node takes four ports (client, controller, client + 2 inter-broker, client + 3 metrics).
 NODE_PORT_STEP = 10
+DEFAULT_RETRACTION_HORIZON_HOURS = 168  # a week of source time (see Settings)
 
 
 class Settings(BaseSettings):
@@ -204,6 +205,14 @@ class Settings(BaseSettings):
         description="State store of the workers' tables (theme profiles, raw source rows): "
         "memory:// (restored from the changelog on start) or rocksdb:// (on disk in "
         "state_dir, for state larger than memory).",
+    )
+    retraction_horizon_hours: int = Field(
+        default=DEFAULT_RETRACTION_HORIZON_HOURS,
+        ge=1,
+        description="How late a fact may reach the theme layer, in source time behind its "
+        "entity's newest change: retraction markers older than that are dropped from the "
+        "profile state, and a fact that late for a record the state no longer holds is "
+        "dead-lettered (theme.beyond_horizon).",
     )
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     metrics_host: str = Field(

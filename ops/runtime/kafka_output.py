@@ -107,10 +107,16 @@ class KafkaOutput:
     def _produce(self, batch: DeliveryBatch, topic: str, key: bytes | None,
                  value: bytes | None, headers: Any, partition: int) -> None:
         on_delivery = self._on_delivery if batch is self.current else batch.on_delivery
+        produce = self.producer.produce
         while True:
             try:
-                self.producer.produce(topic, value=value, key=key, headers=headers,
-                                      partition=partition, on_delivery=on_delivery)
+                # Most outputs have neither headers nor a chosen partition: passing the
+                # defaults anyway cost the client a third of its time per message.
+                if headers is None and partition == -1:
+                    produce(topic, value, key, on_delivery=on_delivery)
+                else:
+                    produce(topic, value, key, partition=partition, on_delivery=on_delivery,
+                            headers=headers)
                 batch.outstanding += 1
                 return
             except BufferError:

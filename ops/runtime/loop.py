@@ -30,8 +30,9 @@ The contract, as a step sees it:
 
 What the loop does itself:
 
-- commits asynchronously, at most every ``commit_interval_s`` (a commit per 50 ms batch kept
-  the group coordinator busy for nothing); a commit the broker cannot take (the coordinator
+- commits asynchronously, at most every ``commit_interval_s`` while there is input to
+  process (a commit per 50 ms batch kept the group coordinator busy for nothing), and at once
+  when a fetch comes back empty (caught up); a commit the broker cannot take (the coordinator
   moving, a broker restarting) is kept and tried again, never fatal;
 - pauses a backlogged partition (the broker keeps its messages, not this process) and resumes
   it once the destination has caught up;
@@ -269,7 +270,10 @@ class ConsumerRuntime:
             self._rewind(str(exc))
             return len(messages)
         now = self._clock()
-        if self._to_commit and now - self._committed_at >= self.commit_interval_s:
+        # Caught up (the fetch came back empty): nothing is gained by holding the offsets,
+        # and the input of the last batch shows as processed at once, not an interval later.
+        if self._to_commit and (not messages or now - self._committed_at
+                                >= self.commit_interval_s):
             self._commit(synchronous=False)
         if now - self._lag_at >= self.lag_interval_s:
             self._lag_at = now
@@ -284,8 +288,8 @@ class ConsumerRuntime:
             if error is not None:
                 self._on_error(error)
                 continue
-            taken.append(InputMessage.from_kafka(message))
-            next_offsets[(message.topic(), message.partition())] = message.offset() + 1
+            taken.append(kept := InputMessage.from_kafka(message))
+            next_offsets[(kept.topic, kept.partition)] = kept.offset + 1
         return Batch(taken, next_offsets, polled_at)
 
     def _on_error(self, error: KafkaError) -> None:

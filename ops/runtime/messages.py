@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 Partition = tuple[str, int]
 """(topic, partition)"""
 
 
-@dataclass(frozen=True, slots=True)
-class InputMessage:
-    """One consumed message, as any Kafka client gives it."""
+class InputMessage(NamedTuple):
+    """One consumed message, as any Kafka client gives it (a named tuple: the runtime makes
+    one per consumed message, at a third of a frozen dataclass's cost)."""
 
     topic: str
     partition: int

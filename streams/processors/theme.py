@@ -15,9 +15,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ops.runtime.kafka_output import Output
 from ops.runtime.messages import InputMessage
+from ops.settings import DEFAULT_RETRACTION_HORIZON_HOURS
 from streams.processors.emitters import FindingEmitter, SchemaIds
 from streams.processors.stats import StageCounts
-from streams.stages.enrich.profile import ProfileState, apply_fact
+from streams.stages.enrich.profile import HOUR_MS, ProfileState, Status, apply_fact
 from streams.stages.enrich.theme import conflict_findings, render
 from topics.annotations import Category
 from topics.catalog import Catalog
@@ -39,6 +40,11 @@ from topics.serde import (
 )
 
 STAGE = "theme"
+_BEYOND_HORIZON = Failure(
+    THEME_APPLY, "theme.beyond_horizon",
+    "older than the entity's newest change minus the retraction horizon, for a record the "
+    "profile does not hold: it cannot be told from a record whose retraction was forgotten",
+    "")
 Token = TypeVar("Token")
 
 
@@ -82,9 +88,12 @@ class ThemeProcessor:
         schema_ids: SchemaIds,
         output: Output,
         clock_ms: Callable[[], int] | None = None,
+        retraction_horizon_ms: int = DEFAULT_RETRACTION_HORIZON_HOURS * HOUR_MS,
     ) -> None:
+        """``retraction_horizon_ms``: how late a fact may be (see ``profile``)."""
         self.catalog = catalog
         self.decoder = decoder
+        self.horizon_ms = retraction_horizon_ms
         self.output = output
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         key_schema = load_avsc("keys/string_key.avsc")
@@ -137,11 +146,14 @@ class ThemeProcessor:
                     entry = _Pending(category, fact["entity_key"], store.get(table_key, token),
                                      token, message)
                     pending[table_key] = entry
-                state, applied = apply_fact(entry.state, fact)
+                state, applied = apply_fact(entry.state, fact, self.horizon_ms)
             except Exception as exc:
                 # A fact the merge cannot take (a poison pill) is set aside with its reason;
                 # the worker goes on, and the entity keeps the state it had.
                 self._reject(message, Failure.of(THEME_APPLY, exc), now_ms, stats)
+                continue
+            if applied.status is Status.BEYOND_HORIZON:
+                self._reject(message, _BEYOND_HORIZON, now_ms, stats)
                 continue
             entry.state, entry.token, entry.message = state, token, message
             stats.facts += 1

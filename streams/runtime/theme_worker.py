@@ -14,7 +14,7 @@ from streams.processors.theme import STAGE, ThemeProcessor
 from streams.runtime.instrumentation import observe_batch
 from streams.runtime.stage_runtime import stage_output, stage_runtime
 from streams.runtime.state_store import ChangelogStore, Shard, backend_for, restore_consumer
-from streams.stages.enrich.profile import ProfileState
+from streams.stages.enrich.profile import HOUR_MS, ProfileState
 from topics.catalog import THEME_PROFILES, catalog_for
 from topics.principals import worker_group
 from topics.registry import SchemaRegistry
@@ -73,6 +73,7 @@ def build_theme_runtime(settings: Settings) -> ConsumerRuntime:
         AvroDecoder(registry.schema_by_id),
         lambda subject, schema: registry.register(subject, schema),
         output,
+        retraction_horizon_ms=settings.retraction_horizon_hours * HOUR_MS,
     )
     store = ChangelogStore(
         catalog.state(THEME_PROFILES).name,

@@ -1,13 +1,29 @@
 """The profile state of one entity and how a fact changes it.
 
-State = every contribution ever seen, keyed by (source, record_key, role), plus a revision
-counter. A retracted contribution stays as a marker with its order, so a late, older assert
-of the same record cannot bring it back. The revision is the theme record's version (a
-ReplacingMergeTree version): it lives in the state, so it keeps increasing across restarts.
+State = the contributions seen, keyed by (source, record_key, role), plus a revision
+counter. The revision is the theme record's version (a ReplacingMergeTree version): it lives
+in the state, so it keeps increasing across restarts.
 
 Facts arrive at least once and, across records, in any order: per contribution, an older
-fact is ignored and an equal one (a redelivery) is a no-op. ``apply_fact`` never mutates
-its input state: it returns a new one sharing the unchanged contributions.
+fact is ignored and an equal one (a redelivery) is a no-op.
+
+Retraction markers and the lateness horizon. A retracted contribution stays as a marker with
+its order, so a late, older assert of the same record cannot bring it back. A marker is kept
+for as long as such a fact can still be expected: once its time is older than the entity's
+newest contribution time minus the horizon (``GOVBUS_RETRACTION_HORIZON_HOURS``, like
+Kafka's ``delete.retention.ms`` for tombstones; the theme processor passes it), it is
+dropped; given no horizon, ``apply_fact`` keeps markers for ever. Dropping one never changes the
+profile: a marker states no value, and the newest time, which the profile's freshness is,
+is never dropped. Without a marker, the state cannot tell a late fact about a record it
+forgot from a new record. So a fact older than that same bound whose contribution the state
+does not hold is not applied: it is ``BEYOND_HORIZON``, and the processor dead-letters it
+with that reason (nothing lost, nothing resurrected; raise the horizon and replay it if it
+is wanted). A deleted entity's state keeps the markers of its last horizon; they go when a
+fact makes the entity newer.
+
+``apply_fact`` changes the state it is given in place (the caller owns it: the theme
+processor holds each entity's state for the batch): one fact costs no copy of the entity's
+contributions. When it raises, the state is left as it was.
 """
 
 from __future__ import annotations
@@ -37,6 +53,9 @@ class Status(StrEnum):
     UNCHANGED = "unchanged"  # the state moved on, the profile did not: store, emit nothing
     STALE = "stale"  # older than what the contribution holds: ignored
     DUPLICATE = "duplicate"  # the same order again (a redelivery): ignored
+    # Older than the entity's newest time minus the horizon, and not held: its marker may
+    # have been dropped, so it cannot be judged (dead-lettered, never applied)
+    BEYOND_HORIZON = "beyond_horizon"
 
 
 class Applied(NamedTuple):
@@ -65,12 +84,13 @@ class Applied(NamedTuple):
 
 
 _NOT_MERGED: Any = object()
+HOUR_MS = 3_600_000
 
 
 class ProfileState:
     """Contributions of one entity and its revision; the merged view is cached."""
 
-    __slots__ = ("_view", "category", "contributions", "revision")
+    __slots__ = ("_newest_ts", "_view", "category", "contributions", "revision")
 
     def __init__(
         self,
@@ -83,6 +103,16 @@ class ProfileState:
         self.contributions = contributions
         self.revision = revision
         self._view = view
+        self._newest_ts = max((c.ts for c in contributions.values()), default=0)
+
+    @property
+    def newest_ts(self) -> int:
+        """The latest source time of any contribution, retractions included."""
+        return self._newest_ts
+
+    def copy(self) -> ProfileState:
+        """A state of its own (``apply_fact`` changes the one it is given)."""
+        return ProfileState(self.category, dict(self.contributions), self.revision, self._view)
 
     def view(self) -> View | None:
         """The merged profile, or None when the entity is deleted."""
@@ -129,22 +159,29 @@ class ProfileState:
 
 
 def apply_fact(
-    state: ProfileState | None, fact: Mapping[str, Any]
+    state: ProfileState | None, fact: Mapping[str, Any], horizon_ms: int | None = None
 ) -> tuple[ProfileState | None, Applied]:
-    """The state after ``fact`` and what happened; the input state is not changed.
-
-    Returns the same state object when the fact is stale or a duplicate (nothing to store).
-    """
+    """The state after ``fact`` and what happened. ``state`` is changed in place (a new one
+    is made when it is None); it is returned unchanged when the fact is stale, a duplicate
+    or beyond the horizon (nothing to store). Markers older than the entity's newest time
+    minus ``horizon_ms`` are dropped (None: markers are kept for ever)."""
     key = (fact["source"], fact["record_key"], fact["role"])
     ts, sequence = fact["source_ts_ms"], fact["sequence"]
     order = order_key(ts, sequence)
-    held = state.contributions.get(key) if state is not None else None
-    if held is not None:
-        if order < held.order:
-            return state, Applied(Status.STALE)
-        if order == held.order:
-            return state, Applied(Status.DUPLICATE)
-    category = state.category if state is not None else fact["category"]
+    if state is None:
+        category = fact["category"]
+        state = ProfileState(category, {}, 0, None)
+        held = None
+    else:
+        category = state.category
+        held = state.contributions.get(key)
+        if held is not None:
+            if order < held.order:
+                return state, Applied(Status.STALE)
+            if order == held.order:
+                return state, Applied(Status.DUPLICATE)
+        elif horizon_ms is not None and ts < state.newest_ts - horizon_ms:
+            return state, Applied(Status.BEYOND_HORIZON)
     if fact["op"] == "retract":
         made = contribution(category, fact["dept"], ts, sequence, True, {}, (), order)
     else:
@@ -153,23 +190,40 @@ def apply_fact(
             {a: v for a, v in fact["attributes"].items() if v is not None},
             _links(fact["links"]), order,
         )
-    if state is None:
-        revision, before = 0, None
-        contributions = {key: made}
-    else:
-        revision, before = state.revision, state.view()
-        contributions = {**state.contributions, key: made}
-    after = merge(category, contributions)
-    if after is None:
-        status = Status.UNCHANGED if before is None else Status.DELETED
-    else:
-        status = Status.UNCHANGED if after.same_profile(before) else Status.UPDATED
+    contributions = state.contributions
+    before = state.view()
+    contributions[key] = made
+    try:
+        after = merge(category, contributions)
+        if after is None:
+            status = Status.UNCHANGED if before is None else Status.DELETED
+        else:
+            status = Status.UNCHANGED if after.same_profile(before) else Status.UPDATED
+        conflicts = new_conflicts(category, before, after)
+    except BaseException:
+        # A fact the merge cannot take leaves the entity as it was.
+        if held is None:
+            del contributions[key]
+        else:
+            contributions[key] = held
+        raise
     if status is not Status.UNCHANGED:
-        revision += 1
-    return (
-        ProfileState(category, contributions, revision, after),
-        Applied(status, new_conflicts(category, before, after)),
-    )
+        state.revision += 1
+    state._view = after
+    if ts > state._newest_ts:
+        state._newest_ts = ts
+        if horizon_ms is not None:
+            _drop_old_markers(contributions, ts - horizon_ms)
+    return state, Applied(status, conflicts)
+
+
+def _drop_old_markers(contributions: dict[ContributionKey, Contribution], before_ts: int
+                      ) -> None:
+    """Drops the retraction markers older than ``before_ts`` (the profile stays the same:
+    markers state no values, and the newest time is later)."""
+    old = [key for key, c in contributions.items() if c.retracted and c.ts < before_ts]
+    for key in old:
+        del contributions[key]
 
 
 def _links(links: list[Mapping[str, str]]) -> tuple[LinkTuple, ...]:

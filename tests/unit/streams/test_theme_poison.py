@@ -14,7 +14,15 @@ from streams.processors import theme as theme_processor
 from streams.processors.theme import ThemeProcessor
 from streams.stages.enrich.profile import ProfileState
 from tests.doubles import CapturingOutput, MemoryStore
-from tests.unit.streams.stages.enrich.rows import BOB, CAROL, event, fact_for, resident
+from tests.unit.streams.stages.enrich.rows import (
+    ALICE,
+    BOB,
+    CAROL,
+    event,
+    fact_for,
+    marriage,
+    resident,
+)
 from topics.catalog import catalog_in
 from topics.dead_letters import DETAIL, OFFSET, REASON, STEP
 
@@ -113,3 +121,21 @@ def test_a_profile_that_cannot_be_encoded_fails_at_theme_encode(
     assert (letter[3][STEP], letter[3][REASON]) == ("theme.encode", "theme.encode_failed")
     assert stats.rejected == 1
     assert len(output.to(CATALOG.theme("individual").name)) == 1
+
+
+def test_a_fact_beyond_the_retraction_horizon_is_dead_lettered_not_applied() -> None:
+    output = CapturingOutput()
+    hour = 3_600_000
+    stage = ThemeProcessor(CATALOG, JsonFacts(), lambda subject, schema: 1, output,  # type: ignore[arg-type]
+                           clock_ms=lambda: 5_000, retraction_horizon_ms=10 * hour)
+    home = fact_for("household.resident", event(resident(), ts=20 * hour), ALICE)
+    late = fact_for("civil.marriage", event(marriage(), ts=hour), ALICE)
+    store = MemoryStore()
+    stats = stage.process([message(0, home), message(1, late), message(2, person(CAROL, "2"))],
+                          store)
+    [letter] = output.to(CATALOG.dlq("theme").name)
+    assert (letter[3][STEP], letter[3][REASON]) == ("theme.apply", "theme.beyond_horizon")
+    assert letter[3][OFFSET] == "1" and stats.rejected == 1
+    state = store.states["individual:" + ALICE]
+    assert state is not None and [k[0] for k in state.contributions] == ["household.resident"]
+    assert len(output.to(CATALOG.theme("individual").name)) == 2  # ALICE's and CAROL's

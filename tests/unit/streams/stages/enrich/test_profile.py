@@ -1,10 +1,14 @@
-"""Merging facts into profiles: authority, ordering, deletes, links, revisions, state JSON."""
+"""Merging facts into profiles: authority, ordering, deletes, links, revisions, state JSON,
+retraction markers and the lateness horizon."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
+
+from streams.stages.enrich import profile
 from streams.stages.enrich.facts import FactExtractor
 from streams.stages.enrich.findings import AUTHORITY_CONFLICT
 from streams.stages.enrich.merge import Conflict, agrees
@@ -199,3 +203,104 @@ def test_a_retraction_makes_the_profile_as_fresh_as_the_delete() -> None:
     after, applied = apply_fact(state, divorce)
     assert applied.status is Status.UPDATED and after is not None
     assert render("individual", "k", after, 0)["source_ts_ms"] == 7
+
+
+HOUR = 3_600_000
+
+
+def test_apply_fact_changes_the_state_it_is_given_and_copy_keeps_one_apart() -> None:
+    state = fold(_alice(HOUSEHOLD, resident(), ts=1))
+    assert state is not None
+    kept = state.copy()
+    after, applied = apply_fact(state, _alice(CIVIL, marriage(), ts=2))
+    assert after is state and applied.status is Status.UPDATED and state.revision == 2
+    assert len(state.contributions) == 2 and len(kept.contributions) == 1
+    assert kept.revision == 1 and "marital_status" not in _values(kept)
+
+
+@pytest.mark.parametrize("fact", [
+    _alice(HOUSEHOLD, resident(status="迁出"), op="u", ts=2),  # replaces a contribution
+    _alice(CIVIL, marriage(), ts=2),  # adds one
+])
+def test_a_fact_the_merge_cannot_take_leaves_the_state_as_it_was(
+    fact: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = fold(_alice(HOUSEHOLD, resident(), ts=1))
+    assert state is not None
+    before = (dict(state.contributions), state.revision, state.view(), state.newest_ts)
+
+    def merge(category: str, contributions: Any) -> Any:
+        raise ValueError("no such district")
+
+    monkeypatch.setattr(profile, "merge", merge)
+    with pytest.raises(ValueError):
+        apply_fact(state, fact)
+    assert (state.contributions, state.revision, state.view(), state.newest_ts) == before
+
+
+def test_retraction_markers_older_than_the_horizon_are_dropped() -> None:
+    # Alice's marriage registration is deleted at 2 h; the household keeps changing.
+    state = fold(_alice(HOUSEHOLD, resident(), ts=1), _alice(CIVIL, marriage(), ts=HOUR),
+                 _alice(CIVIL, marriage(), op="d", ts=2 * HOUR))
+    assert state is not None
+    marker = (CIVIL, *next(k[1:] for k in state.contributions if k[0] == CIVIL))
+    assert state.contributions[marker].retracted
+
+    def later(hours: int) -> dict[str, Any]:
+        return _alice(HOUSEHOLD, resident(registered_date=f"r{hours}"), op="u",
+                      ts=hours * HOUR)
+
+    within = state.copy()
+    within, _ = apply_fact(within, later(12), horizon_ms=10 * HOUR)  # 10 h after the delete
+    assert marker in within.contributions
+    rendered = render("individual", ALICE, within, 0)
+    state, applied = apply_fact(state, later(13), horizon_ms=10 * HOUR)  # 11 h after it
+    assert applied.status is Status.UPDATED and state is not None
+    assert marker not in state.contributions and len(state.contributions) == 1
+    # Dropping it changed nothing of the profile but what the restatement itself changed.
+    changed = {"registered_date", "source_ts_ms", "version"}
+    record = render("individual", ALICE, state, 0)
+    assert record is not None and rendered is not None
+    assert {k: v for k, v in record.items() if k not in changed} == {
+        k: v for k, v in rendered.items() if k not in changed}
+
+
+def test_order_is_judged_as_before_within_the_horizon_and_not_at_all_beyond_it() -> None:
+    created = _alice(CIVIL, marriage(), ts=HOUR)
+    deleted = _alice(CIVIL, marriage(), op="d", ts=2 * HOUR)
+    state = fold(_alice(HOUSEHOLD, resident(), ts=1), created, deleted)
+    # The household moves on 3 h later: the marker is within a 10 h horizon and stays.
+    state, _ = apply_fact(state, _alice(HOUSEHOLD, resident(status="迁出"), op="u",
+                                        ts=5 * HOUR), horizon_ms=10 * HOUR)
+    same, late = apply_fact(state, created, horizon_ms=10 * HOUR)
+    assert late.status is Status.STALE and same is state
+    # 20 h later the marker is gone: the late assert can no longer be judged, so it is not
+    # applied (the processor dead-letters it) rather than bringing the marriage back.
+    state, _ = apply_fact(state, _alice(HOUSEHOLD, resident(status="正常"), op="u",
+                                        ts=22 * HOUR), horizon_ms=10 * HOUR)
+    assert state is not None and len(state.contributions) == 1
+    revision = state.revision
+    same, beyond = apply_fact(state, created, horizon_ms=10 * HOUR)
+    assert beyond.status is Status.BEYOND_HORIZON and not beyond.store and not beyond.emit
+    assert same is state and state.revision == revision and len(state.contributions) == 1
+    # A new record within the horizon is taken as ever, and so is a newer change of a held one.
+    _, new = apply_fact(state, _alice(CIVIL, marriage(), op="c", ts=13 * HOUR),
+                        horizon_ms=10 * HOUR)
+    assert new.status is Status.UPDATED
+
+
+def test_a_pruned_state_round_trips_and_keeps_judging_the_same_way() -> None:
+    state = fold(_alice(HOUSEHOLD, resident(), ts=1), _alice(CIVIL, marriage(), ts=HOUR),
+                 _alice(MARKET, enterprise(), op="d", ts=2 * HOUR),
+                 _alice(CIVIL, marriage(), op="d", ts=30 * HOUR))
+    state, _ = apply_fact(state, _alice(HOUSEHOLD, resident(status="迁出"), op="u",
+                                        ts=40 * HOUR), horizon_ms=24 * HOUR)
+    assert state is not None
+    assert sorted(k[0] for k in state.contributions) == [CIVIL, HOUSEHOLD]  # market's went
+    back = ProfileState.from_bytes(state.to_bytes())
+    assert back.contributions == state.contributions and back.newest_ts == 40 * HOUR
+    assert render("individual", ALICE, back, 7) == render("individual", ALICE, state, 7)
+    late_market = _alice(MARKET, enterprise(), ts=HOUR)
+    assert apply_fact(back, late_market, 24 * HOUR)[1].status is Status.BEYOND_HORIZON
+    late_civil = _alice(CIVIL, marriage(), ts=20 * HOUR)
+    assert apply_fact(back, late_civil, 24 * HOUR)[1].status is Status.STALE
