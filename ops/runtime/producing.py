@@ -23,11 +23,11 @@ from ops.runtime.partitioning import Partitioning
 log = logging.getLogger("govbus.runtime")
 
 TRANSACTION_TIMEOUT_S = 60.0  # how long one transactional call may block
-# A transaction left open by a worker that died for good holds back every read_committed
-# reader of its partitions until the coordinator aborts it: well before the dead member's
-# session (45 s) ends and its partitions move, so their new owner never waits on it. A commit
-# still unanswered after this long is given up: the coordinator aborts the transaction anyway.
-TRANSACTION_TIMEOUT_MS = 30_000
+# A transaction left open by a worker that died holds back every read_committed reader of its
+# partitions until the coordinator aborts it, so it is short: a transaction spans 0.1 s of
+# batches. A commit still unanswered after this long is given up: the coordinator aborts the
+# transaction anyway.
+TRANSACTION_TIMEOUT_MS = 10_000
 ABORT_TIMEOUT_S = 10.0  # longer, and the producer is replaced instead
 
 
