@@ -19,6 +19,9 @@ def chaos(
         help="static: each process a static group member (KIP-345); dynamic: none; auto: "
              "static under the classic group protocol, dynamic under KIP-848's (which "
              "refuses a static member restarted before its old session expired)")] = "auto",
+    exactly_once: Annotated[bool, typer.Option(
+        "--exactly-once/--at-least-once",
+        help="The stages' batches as Kafka transactions (GOVBUS_EXACTLY_ONCE), or not")] = True,
     list_faults: Annotated[bool, typer.Option("--list", help="List the faults")] = False,
 ) -> None:
     """Drive each fault during a steady simulated load, drain, reconcile: events in, in std,
@@ -50,7 +53,8 @@ def chaos(
     with sigterm_as_interrupt():
         for row in run_matrix(names, rate, seconds,
                               lambda text: err.print(text, highlight=False),
-                              static=None if membership == "auto" else membership == "static"):
+                              static=None if membership == "auto" else membership == "static",
+                              exactly_once=exactly_once):
             a = row.accounting
             failed += not row.passed
             table.add_row(row.fault, f"{a.events_in:,}", f"{a.in_std:,}", f"{a.in_dlq:,}",

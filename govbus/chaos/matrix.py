@@ -70,16 +70,18 @@ class FaultRow:
 
 
 def run_matrix(names: Iterable[str], rate: float, seconds: float, say: Say,
-               static: bool | None = None) -> Iterator[FaultRow]:
+               static: bool | None = None, exactly_once: bool = True) -> Iterator[FaultRow]:
     for name in names:
-        yield run_fault(FAULTS[name], rate, seconds, say, static)
+        yield run_fault(FAULTS[name], rate, seconds, say, static, exactly_once)
 
 
 def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
-              static: bool | None = None) -> FaultRow:
+              static: bool | None = None, exactly_once: bool = True) -> FaultRow:
     """``static``: the pipeline's processes are static group members (KIP-345); None:
-    as suits the group protocol (``running_pipeline``)."""
-    with running_pipeline(say, raw_workers=fault.raw_workers, env=fault.env,
+    as suits the group protocol (``running_pipeline``). ``exactly_once``: the stages'
+    batches are Kafka transactions."""
+    env = {**fault.env, "GOVBUS_EXACTLY_ONCE": "true" if exactly_once else "false"}
+    with running_pipeline(say, raw_workers=fault.raw_workers, env=env,
                           static=static) as pipeline:
         settings = pipeline.settings
         producers = _poison_producers(settings) if fault.poison else {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pyarrow as pa
 import pytest
@@ -75,22 +74,8 @@ def test_a_value_of_the_wrong_type_names_its_column(finding_spec: TableSpec) -> 
         ArrowBatchBuilder(finding_spec).build([bad], "q", 0, [0], 1)
 
 
-def test_ten_thousand_findings_build_fast(finding_spec: TableSpec) -> None:
-    builder = ArrowBatchBuilder(finding_spec)
+def test_ten_thousand_findings_build_into_one_table(finding_spec: TableSpec) -> None:
+    # Its speed is `govbus bench sink`'s to measure, beside a bare loop of the same run.
     rows = [finding(i) for i in range(10_000)]
-    offsets = list(range(10_000))
-    builder.build(rows[:10], "q", 0, offsets[:10], 1)  # pyarrow's first conversion warms up
-    started = time.perf_counter()
-    rounds = 5
-    for _ in range(rounds):
-        table = builder.build(rows, "q", 0, offsets, 1)
-    rate = rounds * len(rows) / (time.perf_counter() - started)
-    baseline_started = time.perf_counter()
-    for _ in range(rounds):
-        for column in ("finding_id", "event_id", "stage", "dept", "source", "dimension"):
-            _ = [r.get(column) for r in rows]
-    baseline = rounds * len(rows) / (time.perf_counter() - baseline_started)
-    print(f"arrow build: {rate:,.0f} rows/s (bare 6-column gather loop: {baseline:,.0f} rows/s)")
+    table = ArrowBatchBuilder(finding_spec).build(rows, "q", 0, list(range(10_000)), 1)
     assert table.num_rows == 10_000
-    # Decoding costs ~33 us a record (~30k/s); building must stay far below that.
-    assert rate > 100_000

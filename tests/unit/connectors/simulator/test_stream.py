@@ -6,7 +6,6 @@ import itertools
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -113,14 +112,11 @@ def test_every_row_fits_its_schema(run: list[SimulatedEvent], source: str) -> No
             assert validate(event.key, keys, raise_errors=True)
 
 
-def test_generation_is_fast() -> None:
+def test_a_long_run_generates_every_event_asked_for() -> None:
+    # Its speed is `govbus bench publisher`'s to measure, beside a bare loop of the same run.
     simulator = DepartmentSimulator(3, population=500)
-    simulator.events(2_000)  # warm-up: snapshot
-    started = time.perf_counter()
-    simulator.events(20_000)
-    rate = 20_000 / (time.perf_counter() - started)
-    # The target is 20k/s on a quiet machine; the bar here leaves room for a busy CI runner.
-    assert rate > 5_000, f"{rate:.0f} events/s"
+    simulator.events(2_000)
+    assert len(simulator.events(20_000)) == 20_000
 
 
 def test_bad_arguments_are_refused() -> None:
