@@ -17,6 +17,7 @@ from typing import NamedTuple
 from stdnum import luhn
 
 from connectors.simulator.pools import FakerPools
+from connectors.simulator.world import add_years
 from topics.codes.citizen_id import MAX_SEQUENCE, make_citizen_id
 from topics.codes.phone_plan import FIXED_LINE_PATTERN
 from topics.codes.sex import SexCode
@@ -195,6 +196,6 @@ class RemarkWriter:
         # First-generation numbers were given until 1999, to people born in the 1900s.
         birth = self._birth()
         if birth.year >= 1990:
-            birth = birth.replace(year=birth.year - 50)
+            birth = add_years(birth, -50)  # 29 February may not exist 50 years back
         return (f"{self._rng.choice(self._districts)}{birth:%y%m%d}"
                 f"{self._rng.randint(1, 999):03d}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from stdnum import luhn
@@ -37,3 +38,14 @@ def test_labels_point_at_identifiers_of_their_kind() -> None:
 
 def test_same_seed_same_remarks() -> None:
     assert labelled_remarks(50, seed=4) == labelled_remarks(50, seed=4)
+
+
+def test_a_first_generation_number_for_a_leap_day_birth_is_a_real_date() -> None:
+    """Found by a 17-minute soak: 29 February 1992 moved 50 years back does not exist."""
+    from random import Random
+
+    from connectors.simulator.remarks import RemarkWriter
+
+    writer = RemarkWriter(Random(1), None, ["110101"])  # type: ignore[arg-type]
+    writer._birth = lambda: dt.date(1992, 2, 29)  # type: ignore[method-assign]
+    assert writer._id_15()[6:12] == "420301"
