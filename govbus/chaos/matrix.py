@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Producer
 
-from govbus.chaos.faults import FAULTS, Fault
+from govbus.chaos.faults import Fault
 from govbus.chaos.pipeline import Recovery, Say, SteadyLoad, running_pipeline
 from govbus.chaos.poison import poisoner
 from govbus.chaos.reconcile import (
@@ -67,12 +67,6 @@ class FaultRow:
         a = self.accounting
         return not (a.lost or a.duplicated or self.theme_differing or self.clickhouse_differing
                     or self.clear_values)
-
-
-def run_matrix(names: Iterable[str], rate: float, seconds: float, say: Say,
-               static: bool | None = None, exactly_once: bool = True) -> Iterator[FaultRow]:
-    for name in names:
-        yield run_fault(FAULTS[name], rate, seconds, say, static, exactly_once)
 
 
 def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
