@@ -130,8 +130,6 @@ class Consumer(Protocol):
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None: ...
 
-    def unsubscribe(self) -> None: ...
-
     def assign(self, partitions: list[TopicPartition]) -> None: ...
 
     def incremental_assign(self, partitions: list[TopicPartition]) -> None: ...
@@ -328,7 +326,7 @@ class ConsumerRuntime:
         changelog), and the consumer seeks to the committed offsets. The member stays in its
         group: leaving and joining again with a static identity fences the consumer itself."""
         log.warning("%s: %s; reading again from the committed offsets", self.step.name, reason)
-        held = [TopicPartition(t, p) for t, p in sorted(self._assignment)]
+        held = self._held()
         paused = set(self._paused)  # still paused in the consumer: the member keeps them
         self._release(held, lost=True)
         self._paused = paused
@@ -339,7 +337,10 @@ class ConsumerRuntime:
         for tp in committed:
             self.consumer.seek(TopicPartition(
                 tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
-        self._take(committed, in_rebalance=False)
+        self._take(committed, in_rebalance=False, committed=committed)
+
+    def _held(self) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t, p in sorted(self._assignment)]
 
     def _join_again(self, reason: str) -> None:
         """A fenced consumer is replaced by a new one with the same identity."""
@@ -351,7 +352,7 @@ class ConsumerRuntime:
                 "process running with this instance id?"), fatal=True))
         log.warning("%s: %s; joining the group again with a new consumer", self.step.name,
                     reason)
-        self._release([TopicPartition(t, p) for t, p in sorted(self._assignment)], lost=True)
+        self._release(self._held(), lost=True)
         self._to_commit.clear()
         self._paused.clear()
         try:
@@ -369,7 +370,7 @@ class ConsumerRuntime:
                 return list(self.consumer.committed(partitions,
                                                     timeout=COMMITTED_LOOKUP_TIMEOUT_S))
             except KafkaException as exc:
-                error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                error = _kafka_error(exc)
                 if error is not None and _fatal(error):
                     raise FencedError(error.str()) from exc
                 if error is None or self.stop_requested.is_set():
@@ -390,7 +391,7 @@ class ConsumerRuntime:
                 offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
                 asynchronous=not synchronous)
         except KafkaException as exc:
-            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            error = _kafka_error(exc)
             if error is None:
                 raise
             if _fatal(error):
@@ -424,16 +425,17 @@ class ConsumerRuntime:
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         self._take(partitions, in_rebalance=True)
 
-    def _take(self, partitions: list[TopicPartition], in_rebalance: bool) -> None:
+    def _take(self, partitions: list[TopicPartition], in_rebalance: bool,
+              committed: list[TopicPartition] | None = None) -> None:
         """The step takes ``partitions``; those whose state must be restored first stay
-        paused until it is."""
+        paused until it is. ``committed``: their committed offsets, when already asked."""
         self.state = "restoring"
         owned = [(tp.topic, tp.partition) for tp in partitions]
-        committed: dict[Partition, int] = {}
+        offsets: dict[Partition, int] = {}
         if self.step.reads_committed_offsets and partitions:
-            for tp in self._committed_offsets(partitions):
-                committed[(tp.topic, tp.partition)] = tp.offset
-        self.step.assigned(owned, committed)
+            for tp in committed or self._committed_offsets(partitions):
+                offsets[(tp.topic, tp.partition)] = tp.offset
+        self.step.assigned(owned, offsets)
         self._assignment |= set(owned)
         self._restoring = self.step.restore(0.0) & self._assignment
         if self._restoring:
@@ -504,3 +506,8 @@ def _fatal(error: KafkaError) -> bool:
     """A consumer's fatal error: librdkafka hands it out as a ``_FATAL`` event whose
     ``fatal()`` is false (the flag belongs to the underlying error)."""
     return error.fatal() or error.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID)
+
+
+def _kafka_error(exc: KafkaException) -> KafkaError | None:
+    """The error a client call raised, if it carries one."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
