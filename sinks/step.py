@@ -67,6 +67,10 @@ class SinkStep:
         self._backlogged: frozenset[Partition] = frozenset()
         self._dead_letters = dead_letters
         self._unflushed_letters = 0
+        # Per partition, the next offset handed in and not yet acknowledged: safe once no
+        # writer holds a message of the partition (its tail dead-lettered, or only
+        # transaction markers stepped over, leaves no row to carry it).
+        self._handed: dict[Partition, int] = {}
         self.failed: Counter[tuple[str, str]] = Counter()  # (step, reason)
 
     @property
@@ -98,7 +102,7 @@ class SinkStep:
             except Exception as exc:
                 if self._dead_letters is None:
                     raise
-                # Its offset is committed with the next row's of the partition, once the
+                # Its offset is committed once the partition's earlier rows are in and the
                 # letter is delivered (see ``acknowledged``).
                 failure = (Failure(SINK_BUILD, exc.reason_code, exc.detail, type(exc).__name__)
                            if isinstance(exc, UndecodableMessageError)
@@ -110,10 +114,15 @@ class SinkStep:
                                           reason=failure.reason).inc()
                 continue
             self.routes[decoded.topic].add(decoded, waiting_since=batch.polled_at)
+        self._handed.update(batch.next_offsets)
 
     def acknowledged(self, final: bool) -> Acknowledged:
         writers = self.writers if final else [w for w in self.writers if w.due()]
         offsets = self._flush(writers, force=final) if writers else {}
+        for tp, offset in list(self._handed.items()):
+            if not self.routes[tp[0]].holds(TopicPartition(*tp)):
+                offsets[tp] = max(offsets.get(tp, offset), offset)
+                del self._handed[tp]
         if offsets and self._unflushed_letters and self._dead_letters is not None:
             # Rare: wait for the letters before an offset past them is committed.
             self._dead_letters.output.flush()
@@ -143,6 +152,8 @@ class SinkStep:
 
     def revoked(self, partitions: list[Partition], lost: bool) -> None:
         revoked = [TopicPartition(*tp) for tp in partitions]
+        for tp in partitions:
+            self._handed.pop(tp, None)
         for writer in self.writers:
             writer.forget(revoked)
         self._backlogged -= set(revoked)

@@ -166,6 +166,9 @@ class ScriptedConsumer:
         self.assigned: list[tuple[str, int]] = []
         self.seeks: list[tuple[str, int, int]] = []
         self.incrementally = False  # assigned by additions (KIP-848's consumer protocol)
+        # Where each partition's reading stands (past the last message returned, or past
+        # transaction markers a script action stepped over: ``step_over``).
+        self.positions: dict[tuple[str, int], int] = {}
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.callbacks = callbacks
@@ -197,7 +200,20 @@ class ScriptedConsumer:
             self.script[0] = rest
         else:
             self.script.pop(0)
+        for message in taken:
+            if message.error() is None:
+                self.positions[(message.topic(), message.partition())] = message.offset() + 1
         return taken
+
+    def step_over(self, topic: str, partition: int, to: int) -> None:
+        """As librdkafka steps over transaction markers and aborted records: the position
+        moves to ``to`` with nothing returned."""
+        self.positions[(topic, partition)] = to
+
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition,
+                               self.positions.get((tp.topic, tp.partition), -1001))
+                for tp in partitions]
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
         if self.commit_errors:

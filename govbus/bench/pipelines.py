@@ -306,10 +306,9 @@ class Progress:
                 for watch in self.partition_positions()]
 
     def lag(self, positions: list[list[tuple[int, int]]] | None = None) -> int:
-        """Messages not committed yet (of ``positions``, else fetched now). A partition
-        written in transactions ends with a commit marker no consumer reads: one offset
-        left per partition counts as none."""
-        return sum(max(0, end - done - 1) if end > done else 0
+        """Messages not committed yet (of ``positions``, else fetched now). The govbus
+        runtime commits its positions, past the markers transactions end with."""
+        return sum(max(0, end - done)
                    for watch in positions or self.partition_positions() for end, done in watch)
 
     def close(self) -> None:

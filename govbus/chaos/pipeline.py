@@ -135,8 +135,8 @@ class Pipeline:
     def caught_up(self, layers: list[str], timeout_s: float, kill: Kill | None = None
                   ) -> Recovery:
         """Seconds until the layers' groups have committed what their inputs held when
-        asked (the time a layer takes to recover); a transaction's last commit marker in a
-        partition, never read, is not waited for. After a ``kill`` (of the first layer's
+        asked (the time a layer takes to recover; the runtime commits its positions, past
+        any transaction markers). After a ``kill`` (of the first layer's
         process), also the seconds from it until each of its layer's partitions was
         committed past where it stood at the kill, or had nothing left to read."""
         progress = self.progress(layers)
@@ -149,12 +149,12 @@ class Pipeline:
                 if not targets:  # asked once the broker answers (it may be restarting)
                     targets.extend(end for watch in watches for end, _ in watch)
                 if kill is not None and not resumed and all(
-                        d > before or d >= end - 1
+                        d > before or d >= end
                         for (end, d), before in zip(watches[0], kill.committed, strict=True)):
                     resumed.append(time.monotonic() - kill.at)
                 now = [d for watch in watches for _, d in watch]
                 return (kill is None or bool(resumed)) and all(
-                    d >= end - 1 for d, end in zip(now, targets, strict=True))
+                    d >= end for d, end in zip(now, targets, strict=True))
 
             return Recovery(self.wait(done, timeout_s, f"{', '.join(layers)} catching up"),
                             resumed[0] if resumed else None)

@@ -34,6 +34,9 @@ What the loop does itself:
   process (a commit per 50 ms batch kept the group coordinator busy for nothing), and at once
   when a fetch comes back empty (caught up); a commit the broker cannot take (the coordinator
   moving, a broker restarting) is kept and tried again, never fatal;
+- commits a partition's position, past the transaction markers (and aborted records) the
+  consumer stepped over without returning, once everything before them is acknowledged:
+  the step is handed a batch of offsets only (``_past_markers``);
 - pauses a backlogged partition (the broker keeps its messages, not this process) and resumes
   it once the destination has caught up;
 - reports each assigned partition's lag every ``lag_interval_s``;
@@ -139,6 +142,8 @@ class Consumer(Protocol):
 
     def seek(self, partition: TopicPartition) -> None: ...
 
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]: ...
+
     def list_topics(self, *, timeout: float) -> Any: ...
 
     def consume(self, num_messages: int, timeout: float) -> list[Any]: ...
@@ -189,6 +194,8 @@ class ConsumerRuntime:
         self._warn_after: dict[int, float] = {}
         self._fenced_at: list[float] = []
         self._rewind_due = ""  # why the step's work since the last commit was dropped
+        # Per partition, the next offset the step was handed (see ``_past_markers``).
+        self._handed: dict[Partition, int] = {}
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -261,7 +268,7 @@ class ConsumerRuntime:
         self.messages_read += len(messages)
         batch = self._batch(messages, polled_at)
         try:
-            if batch.messages:
+            if batch.next_offsets:
                 self.step.process(batch)
             self._settle(final=False)
         except RewindError as exc:
@@ -288,7 +295,32 @@ class ConsumerRuntime:
                 continue
             taken.append(kept := InputMessage.from_kafka(message))
             next_offsets[(kept.topic, kept.partition)] = kept.offset + 1
+        if len(messages) < self.batch_size:
+            self._past_markers(next_offsets)
+        self._handed.update(next_offsets)
         return Batch(taken, next_offsets, polled_at)
+
+    def _past_markers(self, next_offsets: dict[Partition, int]) -> None:
+        """Add the partitions whose position went past what the step was handed: a
+        transaction's commit or abort marker, or an aborted transaction's records, that a
+        read_committed consumer steps over without returning. Committing the position (as
+        Kafka's own clients do) rather than the last message's offset + 1 is what brings a
+        caught-up group's lag to 0 where a partition ends in markers (a worker killed
+        mid-transaction leaves two: its successor's commit, then the coordinator's abort of
+        the dead one's). Asked when a fetch was not full, so the consumer's queue is empty
+        and its positions are those of what it returned; paused partitions are left alone."""
+        wanted = [TopicPartition(t, p) for t, p in self._assignment if (t, p) not in self._paused]
+        if not wanted:
+            return
+        try:
+            positions = self.consumer.position(wanted)
+        except KafkaException as exc:
+            log.debug("positions not known: %s", exc)
+            return
+        for tp in positions:
+            key = (tp.topic, tp.partition)
+            if tp.offset > next_offsets.get(key, self._handed.get(key, -1)):
+                next_offsets[key] = tp.offset
 
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._PARTITION_EOF:
@@ -435,6 +467,11 @@ class ConsumerRuntime:
         if self.step.reads_committed_offsets and partitions:
             for tp in committed or self._committed_offsets(partitions):
                 offsets[(tp.topic, tp.partition)] = tp.offset
+        elif committed:
+            offsets = {(tp.topic, tp.partition): tp.offset for tp in committed}
+        # What the step was handed starts at the committed offset, when known (else the
+        # first position seen is committed once: the same offset, or one past markers).
+        self._handed.update((tp, o) for tp, o in offsets.items() if o >= 0)
         self.step.assigned(owned, offsets)
         self._assignment |= set(owned)
         self._restoring = self.step.restore(0.0) & self._assignment
@@ -480,6 +517,7 @@ class ConsumerRuntime:
         for tp in gone:
             self._to_commit.pop(tp, None)
             self.committed.pop(tp, None)
+            self._handed.pop(tp, None)
         self.state = "rebalancing"
 
     # -- lag ------------------------------------------------------------------------------

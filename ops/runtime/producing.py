@@ -73,7 +73,8 @@ class ProducingStep:
 
     def process(self, batch: Batch) -> None:
         self._in_flight.append(self.output.begin(batch.next_offsets))
-        self.stage.process(batch.messages)
+        if batch.messages:  # else only positions past transaction markers, to commit
+            self.stage.process(batch.messages)
         self.output.begin()  # seal this batch: later outputs are not its own
 
     def poll_timeout(self, batch_seconds: float) -> float:
@@ -157,7 +158,8 @@ class TransactionalStep(ProducingStep):
             self.output.producer.begin_transaction()
             self._open_since = self._clock()
         try:
-            self.stage.process(batch.messages)
+            if batch.messages:
+                self.stage.process(batch.messages)
             if self.output.current.deferred:
                 self.output.release(self.output.current)
         except KafkaException as exc:

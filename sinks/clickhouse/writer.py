@@ -213,6 +213,11 @@ class ClickHouseWriter:
         open_count = sum(len(b.messages) for b in self._open.values())
         return open_count + sum(len(b.messages) for q in self._sealed.values() for b in q)
 
+    def holds(self, tp: TopicPartition) -> bool:
+        """True while a message of ``tp`` is batched or being inserted (not safe yet)."""
+        batch = self._open.get(tp)
+        return bool(batch is not None and batch.messages) or bool(self._sealed.get(tp))
+
     def backlogged(self) -> frozenset[TopicPartition]:
         """Partitions with a sealed batch still waiting for ClickHouse (keep them paused)."""
         return frozenset(tp for tp, queue in self._sealed.items() if queue)

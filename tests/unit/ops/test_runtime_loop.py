@@ -329,3 +329,24 @@ def test_an_aborted_transaction_rewinds_to_the_committed_offsets() -> None:
     assert sorted(consumer.seeks) == [(TOPIC, 0, OFFSET_BEGINNING), (TOPIC, 1, 7)]
     assert len(subscribed) == 1 and stage.batches == 2
     assert consumer.commits == [({(TOPIC, 0): 1}, False)]
+
+
+def test_a_partition_ending_in_transaction_markers_is_committed_past_them() -> None:
+    # librdkafka steps over commit and abort markers and aborted records without returning
+    # them: a partition whose writer's last transaction was aborted ends two offsets or more
+    # past the last message read. The position is committed, as Kafka's own clients do, so
+    # a caught-up group has no lag left.
+    runtime, consumer, _, stage = make_runtime([
+        [message(0, 0), message(0, 1)],
+        lambda c: (c.step_over(TOPIC, 0, 5), c.step_over(TOPIC, 1, 3)),
+    ])
+    runtime.run()
+    assert consumer.offsets == {(TOPIC, 0): 5, (TOPIC, 1): 3}
+    assert stage.batches == 1  # the markers made no batch of the stage's
+
+
+def test_a_paused_partition_s_position_is_left_alone() -> None:
+    runtime, consumer, _, _ = make_runtime(
+        [lambda c: c.step_over(TOPIC, 1, 3)], restoring={(TOPIC, 1): 99})
+    runtime.run()
+    assert (TOPIC, 1) not in consumer.offsets

@@ -253,3 +253,26 @@ def test_a_newer_schema_fetched_while_the_registry_is_away_waits_for_it(
     runtime.run_once()
     assert commits(kafka) == [{(TOPIC, 0): 5}]
     assert step.writer.spec.column("rule_version").type.sql == "Nullable(String)"
+
+
+def test_a_partition_ending_in_a_dead_letter_or_markers_is_committed_past_them(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    producer = HeldProducer()
+    writer = ClickHouseWriter(FlakyBackend(engine), finding_spec, max_rows=5, max_seconds=60)
+    step = SinkStep(routes={TOPIC: writer},
+                    fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
+                    dead_letters=DeadLetterEmitter(CATALOG, STEP,
+                                                   KafkaOutput(producer)))  # type: ignore[arg-type]
+    runtime, _, kafka = run(step)
+    poison = KafkaMessage(TOPIC, 0, 5, b"k", b"\x00\x00\x00\x00\x01\xff")
+    # Five rows, then a letter that ends the partition; then only a transaction's markers.
+    kafka.script = [[*records(schemas, 0, 5), poison],
+                    lambda consumer: consumer.step_over(TOPIC, 0, 9)]
+    runtime.run_once()
+    # No row carries the letter's offset: it is committed once the rows before it are in
+    # and the letter is delivered, so the group's lag is 0, not 1 for ever.
+    assert commits(kafka) == [{(TOPIC, 0): 6}]
+    runtime.run_once()
+    assert commits(kafka)[-1] == {(TOPIC, 0): 9}
+    assert table_count(engine, finding_spec) == 5
