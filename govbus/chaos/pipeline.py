@@ -101,20 +101,8 @@ class Pipeline:
         process, _ = self.processes.running.pop(name)
         terminate(process)
 
-    def groups(self) -> dict[str, tuple[str, list[str]]]:
-        """Each layer's consumer group and input topics."""
-        catalog = catalog_for(self.settings)
-        return {
-            "raw": (raw_group(self.settings, pseudonymizer(self.settings).key_id),
-                    [t.name for t in catalog.by_layer(Layer.RAW)]),
-            "theme": (theme_group(self.settings), [t.name for t in catalog.by_layer(Layer.FACT)]),
-            "sink": sink_watch(self.settings),
-        }
-
     def progress(self, layers: list[str] | None = None) -> Progress:
-        groups = self.groups()
-        return Progress(kafka_config(self.settings),
-                        [groups[layer] for layer in layers or list(groups)])
+        return layer_progress(self.settings, layers)
 
     def wait(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
         """Seconds until ``condition`` held; raises at the timeout."""
@@ -180,6 +168,23 @@ class Pipeline:
             return self.wait(quiet, timeout_s, "the pipeline draining")
         finally:
             progress.close()
+
+
+def layer_groups(settings: Settings) -> dict[str, tuple[str, list[str]]]:
+    """Each layer's consumer group and input topics."""
+    catalog = catalog_for(settings)
+    return {
+        "raw": (raw_group(settings, pseudonymizer(settings).key_id),
+                [t.name for t in catalog.by_layer(Layer.RAW)]),
+        "theme": (theme_group(settings), [t.name for t in catalog.by_layer(Layer.FACT)]),
+        "sink": sink_watch(settings),
+    }
+
+
+def layer_progress(settings: Settings, layers: list[str] | None = None) -> Progress:
+    """The layers' groups (all by default) against their inputs' end offsets."""
+    groups = layer_groups(settings)
+    return Progress(kafka_config(settings), [groups[layer] for layer in layers or list(groups)])
 
 
 def _layer(name: str) -> str:

@@ -54,7 +54,7 @@ def test_an_excel_export_is_imported_once_however_often_it_is_sent(
     log = tmp_path / "worker.log"
     with running_worker(settings, log, "--role", "raw") as worker:
         std = catalog.std(SOURCE).name
-        wait_for(lambda: len(read_topic(settings, std, idle_s=1.0)) == 4, 120,
+        wait_for(lambda: len(read_topic(settings, std)) == 4, 120,
                  "the four reads standardized", worker, log)
     facts = read_topic(settings, catalog.fact("individual").name)
     assert len(facts) == 2  # the second import's reads were the same rows at the same place

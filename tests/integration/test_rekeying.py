@@ -39,7 +39,7 @@ LICENCE: dict[str, Any] = {
 def _profiles(settings: Settings) -> dict[str, dict[str, Any] | None]:
     latest: dict[str, dict[str, Any] | None] = {}
     theme = catalog_for(settings).theme("individual").name
-    for message in read_topic(settings, theme, idle_s=2.0):
+    for message in read_topic(settings, theme):
         latest[str(message.key)] = message.value
     return latest
 

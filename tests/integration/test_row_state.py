@@ -49,7 +49,7 @@ def _people(settings: Settings) -> dict[str, dict[str, Any] | None]:
     """The latest individual profile per key (None for a tombstone)."""
     latest: dict[str, dict[str, Any] | None] = {}
     theme = catalog_for(settings).theme("individual").name
-    for message in read_topic(settings, theme, idle_s=2.0):
+    for message in read_topic(settings, theme):
         latest[str(message.key)] = message.value
     return latest
 

@@ -7,8 +7,6 @@ import datetime as dt
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,13 @@ from streams.runtime.row_store import RUN_KEY
 from streams.stages.enrich.rows import RowState
 from streams.stages.masking.pseudonym import Pseudonymizer
 from tests.integration.namespaces import fresh_namespace, tear_down
-from tests.integration.workers import namespace_env, read_topic, running_worker, wait_for
+from tests.integration.workers import (
+    drained,
+    namespace_env,
+    read_topic,
+    running_worker,
+    wait_for,
+)
 from topics.catalog import RAW_ROWS, catalog_for
 from topics.codes.citizen_id import make_citizen_id
 from topics.codes.sex import SexCode
@@ -104,7 +108,7 @@ def _marriage() -> dict[str, Any]:
 def _profiles(settings: Settings, category: str) -> dict[str, dict[str, Any] | None]:
     """The latest value per key (None for a tombstone), as a compacted reader sees it."""
     latest: dict[str, dict[str, Any] | None] = {}
-    for message in read_topic(settings, catalog_for(settings).theme(category).name, idle_s=2.0):
+    for message in read_topic(settings, catalog_for(settings).theme(category).name):
         latest[str(message.key)] = message.value
     return latest
 
@@ -164,7 +168,7 @@ def test_person_across_departments_then_delete(
             log,
         )
         *_, last_record, tombstone = [
-            m for m in read_topic(settings, catalog.theme("thing").name, idle_s=2.0)
+            m for m in read_topic(settings, catalog.theme("thing").name)
             if str(m.key) == LICENCE_KEY
         ]
         # The delete orders after the last upsert without the sink reading its table.
@@ -183,23 +187,6 @@ def _linked(settings: Settings, person: str) -> bool:
 VOLATILE = ("version", "updated_ms")
 
 
-class _Settle:
-    """True once the theme topics stopped changing for ``quiet_s`` seconds."""
-
-    def __init__(self, settings: Settings, quiet_s: float) -> None:
-        self.settings = settings
-        self.quiet_s = quiet_s
-        self.last: dict[tuple[str, str], dict[str, Any] | None] | None = None
-        self.since = time.monotonic()
-
-    def __call__(self) -> bool:
-        snapshot = _final_profiles(self.settings)
-        if snapshot != self.last:
-            self.last, self.since = snapshot, time.monotonic()
-            return False
-        return bool(snapshot) and time.monotonic() - self.since > self.quiet_s
-
-
 def _final_profiles(settings: Settings) -> dict[tuple[str, str], dict[str, Any] | None]:
     final = {}
     for category in ("individual", "organization", "thing", "event"):
@@ -210,8 +197,7 @@ def _final_profiles(settings: Settings) -> dict[tuple[str, str], dict[str, Any] 
     return final
 
 
-def _run_to_completion(settings: Settings, log: Path, settled: Callable[[], bool],
-                       kill_midway: bool) -> None:
+def _run_to_completion(settings: Settings, log: Path, kill_midway: bool) -> None:
     command = [sys.executable, "-m", "govbus.cli", "worker", "--role", "all", "--loglevel", "info"]
     with log.open("ab") as out:
         worker = subprocess.Popen(
@@ -226,7 +212,8 @@ def _run_to_completion(settings: Settings, log: Path, settled: Callable[[], bool
                 command, stdout=out, stderr=subprocess.STDOUT, env=namespace_env(settings)
             )
         try:
-            wait_for(settled, 240, "all profiles settled", worker, log)
+            with drained(settings, ["raw", "theme"]) as done:
+                wait_for(done, 240, "the raw and theme layers drained", worker, log)
         finally:
             worker.terminate()
             worker.wait(60)
@@ -240,9 +227,8 @@ def test_sigkill_recovers_profiles_from_changelog(stack: Settings, tmp_path: Pat
         try:
             topic_admin(settings).apply(catalog_for(settings).all)
             publish_all(events, publishers(settings, list(source_names())))
-            settle = _Settle(settings, quiet_s=12.0)
-            _run_to_completion(settings, tmp_path / f"{run}.log", settle, kill)
-            results.append(settle.last)
+            _run_to_completion(settings, tmp_path / f"{run}.log", kill)
+            results.append(_final_profiles(settings))
             rows.append(_row_states(settings))
         finally:
             tear_down(settings)
@@ -257,7 +243,7 @@ def test_sigkill_recovers_profiles_from_changelog(stack: Settings, tmp_path: Pat
 def _row_states(settings: Settings) -> dict[bytes, tuple[Any, ...]]:
     """Each source row's last state in the row changelog (what the next owner restores)."""
     latest: dict[bytes, bytes | None] = {}
-    for message in read_topic(settings, catalog_for(settings).state(RAW_ROWS).name, idle_s=2.0):
+    for message in read_topic(settings, catalog_for(settings).state(RAW_ROWS).name):
         if message.raw_key is not None and not message.raw_key.endswith(RUN_KEY.encode()):
             latest[message.raw_key] = message.raw_value
     states = {}

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from govbus.chaos.pipeline import layer_progress
 from govbus.wiring import registry
 from ops.kafka_client import kafka_config
 from ops.settings import Settings
@@ -38,9 +39,34 @@ def running_worker(settings: Settings, log_path: Path, *extra: str
             terminate(process)
 
 
-def read_topic(settings: Settings, name: str, idle_s: float = 3.0) -> list[ReadMessage]:
-    return list(TopicReader(kafka_config(settings), registry(settings), name).messages(
-        idle_timeout_s=idle_s))
+@contextmanager
+def drained(settings: Settings, layers: list[str], quiet_s: float = 2.0
+            ) -> Iterator[Callable[[], bool]]:
+    """A condition for ``wait_for``: the layers' groups (``raw``, ``theme``, ``sink``) have
+    committed all of their inputs, and nothing moved for ``quiet_s``."""
+    progress = layer_progress(settings, layers)
+    seen: list[tuple[object, float]] = []
+
+    def done() -> bool:
+        now = progress.partition_positions()
+        if progress.lag(now) or not any(end for watch in now for end, _ in watch):
+            seen.clear()
+            return False
+        if not seen or seen[0][0] != now:
+            seen[:] = [(now, time.monotonic())]
+        return time.monotonic() - seen[0][1] >= quiet_s
+
+    try:
+        yield done
+    finally:
+        progress.close()
+
+
+def read_topic(settings: Settings, name: str) -> list[ReadMessage]:
+    """Every message of the topic up to its end as of now (a caller waiting for output
+    asks again: ``wait_for``)."""
+    return list(TopicReader(kafka_config(settings), registry(settings), name)
+                .messages_to_end())
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str,
