@@ -43,19 +43,21 @@ def read_error(settings: Settings, principal: str, topic: str, group: str) -> Ka
 def _first_error(settings: Settings, principal: str, topic: str, group: str
                  ) -> KafkaError | None:
     config = kafka_config(as_principal(settings, principal))
+    # The end of an empty partition is a fetch the broker allowed: no need to wait for
+    # a message that will not come.
     consumer = Consumer({**config, "group.id": group,
                          "log_level": 0, "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest"})
+                         "auto.offset.reset": "earliest", "enable.partition.eof": True})
     try:
         consumer.assign([TopicPartition(topic, 0)])
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             message = consumer.poll(0.5)
-            if message is not None and message.error():
-                error: KafkaError = message.error()
-                return error
-            if message is not None:
-                return None
+            if message is None:
+                continue
+            error: KafkaError | None = message.error()
+            return None if error is not None and error.code() == KafkaError._PARTITION_EOF \
+                else error
         return None
     finally:
         consumer.close()
