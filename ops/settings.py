@@ -17,6 +17,7 @@ LOCAL_REGISTRY = "{scheme}://127.0.0.1:18081/apis/ccompat/v7"
 # node takes four ports (client, controller, client + 2 inter-broker, client + 3 metrics).
 NODE_PORT_STEP = 10
 DEFAULT_RETRACTION_HORIZON_HOURS = 168  # a week of source time (see Settings)
+DEFAULT_STATE_MEMORY_MB = 64  # per rocksdb:// store (see Settings)
 
 
 class Settings(BaseSettings):
@@ -205,6 +206,13 @@ class Settings(BaseSettings):
         description="State store of the workers' tables (theme profiles, raw source rows): "
         "memory:// (restored from the changelog on start) or rocksdb:// (on disk in "
         "state_dir, for state larger than memory).",
+    )
+    state_memory_mb: int = Field(
+        default=DEFAULT_STATE_MEMORY_MB,
+        ge=8,
+        description="rocksdb:// only: the memory each stage's store may take for its block "
+        "cache and memtables together; the rest of the state is on disk, so a worker's "
+        "memory stays flat while its tables grow.",
     )
     retraction_horizon_hours: int = Field(
         default=DEFAULT_RETRACTION_HORIZON_HOURS,

@@ -103,7 +103,8 @@ def theme_restore(events: int) -> RestoreBenchResult:
         # The store the worker is configured with (GOVBUS_THEME_STORE), in a folder of its own.
         with tempfile.TemporaryDirectory(dir=settings.state_dir) as folder:
             store = ChangelogStore(
-                changelog, _NoOutput(), backend_for(settings.theme_store, Path(folder)),
+                changelog, _NoOutput(), backend_for(settings.theme_store, Path(folder),
+                                            settings.state_memory_mb),
                 lambda: Consumer({**kafka_config(settings), "group.id": f"{group}-restore",
                                   "enable.auto.commit": False, "enable.partition.eof": True}),
                 ProfileState.to_bytes, ProfileState.from_bytes,

@@ -1,6 +1,8 @@
 """``govbus bench soak``: the whole pipeline at a steady rate for minutes; every minute each
-process's resident memory, and at the end its growth since minute 5 (before then the
-caches, the state stores and the engine are still filling)."""
+process's resident memory and each layer's lag, and at the end the memory's growth since
+minute 5 (before then the caches, the state stores and the engine are still filling). The
+lag tells growth that is a backlog (a layer behind holds fetched messages) from growth that
+is not."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from connectors.simulate import flush_all, publish_event
 from connectors.simulator import DepartmentSimulator
-from govbus.chaos.pipeline import Pipeline, running_pipeline
+from govbus.chaos.pipeline import Pipeline, layer_progress, running_pipeline
 from govbus.wiring import publishers
 from topics.schemas import source_names
 
@@ -24,6 +26,7 @@ class SoakResult:
     rate: float
     published: int = 0
     rss_mb: dict[str, list[float]] = field(default_factory=dict)  # per process, per minute
+    lag: dict[str, list[int]] = field(default_factory=dict)  # per layer, per minute
 
     def growth(self) -> dict[str, float | None]:
         """Per process: RSS growth from minute 5 to the last minute, as a share."""
@@ -45,15 +48,27 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def soak(minutes: int, rate: float, say: Say) -> Iterator[tuple[int, dict[str, float]]]:
-    """Yields (minute, RSS MB per process) every minute; the result's figures at the end are
-    in the last value yielded (see ``run``)."""
+Minute = tuple[int, dict[str, float], dict[str, int]]
+
+
+def soak(minutes: int, rate: float, say: Say) -> Iterator[Minute]:
+    """Yields (minute, RSS MB per process, lag per layer) every minute (see ``run``)."""
     with running_pipeline(say) as pipeline:
         yield from _steady(pipeline, minutes, rate)
 
 
-def _steady(pipeline: Pipeline, minutes: int, rate: float
-            ) -> Iterator[tuple[int, dict[str, float]]]:
+def _lag(pipeline: Pipeline) -> dict[str, int]:
+    """Messages each layer's group has not committed yet."""
+    layers = ["raw", "theme", "sink"]
+    progress = layer_progress(pipeline.settings, layers)
+    try:
+        found = progress.partition_positions()
+        return {layer: progress.lag([watch]) for layer, watch in zip(layers, found, strict=True)}
+    finally:
+        progress.close()
+
+
+def _steady(pipeline: Pipeline, minutes: int, rate: float) -> Iterator[Minute]:
     targets = publishers(pipeline.settings, list(source_names()))
     changes = DepartmentSimulator(seed=23, defect_rate=0.05).changes()
     started = time.monotonic()
@@ -70,15 +85,19 @@ def _steady(pipeline: Pipeline, minutes: int, rate: float
             time.sleep(0.01)
         pipeline.processes.check()
         yield minute, {name: rss_mb(process.pid)
-                       for name, (process, _) in pipeline.processes.running.items()}
+                       for name, (process, _) in pipeline.processes.running.items()
+                       }, _lag(pipeline)
     flush_all(targets, 60.0)
 
 
 def run(minutes: int, rate: float, say: Say) -> SoakResult:
     result = SoakResult(rate)
-    for minute, rss in soak(minutes, rate, say):
+    for minute, rss, lag in soak(minutes, rate, say):
         for name, mb in rss.items():
             result.rss_mb.setdefault(name, []).append(mb)
-        say(f"minute {minute}: " + ", ".join(f"{n} {mb:,.0f} MB" for n, mb in rss.items()))
+        for layer, behind in lag.items():
+            result.lag.setdefault(layer, []).append(behind)
+        say(f"minute {minute}: " + ", ".join(f"{n} {mb:,.0f} MB" for n, mb in rss.items())
+            + "; lag " + ", ".join(f"{layer} {n:,}" for layer, n in lag.items()))
     result.published = int(minutes * 60 * rate)
     return result

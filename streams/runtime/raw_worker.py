@@ -85,7 +85,8 @@ def build_raw_runtime(settings: Settings, pseudonymizer: Pseudonymizer) -> Consu
         ChangelogStore(
             catalog.state(RAW_ROWS).name,
             Deferred(output),
-            backend_for(settings.theme_store, settings.state_dir / "streams" / group),
+            backend_for(settings.theme_store, settings.state_dir / "streams" / group,
+                        settings.state_memory_mb),
             restore_consumer(settings, group),
             encode_entry,
             decode_entry,

@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ops import metrics
 from ops.kafka_client import kafka_config
-from ops.settings import Settings
+from ops.settings import DEFAULT_STATE_MEMORY_MB, Settings
 
 log = logging.getLogger("govbus.streams.state")
 
@@ -71,26 +71,55 @@ class MemoryBackend:
 
 
 class RocksDBBackend:
-    """One RocksDB per shard under ``folder``; a checkpoint only after a clean release."""
+    """One RocksDB per shard under ``folder``; a checkpoint only after a clean release.
+
+    Memory is bounded across the shards, as Kafka Streams' bounded-memory configuration
+    does: one LRU block cache of ``memory_mb`` for all of them, with their memtables charged
+    to it (a write buffer manager of half of it). RocksDB's defaults give each shard 64 MB
+    memtables and a cache of its own: a worker's memory then grew with its tables (measured:
+    +71% in 25 minutes of a steady load whose population grows)."""
 
     CHECKPOINT = "\x00changelog-next-offset"
     holds_objects = False
+    SHARD_WRITE_BUFFER_MB = 4
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, memory_mb: int = DEFAULT_STATE_MEMORY_MB) -> None:
         self.folder = folder
+        self.memory_mb = memory_mb
+        self._options: Any = None
+
+    def options(self) -> Any:
+        """The options every shard of this store opens with (one cache, one budget)."""
+        if self._options is None:
+            from rocksdict import BlockBasedOptions, Cache, Options, WriteBufferManager
+
+            budget = self.memory_mb << 20
+            cache = Cache(budget)
+            table = BlockBasedOptions()
+            table.set_block_cache(cache)
+            table.set_cache_index_and_filter_blocks(True)
+            options = Options()
+            options.create_if_missing(True)
+            options.set_block_based_table_factory(table)
+            options.set_write_buffer_manager(
+                WriteBufferManager.new_write_buffer_manager_with_cache(budget // 2, False, cache))
+            options.set_write_buffer_size(min(self.SHARD_WRITE_BUFFER_MB << 20, budget // 4))
+            options.set_max_write_buffer_number(2)
+            self._options = options
+        return self._options
 
     def open(self, shard: Shard) -> tuple[MutableMapping[str, bytes], int]:
         from rocksdict import Rdict
 
         path = self.folder / f"{shard[0]}-{shard[1]}"
-        db = Rdict(str(path)) if path.exists() else None
+        db = Rdict(str(path), self.options()) if path.exists() else None
         checkpoint = db.get(self.CHECKPOINT) if db is not None else None
         if db is not None and checkpoint is None:
             db.close()
             shutil.rmtree(path)  # not released cleanly: it may be ahead of the changelog
         if checkpoint is None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = Rdict(str(path))
+            db = Rdict(str(path), self.options())
         assert db is not None
         if checkpoint is not None:
             del db[self.CHECKPOINT]  # from now on the shard is being written
@@ -132,11 +161,13 @@ class _RdictStates(MutableMapping[str, bytes]):
         return sum(1 for _ in self)
 
 
-def backend_for(url: str, folder: Path) -> ShardBackend:
+def backend_for(url: str, folder: Path, memory_mb: int = DEFAULT_STATE_MEMORY_MB
+                ) -> ShardBackend:
+    """``memory_mb``: a rocksdb:// store's cache and memtables together."""
     if url.startswith("memory://"):
         return MemoryBackend()
     if url.startswith("rocksdb://"):
-        return RocksDBBackend(folder)
+        return RocksDBBackend(folder, memory_mb)
     raise ValueError(f"unknown theme store {url!r}: use memory:// or rocksdb://")
 
 

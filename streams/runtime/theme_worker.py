@@ -78,7 +78,8 @@ def build_theme_runtime(settings: Settings) -> ConsumerRuntime:
     store = ChangelogStore(
         catalog.state(THEME_PROFILES).name,
         output,
-        backend_for(settings.theme_store, settings.state_dir / "streams" / group),
+        backend_for(settings.theme_store, settings.state_dir / "streams" / group,
+                        settings.state_memory_mb),
         restore_consumer(settings, group),
         ProfileState.to_bytes,
         ProfileState.from_bytes,
