@@ -210,6 +210,10 @@ class ScriptedConsumer:
         moves to ``to`` with nothing returned."""
         self.positions[(topic, partition)] = to
 
+    def get_watermark_offsets(self, partition: TopicPartition, cached: bool = False
+                              ) -> tuple[int, int]:
+        return 0, self.positions.get((partition.topic, partition.partition), -1001)
+
     def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
         return [TopicPartition(tp.topic, tp.partition,
                                self.positions.get((tp.topic, tp.partition), -1001))

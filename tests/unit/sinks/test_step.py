@@ -214,16 +214,23 @@ def test_a_new_owner_skips_what_a_crashed_one_inserted_but_never_committed(
     assert commits(kafka2)[-1] == {(TOPIC, 0): 5}
 
 
-def test_a_message_no_row_can_be_built_of_is_dead_lettered_and_the_rest_lands(
-    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
-) -> None:
+def dead_lettering(engine: ChdbBackend, spec: TableSpec, schemas: dict[int, dict[str, Any]]
+                   ) -> tuple[ConsumerRuntime, SinkStep, ScriptedConsumer, HeldProducer]:
+    """A sink whose dead letters go to a producer that holds their delivery reports."""
     producer = HeldProducer()
-    writer = ClickHouseWriter(FlakyBackend(engine), finding_spec, max_rows=5, max_seconds=60)
+    writer = ClickHouseWriter(FlakyBackend(engine), spec, max_rows=5, max_seconds=60)
     step = SinkStep(routes={TOPIC: writer},
                     fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
                     dead_letters=DeadLetterEmitter(CATALOG, STEP,
                                                    KafkaOutput(producer)))  # type: ignore[arg-type]
     runtime, _, kafka = run(step)
+    return runtime, step, kafka, producer
+
+
+def test_a_message_no_row_can_be_built_of_is_dead_lettered_and_the_rest_lands(
+    engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
+) -> None:
+    runtime, step, kafka, producer = dead_lettering(engine, finding_spec, schemas)
     good = records(schemas, 0, 6)
     poison = KafkaMessage(TOPIC, 0, 2, b"k", b"\x00\x00\x00\x00\x01\xff")  # truncated Avro
     kafka.script = [[*good[:2], poison, *good[3:]]]
@@ -258,13 +265,7 @@ def test_a_newer_schema_fetched_while_the_registry_is_away_waits_for_it(
 def test_a_partition_ending_in_a_dead_letter_or_markers_is_committed_past_them(
     engine: ChdbBackend, finding_spec: TableSpec, schemas: dict[int, dict[str, Any]]
 ) -> None:
-    producer = HeldProducer()
-    writer = ClickHouseWriter(FlakyBackend(engine), finding_spec, max_rows=5, max_seconds=60)
-    step = SinkStep(routes={TOPIC: writer},
-                    fetch_schema=lambda schema_id: schema_text(schemas[schema_id]),
-                    dead_letters=DeadLetterEmitter(CATALOG, STEP,
-                                                   KafkaOutput(producer)))  # type: ignore[arg-type]
-    runtime, _, kafka = run(step)
+    runtime, _, kafka, producer = dead_lettering(engine, finding_spec, schemas)
     poison = KafkaMessage(TOPIC, 0, 5, b"k", b"\x00\x00\x00\x00\x01\xff")
     # Five rows, then a letter that ends the partition; then only a transaction's markers.
     kafka.script = [[*records(schemas, 0, 5), poison],
@@ -276,3 +277,4 @@ def test_a_partition_ending_in_a_dead_letter_or_markers_is_committed_past_them(
     runtime.run_once()
     assert commits(kafka)[-1] == {(TOPIC, 0): 9}
     assert table_count(engine, finding_spec) == 5
+    assert producer.pending == []
