@@ -19,8 +19,6 @@ from ops.runtime.gc_policy import tune_gc
 from ops.runtime.kafka_output import OutputError
 from ops.runtime.loop import ConsumerRuntime
 from ops.settings import Settings
-from streams.runtime.raw_worker import build_raw_runtime
-from streams.runtime.theme_worker import build_theme_runtime
 from streams.stages.masking.pseudonym import Pseudonymizer
 from topics.principals import RAW_WORKER, THEME_WORKER
 
@@ -39,8 +37,14 @@ def run_worker(settings: Settings, role: str, pseudonymizer: Pseudonymizer | Non
     if role in ("raw", "all"):
         if pseudonymizer is None:
             raise ValueError(f"role {role!r} needs a pseudonymizer")
+        # Each layer's modules only where it runs: the raw layer's text scan loads a
+        # part-of-speech tagger the theme layer has no use for.
+        from streams.runtime.raw_worker import build_raw_runtime
+
         loops.append(build_raw_runtime(as_principal(settings, RAW_WORKER), pseudonymizer))
     if role in ("theme", "all"):
+        from streams.runtime.theme_worker import build_theme_runtime
+
         loops.append(build_theme_runtime(as_principal(settings, THEME_WORKER)))
     failures: list[BaseException] = []
     tune_gc()

@@ -90,7 +90,7 @@ def _generalize_district(field: FieldSpec, context: OperatorContext) -> FieldOpe
 
 
 def _scanning(field: FieldSpec, context: OperatorContext) -> FieldOperator:
-    load_name_tagger()  # at the stage's start (a second or two), not in its first batch
+    load_name_tagger()  # from the stage's start, beside it, not in its first batch
     return _on_value(scan_and_mask)(field, context)
 
 

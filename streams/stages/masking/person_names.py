@@ -17,12 +17,9 @@ Function words right after the cue mean no name follows: 联系人已变更, 申
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any, Final
-
-import jieba
-import jieba.posseg
-
-jieba.setLogLevel(logging.WARNING)
 
 # jieba (ICTCLAS) tags that never start or continue a name: adverbs, pronouns, prepositions,
 # conjunctions, particles, numerals, measure words, punctuation, verbs, locality words.
@@ -44,9 +41,40 @@ _MAX_NAME: Final = 4  # compound surname and two-character given name (欧阳娜
 _MAX_GIVEN: Final = 2
 
 
-def load_name_tagger() -> None:
-    """Loads jieba's dictionary now (it loads on first use otherwise); harmless when loaded."""
+_loading_lock = threading.Lock()
+_loading: threading.Thread | None = None
+_cut: Callable[..., list[Any]] | None = None  # jieba.posseg.lcut, once loaded
+
+
+def _load() -> None:
+    global _cut
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
+    _cut = jieba.posseg.lcut
+
+
+def load_name_tagger() -> None:
+    """Starts loading jieba's tagger (its modules and dictionary: seconds of a worker's
+    start) in a thread of its own, so the worker connects, joins its group and restores its
+    state meanwhile; the first name looked up waits for it. Harmless when loading or loaded."""
+    global _loading
+    with _loading_lock:
+        if _loading is None:
+            _loading = threading.Thread(target=_load, name="name-tagger-load", daemon=True)
+            _loading.start()
+
+
+def _tagger() -> Callable[..., list[Any]]:
+    if _cut is None:
+        load_name_tagger()
+        assert _loading is not None
+        _loading.join()
+        if _cut is None:
+            raise RuntimeError("jieba's part-of-speech tagger did not load")
+    return _cut
 
 
 def _han(text: str) -> bool:
@@ -80,7 +108,7 @@ def name_length(text: str) -> int:
         return 0
     # Without the HMM: 5x faster, and unknown characters come out one by one, which is what
     # the surname rule reads.
-    words = jieba.posseg.lcut(text, HMM=False)
+    words = _tagger()(text, HMM=False)
     first = words[0]
     if len(first.word) == 1:  # a surname: single characters' dictionary tags say little
         given = _given_name(words[1:])
