@@ -47,7 +47,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from connectors.publisher import publisher_config
@@ -284,20 +291,34 @@ class Progress:
     """Committed offsets of consumer groups next to the topics' end offsets."""
 
     def __init__(self, connection: Mapping[str, Any], watches: list[tuple[str, list[str]]]) -> None:
+        self._connection = connection
+        self._groups = watches
         self.watches: list[tuple[Consumer, list[TopicPartition]]] = []
-        for group, topics in watches:
-            consumer = Consumer({**connection, "group.id": group,
+        self._open()
+
+    def _open(self) -> None:
+        for group, topics in self._groups:
+            consumer = Consumer({**self._connection, "group.id": group,
                                  "enable.auto.commit": False})
             self.watches.append((consumer, _partitions(consumer, topics)))
 
     def partition_positions(self) -> list[list[tuple[int, int]]]:
-        """(end offset, committed offset) of each partition, per watch."""
+        """(end offset, committed offset) of each partition, per watch. A question the
+        cluster does not answer (a broker restarting) raises, and the next is asked with new
+        consumers: one of a three-node cluster's, asked before a restarted node took its
+        partitions back, answered "not coordinator" for minutes while new ones were answered."""
         found = []
-        for consumer, partitions in self.watches:
-            ends = [consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
-                    for tp in partitions]
-            done = [max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10)]
-            found.append(list(zip(ends, done, strict=True)))
+        try:
+            if not self.watches:
+                self._open()
+            for consumer, partitions in self.watches:
+                ends = [consumer.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+                        for tp in partitions]
+                done = [max(tp.offset, 0) for tp in consumer.committed(partitions, timeout=10)]
+                found.append(list(zip(ends, done, strict=True)))
+        except KafkaException:
+            self.close()
+            raise
         return found
 
     def positions(self) -> list[tuple[int, int]]:
@@ -312,7 +333,8 @@ class Progress:
                    for watch in positions or self.partition_positions() for end, done in watch)
 
     def close(self) -> None:
-        for consumer, _ in self.watches:
+        watches, self.watches = self.watches, []
+        for consumer, _ in watches:
             consumer.close()
 
 
