@@ -38,6 +38,10 @@ from topics.codes.sex import SexCode
 
 ADULT = 18
 MARRIAGE_AGE = {SexCode.MALE: 22, SexCode.FEMALE: 20}  # 婚姻法 minimum ages
+# A life's marriages at most: without a bound, once the single adults were married the few
+# divorcees married again and again (one person hundreds of times in a soak), and their
+# profiles, carrying every marriage, grew without end.
+MAX_MARRIAGES = 3
 _ENTERPRISE_STATUSES = ("存续", "在业", "吊销")
 _TRIES = 40
 # Few people are single and of age at any moment; giving up early (another change is drawn
@@ -297,6 +301,8 @@ class Activity:
     def _register(self, kind: str, man: Person, woman: Person, day: dt.date) -> Change:
         if kind == "结婚":
             man.spouse, woman.spouse = woman.resident_id, man.resident_id
+            man.marriages += 1
+            woman.marriages += 1
         # Party A is by custom the man, though offices do not insist.
         first, second = (man, woman) if self._rng.random() < 0.8 else (woman, man)
         marriage, row = self._make.registration(kind, first, second, day)
@@ -337,6 +343,7 @@ class Activity:
     def _can_marry(person: Person, today: dt.date) -> bool:
         return (
             person.spouse is None
+            and person.marriages < MAX_MARRIAGES
             and person.status == "正常"
             and person.age(today) >= MARRIAGE_AGE[person.sex]
         )

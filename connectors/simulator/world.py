@@ -39,6 +39,7 @@ class Person:
     division: str
     status: str = "正常"
     spouse: str | None = None  # resident_id while married
+    marriages: int = 0  # registered so far
 
     def age(self, today: dt.date) -> int:
         before_birthday = (today.month, today.day) < (self.birth.month, self.birth.day)
