@@ -70,10 +70,12 @@ class FaultRow:
 
 
 def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
-              static: bool | None = None, exactly_once: bool = True) -> FaultRow:
+              static: bool | None = None, exactly_once: bool = True,
+              drain_timeout_s: float = DRAIN_TIMEOUT_S) -> FaultRow:
     """``static``: the pipeline's processes are static group members (KIP-345); None:
     as suits the group protocol (``running_pipeline``). ``exactly_once``: the stages'
-    batches are Kafka transactions."""
+    batches are Kafka transactions. A drain not done within ``drain_timeout_s`` raises
+    with the tail of each process's log."""
     env = {**fault.env, "GOVBUS_EXACTLY_ONCE": "true" if exactly_once else "false"}
     with running_pipeline(say, raw_workers=fault.raw_workers, env=env,
                           static=static) as pipeline:
@@ -83,7 +85,7 @@ def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
         load = SteadyLoad(settings, rate, seconds, extra=extra, publish=fault.publish)
         say(f"{fault.name}: warming up with {len(load.snapshot)} snapshot events")
         load.warm_up()
-        pipeline.drained(DRAIN_TIMEOUT_S)
+        pipeline.drained(drain_timeout_s)
         say(f"{fault.name}: {len(load.changes)} changes at {rate:.0f}/s; the fault at "
             f"{seconds / 3:.0f} s")
         load.start()
@@ -94,7 +96,7 @@ def run_fault(fault: Fault, rate: float, seconds: float, say: Say,
             producer.flush(60)
         if load.error is not None:
             raise load.error
-        pipeline.drained(DRAIN_TIMEOUT_S)
+        pipeline.drained(drain_timeout_s)
         pipeline.processes.check()
         say(f"{fault.name}: drained; reconciling")
         return reconcile(fault.name, settings, recovery, say)

@@ -5,14 +5,20 @@ personal data downstream. The whole matrix is `govbus chaos` (README, "Faults").
 
 from __future__ import annotations
 
-from govbus.chaos.faults import FAULTS
+import pytest
+
+from govbus.chaos.faults import FAULTS, RECOVER_TIMEOUT_S
 from govbus.chaos.matrix import run_fault
 from ops.settings import Settings
 
+DRAIN_TIMEOUT_S = 120.0  # a drain takes seconds; a stall fails with the processes' logs
 
+
+@pytest.mark.timeout(int(2 * DRAIN_TIMEOUT_S + 2 * RECOVER_TIMEOUT_S + 120))
 def test_the_short_fault_matrix_loses_doubles_and_leaks_nothing(stack: Settings) -> None:
     said: list[str] = []
-    row = run_fault(FAULTS["short"], rate=100.0, seconds=10.0, say=said.append)
+    row = run_fault(FAULTS["short"], rate=100.0, seconds=10.0, say=said.append,
+                    drain_timeout_s=DRAIN_TIMEOUT_S)
     a = row.accounting
     print(f"\n{row.fault}: in {a.events_in}, std {a.in_std}, DLQ {a.in_dlq}, lost {a.lost}, "
           f"duplicated {a.duplicated}, theme rows differing {row.theme_differing}, ClickHouse "
