@@ -332,6 +332,22 @@ class Progress:
         return sum(max(0, end - done)
                    for watch in positions or self.partition_positions() for end, done in watch)
 
+    def drained(self, quiet_s: float) -> Callable[[], bool]:
+        """A condition to wait for: the groups have committed all of their inputs, which
+        hold something, and nothing moved for ``quiet_s``."""
+        seen: list[tuple[list[list[tuple[int, int]]], float]] = []
+
+        def quiet() -> bool:
+            now = self.partition_positions()
+            if self.lag(now) or not any(end for watch in now for end, _ in watch):
+                seen.clear()
+                return False
+            if not seen or seen[0][0] != now:
+                seen[:] = [(now, time.monotonic())]
+            return time.monotonic() - seen[0][1] >= quiet_s
+
+        return quiet
+
     def close(self) -> None:
         watches, self.watches = self.watches, []
         for consumer, _ in watches:

@@ -154,18 +154,7 @@ class Pipeline:
         ``QUIET_S``."""
         progress = self.progress()
         try:
-            seen: list[tuple[list[list[tuple[int, int]]], float]] = []
-
-            def quiet() -> bool:
-                now = progress.partition_positions()
-                if progress.lag(now):
-                    seen.clear()
-                    return False
-                if not seen or seen[0][0] != now:
-                    seen[:] = [(now, time.monotonic())]
-                return time.monotonic() - seen[0][1] >= QUIET_S
-
-            return self.wait(quiet, timeout_s, "the pipeline draining")
+            return self.wait(progress.drained(QUIET_S), timeout_s, "the pipeline draining")
         finally:
             progress.close()
 

@@ -79,7 +79,7 @@ def build_theme_runtime(settings: Settings) -> ConsumerRuntime:
         catalog.state(THEME_PROFILES).name,
         output,
         backend_for(settings.theme_store, settings.state_dir / "streams" / group,
-                        settings.state_memory_mb),
+                    settings.state_memory_mb),
         restore_consumer(settings, group),
         ProfileState.to_bytes,
         ProfileState.from_bytes,

@@ -45,19 +45,8 @@ def drained(settings: Settings, layers: list[str], quiet_s: float = 2.0
     """A condition for ``wait_for``: the layers' groups (``raw``, ``theme``, ``sink``) have
     committed all of their inputs, and nothing moved for ``quiet_s``."""
     progress = layer_progress(settings, layers)
-    seen: list[tuple[object, float]] = []
-
-    def done() -> bool:
-        now = progress.partition_positions()
-        if progress.lag(now) or not any(end for watch in now for end, _ in watch):
-            seen.clear()
-            return False
-        if not seen or seen[0][0] != now:
-            seen[:] = [(now, time.monotonic())]
-        return time.monotonic() - seen[0][1] >= quiet_s
-
     try:
-        yield done
+        yield progress.drained(quiet_s)
     finally:
         progress.close()
 
