@@ -141,10 +141,19 @@ class Settings(BaseSettings):
     )
     instance_id: str | None = Field(
         default=None,
-        description="This process's static identity in its consumer groups (KIP-345), e.g. "
-        "raw-1 on the first raw worker of a host: restarted, it takes its partitions back at "
-        "once instead of after its old session expires (classic protocol; under KIP-848's a "
-        "restart before that is refused, fatally). Unique per process; unset: dynamic.",
+        description="This process's identity, unique per process and kept across its "
+        "restarts (e.g. raw-1 on the first raw worker of a host). Under exactly once it names "
+        "the process's transactions: restarted, it fences its predecessor and aborts what "
+        "that one left open at once, instead of every reader waiting for the transaction to "
+        "time out. It is also a static group identity (KIP-345) where static_membership says "
+        "so. Unset: an identity per process run, dynamic membership.",
+    )
+    static_membership: bool | None = Field(
+        default=None,
+        description="Whether a process with an instance_id is a static group member, taking "
+        "its partitions back at once when restarted instead of after its old session "
+        "expires. Unset: static under the classic protocol only, since KIP-848's refuses a "
+        "static member restarted before its predecessor's session expired, fatally.",
     )
     group_protocol: GroupProtocol = Field(
         default=DEFAULT_GROUP_PROTOCOL,
@@ -279,6 +288,14 @@ class Settings(BaseSettings):
     def replication_factor(self) -> int:
         """Replicas of every topic: one per broker, at most three."""
         return min(self.kafka_brokers, 3)
+
+    @property
+    def group_instance_id(self) -> str | None:
+        """The process's static group identity, if it is a static member (see
+        ``static_membership``)."""
+        static = (self.static_membership if self.static_membership is not None
+                  else self.group_protocol == "classic")
+        return self.instance_id if static else None
 
     @property
     def min_insync_replicas(self) -> int:

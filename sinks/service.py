@@ -125,7 +125,7 @@ class SinkService:
             dead_letters=DeadLetterEmitter(catalog, STEP, KafkaOutput(Producer(
                 producer_config(kafka_config(settings), group_id(settings))))))
         self.runtime = sink_runtime(kafka_config(settings), group_id(settings), self.step,
-                                    instance_id=settings.instance_id,
+                                    instance_id=settings.group_instance_id,
                                     protocol=settings.group_protocol)
         self.serve_queries = serve_queries
         self.kanon = KAnonymityMonitor(

@@ -77,12 +77,11 @@ class Pipeline:
                       else settings.model_copy(update={"state_dir": stack_dir}))
 
     def start(self, name: str) -> None:
-        """A layer's process; a static group member (unless the run says otherwise), so a
-        restart takes its partitions back at once."""
-        if self.static:
-            self.processes.env["GOVBUS_INSTANCE_ID"] = name
-        else:
-            self.processes.env.pop("GOVBUS_INSTANCE_ID", None)
+        """A layer's process, with an identity kept across its restarts as a deployment
+        gives each (its transactions' name: restarted, it aborts what its predecessor left
+        open at once); a static group member if the run says so."""
+        self.processes.env["GOVBUS_INSTANCE_ID"] = name
+        self.processes.env["GOVBUS_STATIC_MEMBERSHIP"] = str(self.static).lower()
         self.processes.start(name, ROLES[_layer(name)])
 
     def kill(self, name: str) -> Kill:

@@ -212,6 +212,10 @@ class KafkaBroker:
                     f"share.coordinator.state.topic.replication.factor={replicas}",
                     f"share.coordinator.state.topic.min.isr={min_isr}",
                     "group.initial.rebalance.delay.ms=0",
+                    # A transaction left open by a process that never comes back is aborted
+                    # once it times out; the coordinator looks for such every 10 s by
+                    # default, holding back read_committed readers that much longer.
+                    "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000",
                     # KIP-848 groups (GOVBUS_GROUP_PROTOCOL=consumer): their sessions are the
                     # broker's (the minimums bound what a group may be given).
                     f"group.consumer.session.timeout.ms={CONSUMER_PROTOCOL_SESSION_TIMEOUT_MS}",

@@ -43,7 +43,7 @@ def stage_runtime(settings: Settings, group: str, stage: ProducingStage,
     step = (TransactionalStep(stage, output,
                               new_producer=lambda: Producer(_producer_config(settings, group)))
             if settings.exactly_once else ProducingStep(stage, output))
-    return ConsumerRuntime(consumer_config(kafka_config(settings), group, settings.instance_id,
-                                           settings.group_protocol),
+    return ConsumerRuntime(consumer_config(kafka_config(settings), group,
+                                           settings.group_instance_id, settings.group_protocol),
                            step,
                            batch_size=settings.batch_size, batch_seconds=settings.batch_seconds)
