@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from ops.kafka_client import registry_config
-from ops.runtime.kafka_output import Deferred
 from ops.runtime.loop import ConsumerRuntime
 from ops.runtime.messages import InputMessage, Partition
 from ops.runtime.partitioning import Partitioning
@@ -20,7 +19,7 @@ from streams.processors.raw import RawLayerProcessor
 from streams.runtime.instrumentation import observe_batch
 from streams.runtime.row_store import RowTables, decode_entry, encode_entry
 from streams.runtime.stage_runtime import stage_output, stage_runtime
-from streams.runtime.state_store import ChangelogStore, Shard, backend_for, restore_consumer
+from streams.runtime.state_store import Shard, stage_store
 from streams.stages.enrich.facts import FactExtractor
 from streams.stages.masking.pseudonym import Pseudonymizer
 from streams.stages.standardize import STAGE
@@ -80,17 +79,9 @@ def build_raw_runtime(settings: Settings, pseudonymizer: Pseudonymizer) -> Consu
     group = group_id(settings, pseudonymizer.key_id)
     output = stage_output(settings, group)
     catalog = catalog_for(settings)
-    # The rows' changelog waits for the facts it was computed with (ops/runtime/kafka_output).
     rows = RowTables(
-        ChangelogStore(
-            catalog.state(RAW_ROWS).name,
-            Deferred(output),
-            backend_for(settings.theme_store, settings.state_dir / "streams" / group,
-                        settings.state_memory_mb),
-            restore_consumer(settings, group),
-            encode_entry,
-            decode_entry,
-        ),
+        stage_store(settings, group, catalog.state(RAW_ROWS).name, output, encode_entry,
+                    decode_entry),
         FactExtractor(),
     )
     processor = RawLayerProcessor(

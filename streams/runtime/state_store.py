@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ops import metrics
 from ops.kafka_client import kafka_config
+from ops.runtime.kafka_output import Deferred, KafkaOutput
 from ops.settings import DEFAULT_STATE_MEMORY_MB, Settings
 
 log = logging.getLogger("govbus.streams.state")
@@ -181,6 +182,27 @@ def restore_consumer(settings: Settings, group: str) -> Callable[[], Consumer]:
         return Consumer({**kafka_config(settings), "group.id": f"{group}-restore",
                          "enable.auto.commit": False, "enable.partition.eof": True})
     return make
+
+
+def stage_store(settings: Settings, group: str, changelog: str, output: KafkaOutput,
+                encode: Callable[[V], bytes], decode: Callable[[bytes], V]
+                ) -> ChangelogStore[V]:
+    """A stage's state store on the settings' backend, restored from ``changelog`` and
+    written to it through the stage's ``output``, each record held back until the outputs of
+    the batch it was computed with are acknowledged (``kafka_output``). Written beside them,
+    a changelog record could reach the broker while an output did not: after a crash, the
+    restored state took the batch's replayed input for applied, and the output stayed lost
+    (found by the theme layer's SIGKILL test: profiles whose state was in the changelog and
+    whose theme record was nowhere)."""
+    return ChangelogStore(
+        changelog,
+        Deferred(output),
+        backend_for(settings.theme_store, settings.state_dir / "streams" / group,
+                    settings.state_memory_mb),
+        restore_consumer(settings, group),
+        encode,
+        decode,
+    )
 
 
 class ChangelogStore(Generic[V]):

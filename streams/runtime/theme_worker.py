@@ -13,7 +13,7 @@ from ops.settings import Settings
 from streams.processors.theme import STAGE, ThemeProcessor
 from streams.runtime.instrumentation import observe_batch
 from streams.runtime.stage_runtime import stage_output, stage_runtime
-from streams.runtime.state_store import ChangelogStore, Shard, backend_for, restore_consumer
+from streams.runtime.state_store import ChangelogStore, Shard, stage_store
 from streams.stages.enrich.profile import HOUR_MS, ProfileState
 from topics.catalog import THEME_PROFILES, catalog_for
 from topics.principals import worker_group
@@ -49,8 +49,9 @@ class ThemeStage:
         self.store.own(self._shards(partitions))
 
     def revoked(self, partitions: list[Partition], lost: bool) -> None:
-        # Its changelog records are produced with its outputs, flushed even when lost.
-        self.store.release(self._shards(partitions))
+        # Lost: in-flight batches' changelog records were never produced, so the shards
+        # may be ahead of their changelog.
+        self.store.release(self._shards(partitions), clean=not lost)
 
     def restore(self, budget_s: float) -> frozenset[Partition]:
         self.store.restore(budget_s)
@@ -75,13 +76,6 @@ def build_theme_runtime(settings: Settings) -> ConsumerRuntime:
         output,
         retraction_horizon_ms=settings.retraction_horizon_hours * HOUR_MS,
     )
-    store = ChangelogStore(
-        catalog.state(THEME_PROFILES).name,
-        output,
-        backend_for(settings.theme_store, settings.state_dir / "streams" / group,
-                    settings.state_memory_mb),
-        restore_consumer(settings, group),
-        ProfileState.to_bytes,
-        ProfileState.from_bytes,
-    )
+    store = stage_store(settings, group, catalog.state(THEME_PROFILES).name, output,
+                        ProfileState.to_bytes, ProfileState.from_bytes)
     return stage_runtime(settings, group, ThemeStage(processor, store), output)

@@ -9,8 +9,16 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.runtime.state_store import ChangelogStore, MemoryBackend, RocksDBBackend, backend_for
-from tests.doubles import KafkaMessage
+from ops.runtime.kafka_output import KafkaOutput
+from ops.settings import Settings
+from streams.runtime.state_store import (
+    ChangelogStore,
+    MemoryBackend,
+    RocksDBBackend,
+    backend_for,
+    stage_store,
+)
+from tests.doubles import HeldProducer, KafkaMessage
 
 CHANGELOG = "state.theme.profiles"
 
@@ -190,3 +198,25 @@ def test_a_shard_given_up_while_restoring_is_restored_in_full_by_the_next_owner(
     assert states.restoring == set() and changelog.closed == 1
     _, start = backend.open(("thing", 0))
     assert start == 0  # what it held was short of the changelog
+
+
+def test_a_stage_s_changelog_records_wait_for_the_outputs_of_their_batch(tmp_path: Path
+                                                                          ) -> None:
+    """Written beside its outputs, a state could reach the changelog while an output did not:
+    restored after a crash, it took the replayed fact for applied, and the output was lost."""
+    producer = HeldProducer()
+    output = KafkaOutput(producer)
+    states: ChangelogStore[dict[str, Any]] = stage_store(
+        Settings(state_dir=tmp_path), "govbus-theme", CHANGELOG, output, orjson.dumps,
+        orjson.loads)
+    states.restore_consumer = None  # no broker here: the shard opens empty
+    states.own([("individual", 0)])
+    batch = output.begin({("fact.individual", 0): 8})
+    output.produce("theme.individual", b"p1", b"profile")
+    states.put("individual:p1", {"v": 1}, 0)
+    output.begin()
+    assert producer.topics == ["theme.individual"]
+    assert states.get("individual:p1", 0) == {"v": 1}  # readable at once, in the store
+    producer.ack(0)
+    output.release(batch)
+    assert producer.topics == ["theme.individual", CHANGELOG]
