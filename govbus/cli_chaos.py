@@ -16,7 +16,8 @@ def chaos(
         help="The short form CI runs: two kills among poison in one load, 100 events/s "
              "for 15 s")] = False,
     membership: Annotated[str, typer.Option(
-        help="static: each process a static group member (KIP-345); dynamic: none; auto: "
+        help="Each process has an identity kept across restarts (its transactions' name); "
+             "static: it is also a static group member (KIP-345); dynamic: not; auto: "
              "static under the classic group protocol, dynamic under KIP-848's (which "
              "refuses a static member restarted before its old session expired)")] = "auto",
     exactly_once: Annotated[bool, typer.Option(

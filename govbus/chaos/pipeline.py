@@ -184,9 +184,10 @@ def _layer(name: str) -> str:
 def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None = None,
                      static: bool | None = None) -> Iterator[Pipeline]:
     """A fresh namespace with its raw worker(s), theme worker and sink running (``env``: more
-    of their environment; ``static``: each process a static group member; by default
-    under the classic protocol only: KIP-848 refuses a static member restarted before its
-    killed predecessor's session expired, a fatal error)."""
+    of their environment). Each process has an identity kept across its restarts (its
+    transactions' name); ``static``: it is also a static group member; by default under the
+    classic protocol only: KIP-848 refuses a static member restarted before its killed
+    predecessor's session expired, a fatal error)."""
     stack_dir = get_settings().state_dir
     if static is None:
         static = get_settings().group_protocol == "classic"
