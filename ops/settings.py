@@ -163,12 +163,13 @@ class Settings(BaseSettings):
         "See README, Sessions and static membership.",
     )
     exactly_once: bool = Field(
-        default=False,
+        default=True,
         description="The stages write each batch's outputs, state changelog records and input "
         "offsets in one Kafka transaction: a worker killed mid-batch leaves no second copy of "
-        "any std, fact or theme record. Off (the default until its broker-restart behaviour "
-        "is proven): at-least-once, a batch's outputs may be written again after a crash "
-        "(the theme layer and the sink still apply them once).",
+        "any std, fact or theme record (the fault matrix: 0 duplicated under every fault, on "
+        "one node and on three). It costs about 5-8% of a stage's throughput (README, "
+        "Duplicates and exactly once). false: at-least-once, a batch's outputs may be written "
+        "again after a crash (the theme layer and the sink still apply them once).",
     )
     sink_group_id: str = Field(
         default="sink",

@@ -27,11 +27,12 @@ def stage_output(settings: Settings, group: str) -> KafkaOutput:
 
 
 def _producer_config(settings: Settings, group: str) -> dict[str, object]:
-    """With ``exactly_once``, a transactional id: the process's static identity when it has
-    one, so that, restarted, it fences its predecessor and aborts the transaction that one left
-    open at once, instead of every read_committed consumer of its outputs waiting for that
-    transaction to time out. Without one, an id of its own per process (the group's
-    generation still fences a member that lost its partitions, KIP-447)."""
+    """With ``exactly_once``, a transactional id: the process's identity when it has one
+    (``instance_id``, static group member or not), so that, restarted, it fences its
+    predecessor and aborts the transaction that one left open at once, instead of its group's
+    offsets and every read_committed consumer of its outputs waiting for that transaction to
+    time out. Without one, an id of its own per process run (the group's generation still
+    fences a member that lost its partitions, KIP-447)."""
     transactions = ({"transactional.id": f"{group}-{settings.instance_id or _PROCESS_ID}",
                      "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS}
                     if settings.exactly_once else {})
