@@ -341,13 +341,15 @@ def metrics_urls(settings: Settings) -> list[str]:
 
 
 def _worker_ready(settings: Settings) -> bool:
-    for target in targets(settings.state_dir):
-        if target.role == "all":
-            try:
-                return httpx.get(f"{target.url}/readyz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-    return False
+    return any(_ready(target.url) for target in targets(settings.state_dir)
+               if target.role == "all")
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -34,7 +34,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from ops.settings import Settings
-from ops.stack.process import pid_alive
+from ops.stack.process import pid_alive, started_at
 
 #: A readiness check: True/False, or (ready, one-line reason).
 Readiness = bool | tuple[bool, str]
@@ -237,7 +237,7 @@ def targets(state_dir: Path) -> list[Target]:
         if match is None:
             continue
         pid = int(match["pid"])
-        if not pid_alive(pid):
+        if not pid_alive(pid) or _pid_reused(pid, path):
             path.unlink(missing_ok=True)
             continue
         try:
@@ -247,6 +247,17 @@ def targets(state_dir: Path) -> list[Target]:
         if url.startswith("http://"):
             found.append(Target(match["role"], pid, url, path))
     return found
+
+
+def _pid_reused(pid: int, url_file: Path) -> bool:
+    """The file's process died without removing it (SIGKILL) and its pid went to a process
+    started since (the demo waited for a worker's readiness at a connect worker's pid)."""
+    started = started_at(pid)
+    try:
+        written = url_file.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return started is not None and started > written + 1.0  # clock ticks round the start
 
 
 def file_sd(found: list[Target]) -> list[dict[str, object]]:

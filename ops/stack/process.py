@@ -170,6 +170,18 @@ def pid_alive(pid: int) -> bool:
     return any(_thread_state(thread / "stat") not in ("Z", "X") for thread in threads)
 
 
+def started_at(pid: int) -> float | None:
+    """When the process started (seconds since the epoch), or None where it cannot be told
+    (gone, or no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat: starttime
+
+
 def _thread_state(stat: Path) -> str:
     try:
         return stat.read_text().rsplit(")", 1)[-1].split()[0]

@@ -24,6 +24,7 @@ from ops.http import (
 )
 from ops.settings import Settings
 from ops.stack.broker_metrics import scrape_targets
+from ops.stack.process import started_at
 
 from .conftest import Promtool
 
@@ -97,6 +98,20 @@ def test_stale_files_of_dead_processes_are_skipped_and_removed(tmp_path: Path) -
         assert [t.url for t in targets(tmp_path)] == [server.url]
     assert not stale.exists()
     assert targets(tmp_path / "nowhere") == []
+
+
+def test_a_file_whose_pid_went_to_a_later_process_is_stale(tmp_path: Path) -> None:
+    """A process killed without removing its file, its pid reused by one started since."""
+    run = tmp_path / "run"
+    run.mkdir()
+    reused = run / f"metrics-all-{os.getpid()}.url"
+    reused.write_text("http://127.0.0.1:1\n")
+    before_this_process = (started_at(os.getpid()) or 0) - 60
+    os.utime(reused, (before_this_process, before_this_process))
+    current = run / f"metrics-raw-{os.getpid()}.url"
+    current.write_text("http://127.0.0.1:2\n")
+    assert [t.url for t in targets(tmp_path)] == ["http://127.0.0.1:2"]
+    assert not reused.exists()
 
 
 def test_file_sd_groups_targets_by_role(tmp_path: Path) -> None:
