@@ -66,9 +66,11 @@ class Pipeline:
     """The processes of one run, by name (``raw``, ``raw-2``, ``theme``, ``sink``)."""
 
     def __init__(self, settings: Settings, processes: Processes, say: Say,
-                 static: bool = True, stack_dir: Path | None = None) -> None:
-        """``stack_dir``: the local stack's state folder (the run's processes have one of
-        their own), where a fault finds the services to kill."""
+                 static: bool | None = None, stack_dir: Path | None = None) -> None:
+        """``static``: the processes are static group members, or not; None: as their
+        settings' ``static_membership`` says by default. ``stack_dir``: the local stack's
+        state folder (the run's processes have one of their own), where a fault finds the
+        services to kill."""
         self.settings = settings
         self.processes = processes
         self.say = say
@@ -81,7 +83,8 @@ class Pipeline:
         gives each (its transactions' name: restarted, it aborts what its predecessor left
         open at once); a static group member if the run says so."""
         self.processes.env["GOVBUS_INSTANCE_ID"] = name
-        self.processes.env["GOVBUS_STATIC_MEMBERSHIP"] = str(self.static).lower()
+        if self.static is not None:
+            self.processes.env["GOVBUS_STATIC_MEMBERSHIP"] = str(self.static).lower()
         self.processes.start(name, ROLES[_layer(name)])
 
     def kill(self, name: str) -> Kill:
@@ -185,12 +188,11 @@ def running_pipeline(say: Say, raw_workers: int = 1, env: dict[str, str] | None 
                      static: bool | None = None) -> Iterator[Pipeline]:
     """A fresh namespace with its raw worker(s), theme worker and sink running (``env``: more
     of their environment). Each process has an identity kept across its restarts (its
-    transactions' name); ``static``: it is also a static group member; by default under the
-    classic protocol only: KIP-848 refuses a static member restarted before its killed
-    predecessor's session expired, a fatal error)."""
+    transactions' name); ``static``: it is also a static group member; None: as the
+    settings' ``static_membership`` says by default, under the classic protocol only
+    (KIP-848 refuses a static member restarted before its killed predecessor's session
+    expired, a fatal error)."""
     stack_dir = get_settings().state_dir
-    if static is None:
-        static = get_settings().group_protocol == "classic"
     with isolated_run("chaos-", say) as (settings, processes):
         processes.env.update(env or {})
         pipeline = Pipeline(settings, processes, say, static, stack_dir)
