@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import ssl
 import sys
 import threading
@@ -47,6 +48,7 @@ _OPEN = ("/health/ready", "/health/live")
 _ARTIFACTS = re.compile(r"^.*/registry/v2/groups/(?P<group>[^/]+)/artifacts/?$")
 _ARTIFACT = re.compile(
     r"^.*/registry/v2/groups/(?P<group>[^/]+)/artifacts/(?P<artifact>[^/]+)(/versions)?/?$")
+_NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "content-length",
                 "authorization"}
 
@@ -62,7 +64,11 @@ class RegistryDoor:
     def __init__(self, access: AccessFolder, upstream: str,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.access = access
-        self.client = httpx.Client(base_url=upstream, timeout=30, transport=transport)
+        # Without TCP_NODELAY the second write of a message (a reply's body after its
+        # headers) waits for the ACK of the first, which the receiver delays up to 40 ms: a
+        # schema lookup through the door took 52-56 ms, 10-15 ms with it on both hops.
+        self.client = httpx.Client(base_url=upstream, timeout=30, transport=transport or
+                                   httpx.HTTPTransport(socket_options=[_NO_DELAY]))
         self._writes = threading.Lock()
 
     def user(self, authorization: str | None) -> str | None:
@@ -139,6 +145,7 @@ def _handler_for(door: RegistryDoor) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "govbus-registry"
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # a reply's body follows its headers at once
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
