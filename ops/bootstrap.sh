@@ -45,8 +45,11 @@ PY
   fi
   echo "installing the locked Python packages (once; a minute on a fresh clone) ..."
   # --locked: a pyproject.toml changed without `make lock` is an error, not a silent re-resolve.
-  if ! PYTHONPATH="$uv_dir" "$uv_dir/bin/uv" sync --quiet --locked --extra dev --extra faust \
-      --python "$python" > .state/tools/sync.log 2>&1; then
+  # --compile-bytecode: every process starts from compiled modules, also where the environment
+  # says not to write bytecode (PYTHONDONTWRITEBYTECODE) and so every import would compile
+  # again; a restarted worker reached its group 1.5 s sooner (README, Faults).
+  if ! PYTHONPATH="$uv_dir" "$uv_dir/bin/uv" sync --quiet --locked --compile-bytecode \
+      --extra dev --extra faust --python "$python" > .state/tools/sync.log 2>&1; then
     cat .state/tools/sync.log >&2
     exit 1
   fi
