@@ -98,6 +98,7 @@ class _OpenBatch:
     opened_at: float
     messages: list[SinkMessage] = field(default_factory=list)
     recorded: OffsetRange | None = None
+    first: bool = False  # the partition's first batch since it was taken on: due at once
 
 
 def _wall_ms() -> int:
@@ -139,6 +140,8 @@ class ClickHouseWriter:
         self._sealed: dict[TopicPartition, deque[SealedBatch]] = {}
         self._last_ingested: dict[TopicPartition, int] = {}
         self._recorded: dict[TopicPartition, deque[OffsetRange]] = {}
+        # Partitions taken on (``recover``) whose first batch has not opened yet.
+        self._taken_on: set[TopicPartition] = set()
         self._retry_at = 0.0
         # Sealed batches in the order they go in (per partition, that is offset order).
         self._order: deque[SealedBatch] = deque()
@@ -192,7 +195,10 @@ class ClickHouseWriter:
             opened = self._clock()
             if waiting_since is not None:
                 opened = min(opened, waiting_since)
-            batch = self._open[tp] = _OpenBatch(opened, recorded=span)
+            first = span is None and tp in self._taken_on
+            if first:
+                self._taken_on.discard(tp)
+            batch = self._open[tp] = _OpenBatch(opened, recorded=span, first=first)
         batch.messages.append(message)
         if span is not None:
             if offset >= span.last:
@@ -238,7 +244,7 @@ class ClickHouseWriter:
     def due_in(self) -> float | None:
         """Seconds until an open batch is due by age (None: no open batch can become due)."""
         now = self._clock()
-        waits = [b.opened_at + self.max_seconds - now
+        waits = [0.0 if b.first else b.opened_at + self.max_seconds - now
                  for b in self._open.values() if b.messages and b.recorded is None]
         return max(0.0, min(waits)) if waits else None
 
@@ -257,6 +263,7 @@ class ClickHouseWriter:
             dropped += len(batch.messages) if batch else 0
             dropped += sum(len(b.messages) for b in self._sealed.pop(tp, deque()))
             self._recorded.pop(tp, None)
+        self._taken_on -= gone
         self._order = deque(b for b in self._order if b.topic_partition not in gone)
         self._retry_group = None
         return dropped
@@ -267,7 +274,12 @@ class ClickHouseWriter:
         After a crash between insert and commit the same messages are read again; cut into
         the same ranges they get the same tokens and the engine drops them. Each stored
         insert names its range in ``_batch``. Returns how many were found.
+
+        The partition's first batch after them goes in at once, not when ``max_seconds``
+        have passed: what a restarted sink (or the partition's new owner) catches up on
+        lands, and its offsets are committed, within a poll of being read.
         """
+        self._taken_on.add(tp)
         spec = self.spec
         batch = quote_identifier(Meta.BATCH.value)
         result = self.backend.query(
@@ -426,7 +438,8 @@ class ClickHouseWriter:
     def _is_due(self, batch: _OpenBatch, now: float) -> bool:
         if not batch.messages or batch.recorded is not None:
             return False
-        return len(batch.messages) >= self.max_rows or now - batch.opened_at >= self.max_seconds
+        return (batch.first or len(batch.messages) >= self.max_rows
+                or now - batch.opened_at >= self.max_seconds)
 
     def _seal(self, tp: TopicPartition) -> None:
         batch = self._open.pop(tp, None)

@@ -188,14 +188,16 @@ def test_a_batch_is_due_by_the_time_its_messages_waited_in_the_poll(
     runtime, step, kafka, _ = setup(engine, finding_spec, schemas, lambda: now[0],
                                     max_rows=100, max_seconds=0.5, consume=slow_poll)
     assert step.poll_seconds == 0.2
-    kafka.script = [records(schemas, 0, 3)]
+    kafka.script = [records(schemas, 0, 3), records(schemas, 3, 3)]
+    runtime.run_once()  # the partition's first batch since it was taken on: in at once
+    assert table_count(engine, finding_spec) == 3
     runtime.run_once()  # 0.2 s in the poll: the batch is that old when it opens
     assert step.writer.due_in() == pytest.approx(0.3)
     runtime.run_once()
-    assert table_count(engine, finding_spec) == 0
-    runtime.run_once()  # this poll ends when the batch is due, not a whole poll later
-    assert now[0] == pytest.approx(100.5)
     assert table_count(engine, finding_spec) == 3
+    runtime.run_once()  # this poll ends when the batch is due, not a whole poll later
+    assert now[0] == pytest.approx(100.7)
+    assert table_count(engine, finding_spec) == 6
 
 
 def test_a_new_owner_skips_what_a_crashed_one_inserted_but_never_committed(

@@ -538,3 +538,20 @@ def test_a_profile_range_that_landed_whole_is_committed_not_inserted_again(
                         f"FROM {profile_spec.qualified_name}").rows
     assert rows == [(4, 4)]  # no message stored twice
     assert {k: v for k, (v, _) in live(engine, profile_spec).items()} == {"p0": 2, "p1": 2}
+
+
+def test_a_partition_s_first_batch_after_it_was_taken_on_goes_in_at_once(
+    engine: ChdbBackend, finding_spec: TableSpec, clock: Clock, flaky: FlakyBackend
+) -> None:
+    """A restarted sink's catch-up lands (and is committed) within a poll, not a batch
+    window later; the batches after it wait for rows or time again."""
+    writer = writer_for(flaky, finding_spec, clock, max_rows=1000, max_seconds=5.0)
+    assert writer.recover(TopicPartition(TOPIC, 0), 0) == 0
+    writer.add_many(messages(0, 3))
+    writer.add_many(messages(0, 2, partition=1))  # not taken on here: batched as ever
+    assert writer.due_in() == 0.0
+    assert writer.flush() == {TopicPartition(TOPIC, 0): 3}
+    writer.add_many(messages(3, 2))
+    assert writer.flush() == {}
+    clock.now += 5.0
+    assert writer.flush() == {TopicPartition(TOPIC, 0): 5, TopicPartition(TOPIC, 1): 2}
