@@ -603,14 +603,17 @@ def bench_theme(
 def bench_soak(
     minutes: Annotated[int, typer.Option(min=1, help="Minutes of steady load")] = 30,
     rate: Annotated[float, typer.Option(min=1.0, help="Change events per second")] = 1000.0,
+    population: Annotated[int | None, typer.Option(
+        min=10, help="Residents of the simulated city at the start [default: 20,000]")] = None,
 ) -> None:
     """The whole pipeline at a steady rate: every minute each process's RSS, and at the end
     its growth from minute 5 (the target: under 10% over 30 minutes at 1,000 events/s)."""
     from govbus.bench.pipelines import sigterm_as_interrupt
-    from govbus.bench.soak import BASELINE_MINUTE, run
+    from govbus.bench.soak import BASELINE_MINUTE, SOAK_POPULATION, run
 
     with sigterm_as_interrupt():
-        result = run(minutes, rate, lambda text: err.print(text, highlight=False))
+        result = run(minutes, rate, lambda text: err.print(text, highlight=False),
+                     population or SOAK_POPULATION)
     for name, growth in result.growth().items():
         shown = "-" if growth is None else f"{growth:+.1%}"
         out.print(f"{name:8} RSS {result.rss_mb[name][-1]:,.0f} MB; growth from minute "

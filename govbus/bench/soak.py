@@ -19,6 +19,11 @@ from topics.schemas import source_names
 
 Say = Callable[[str], None]
 BASELINE_MINUTE = 5
+# The simulated city's residents at the start (it grows to three times that). A city with a
+# thousand changes a second has many people: with the demo's 200, each resident changed
+# every 0.6 s, a week of source time passed every 3.6 minutes, and a busy person's profile
+# held 150 retraction markers inside the horizon, each decoded and merged with every fact.
+SOAK_POPULATION = 20_000
 
 
 @dataclass
@@ -51,10 +56,11 @@ def rss_mb(pid: int) -> float:
 Minute = tuple[int, dict[str, float], dict[str, int]]
 
 
-def soak(minutes: int, rate: float, say: Say) -> Iterator[Minute]:
+def soak(minutes: int, rate: float, say: Say, population: int = SOAK_POPULATION
+         ) -> Iterator[Minute]:
     """Yields (minute, RSS MB per process, lag per layer) every minute (see ``run``)."""
     with running_pipeline(say) as pipeline:
-        yield from _steady(pipeline, minutes, rate)
+        yield from _steady(pipeline, minutes, rate, population)
 
 
 def _lag(pipeline: Pipeline) -> dict[str, int]:
@@ -68,9 +74,10 @@ def _lag(pipeline: Pipeline) -> dict[str, int]:
         progress.close()
 
 
-def _steady(pipeline: Pipeline, minutes: int, rate: float) -> Iterator[Minute]:
+def _steady(pipeline: Pipeline, minutes: int, rate: float, population: int
+            ) -> Iterator[Minute]:
     targets = publishers(pipeline.settings, list(source_names()))
-    changes = DepartmentSimulator(seed=23, defect_rate=0.05).changes()
+    changes = DepartmentSimulator(seed=23, defect_rate=0.05, population=population).changes()
     started = time.monotonic()
     sent = 0
     for minute in range(1, minutes + 1):
@@ -90,9 +97,9 @@ def _steady(pipeline: Pipeline, minutes: int, rate: float) -> Iterator[Minute]:
     flush_all(targets, 60.0)
 
 
-def run(minutes: int, rate: float, say: Say) -> SoakResult:
+def run(minutes: int, rate: float, say: Say, population: int = SOAK_POPULATION) -> SoakResult:
     result = SoakResult(rate)
-    for minute, rss, lag in soak(minutes, rate, say):
+    for minute, rss, lag in soak(minutes, rate, say, population):
         for name, mb in rss.items():
             result.rss_mb.setdefault(name, []).append(mb)
         for layer, behind in lag.items():
