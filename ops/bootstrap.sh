@@ -47,7 +47,7 @@ PY
   # --locked: a pyproject.toml changed without `make lock` is an error, not a silent re-resolve.
   # --compile-bytecode: every process starts from compiled modules, also where the environment
   # says not to write bytecode (PYTHONDONTWRITEBYTECODE) and so every import would compile
-  # again; a restarted worker reached its group 1.5 s sooner (README, Faults).
+  # again (jieba's tagger imported in 1.55 s, compiled in 0.33 s; README, Faults).
   if ! PYTHONPATH="$uv_dir" "$uv_dir/bin/uv" sync --quiet --locked --compile-bytecode \
       --extra dev --extra faust --python "$python" > .state/tools/sync.log 2>&1; then
     cat .state/tools/sync.log >&2
