@@ -22,7 +22,7 @@ BASELINE_MINUTE = 5
 # The simulated city's residents at the start (it grows to three times that). A city with a
 # thousand changes a second has many people: with the demo's 200, each resident changed
 # every 0.6 s, a week of source time passed every 3.6 minutes, and a busy person's profile
-# held 150 retraction markers inside the horizon, each decoded and merged with every fact.
+# held 155 retraction markers inside the horizon, each decoded and merged with every fact.
 SOAK_POPULATION = 20_000
 
 
