@@ -87,6 +87,9 @@ def sink_run(
         help="Append each profile-table insert's row latencies to this file (benchmarks)")] = None,
 ) -> None:
     """Sink theme, fact and quality topics into ClickHouse until SIGTERM or Ctrl-C."""
+    from ops.runtime.unused_libraries import keep_out_unused_libraries
+
+    keep_out_unused_libraries()
     from govbus.bench.latency import LatencyLog
     from govbus.wiring import connect, query_auditor, registry
     from ops.http import start_metrics_server
@@ -141,6 +144,9 @@ def sink_run(
 @sink_app.command("serve")
 def sink_serve() -> None:
     """Serve only the read-only query endpoint (owns the chDB folder; no sinking)."""
+    from ops.runtime.unused_libraries import keep_out_unused_libraries
+
+    keep_out_unused_libraries()
     from sinks.clickhouse.backend_factory import open_backend
     from sinks.clickhouse.query_server import QueryServer
     from sinks.query_client import endpoint_file

@@ -5,7 +5,8 @@
 - ``kafka_output``: a producer whose outputs are tracked per input batch;
 - ``loop``: the consume-process-acknowledge-commit loop (its contract is its docstring);
 - ``producing``: the acknowledgement of a step whose results go to Kafka;
-- ``gc_policy``: the interpreter's garbage-collector schedule for long-running loops.
+- ``gc_policy``: the interpreter's garbage-collector schedule for long-running loops;
+- ``unused_libraries``: installed libraries a long-running process keeps from loading.
 
 A layer keeps only its processing step; everything about Kafka consumption is here.
 """
