@@ -606,8 +606,9 @@ def bench_soak(
     population: Annotated[int | None, typer.Option(
         min=10, help="Residents of the simulated city at the start [default: 20,000]")] = None,
 ) -> None:
-    """The whole pipeline at a steady rate: every minute each process's RSS, and at the end
-    its growth from minute 5 (the target: under 10% over 30 minutes at 1,000 events/s)."""
+    """The whole pipeline at a steady rate: every minute each process's RSS (the median and
+    the peak of 12 samples), and at the end its growth from minute 5 (the target: under 10%
+    over 30 minutes at 1,000 events/s)."""
     from govbus.bench.pipelines import sigterm_as_interrupt
     from govbus.bench.soak import BASELINE_MINUTE, SOAK_POPULATION, run
 
@@ -616,8 +617,8 @@ def bench_soak(
                      population or SOAK_POPULATION)
     for name, growth in result.growth().items():
         shown = "-" if growth is None else f"{growth:+.1%}"
-        out.print(f"{name:8} RSS {result.rss_mb[name][-1]:,.0f} MB; growth from minute "
-                  f"{BASELINE_MINUTE}: {shown}", highlight=False)
+        out.print(f"{name:8} RSS {result.rss_mb[name][-1]:,.0f} MB (the last minute's "
+                  f"median); growth from minute {BASELINE_MINUTE}: {shown}", highlight=False)
 
 
 @bench_app.command("restore")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from govbus.bench.soak import SoakResult, rss_mb
+from govbus.bench.soak import Minute, SoakResult, rss_mb
 
 
 def test_growth_is_measured_from_minute_five() -> None:
@@ -17,3 +17,8 @@ def test_growth_is_measured_from_minute_five() -> None:
 
 def test_this_process_has_a_resident_size() -> None:
     assert rss_mb(os.getpid()) > 10
+
+
+def test_a_minute_shows_its_median_and_its_peak() -> None:
+    minute = Minute(3, {"sink": 651.4}, {"sink": 769.0}, {"raw": 0, "sink": 7871})
+    assert minute.line() == "minute 3: sink 651 MB (peak 769); lag raw 0, sink 7,871"
