@@ -90,6 +90,9 @@ def sink_run(
     from ops.runtime.unused_libraries import keep_out_unused_libraries
 
     keep_out_unused_libraries()
+    from ops.runtime.allocator import return_free_memory
+
+    return_free_memory()
     from govbus.bench.latency import LatencyLog
     from govbus.wiring import connect, query_auditor, registry
     from ops.http import start_metrics_server

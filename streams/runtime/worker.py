@@ -15,6 +15,7 @@ from types import FrameType
 
 from ops.http import start_metrics_server
 from ops.kafka_client import as_principal
+from ops.runtime.allocator import return_free_memory
 from ops.runtime.gc_policy import tune_gc
 from ops.runtime.kafka_output import OutputError
 from ops.runtime.loop import ConsumerRuntime
@@ -32,6 +33,7 @@ EXIT_FAILED = 1
 def run_worker(settings: Settings, role: str, pseudonymizer: Pseudonymizer | None) -> int:
     """Run the role's loops until SIGINT/SIGTERM; returns the exit code. The raw layer's
     pseudonym key comes from the caller (the command line)."""
+    return_free_memory()
     loops: list[ConsumerRuntime] = []
     # Each layer connects as its own principal, also when both run in one process.
     if role in ("raw", "all"):
