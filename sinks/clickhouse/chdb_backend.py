@@ -54,8 +54,7 @@ class ChdbBackend:
 
     def query_arrow(self, sql: str) -> pa.Table:
         # The engine's Arrow file, read here: chDB's own "ArrowTable" reader imports pandas
-        # first, which took 0.75 s of a restarted sink's start (its first query) and its
-        # memory for the process's life, and pandas is not otherwise used.
+        # first, which the sink keeps out of its process (ops.runtime.unused_libraries).
         result = self._run(sql, "Arrow")
         if len(result) == 0:  # nothing at all, not even a schema (no rows, or no result set)
             return pa.table({})
