@@ -87,11 +87,10 @@ def sink_run(
         help="Append each profile-table insert's row latencies to this file (benchmarks)")] = None,
 ) -> None:
     """Sink theme, fact and quality topics into ClickHouse until SIGTERM or Ctrl-C."""
+    from ops.runtime.allocator import return_free_memory
     from ops.runtime.unused_libraries import keep_out_unused_libraries
 
     keep_out_unused_libraries()
-    from ops.runtime.allocator import return_free_memory
-
     return_free_memory()
     from govbus.bench.latency import LatencyLog
     from govbus.wiring import connect, query_auditor, registry

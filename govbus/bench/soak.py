@@ -39,7 +39,6 @@ class SoakResult:
     rate: float
     published: int = 0
     rss_mb: dict[str, list[float]] = field(default_factory=dict)  # per process, per minute
-    peak_mb: dict[str, list[float]] = field(default_factory=dict)  # per process, per minute
     lag: dict[str, list[int]] = field(default_factory=dict)  # per layer, per minute
 
     def growth(self) -> dict[str, float | None]:
@@ -137,7 +136,6 @@ def run(minutes: int, rate: float, say: Say, population: int = SOAK_POPULATION) 
     for minute in soak(minutes, rate, say, population):
         for name, mb in minute.rss_mb.items():
             result.rss_mb.setdefault(name, []).append(mb)
-            result.peak_mb.setdefault(name, []).append(minute.peak_mb[name])
         for layer, behind in minute.lag.items():
             result.lag.setdefault(layer, []).append(behind)
         say(minute.line())

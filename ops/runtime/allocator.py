@@ -49,7 +49,7 @@ def fix_mmap_threshold() -> bool:
     """Keeps large blocks mapped for the process's life; False where the C library is not
     glibc."""
     libc = _glibc()
-    return libc is not None and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    return libc is not None and _fixed(libc)
 
 
 def return_free_memory(interval_s: float = TRIM_INTERVAL_S) -> threading.Thread | None:
@@ -57,7 +57,7 @@ def return_free_memory(interval_s: float = TRIM_INTERVAL_S) -> threading.Thread 
     pages of every heap returned (a daemon thread; ctypes lets go of the GIL for the call).
     None where the C library is not glibc."""
     libc = _glibc()
-    if libc is None or not fix_mmap_threshold():
+    if libc is None or not _fixed(libc):
         return None
 
     def trim() -> None:
@@ -68,3 +68,7 @@ def return_free_memory(interval_s: float = TRIM_INTERVAL_S) -> threading.Thread 
     thread = threading.Thread(target=trim, name="return-free-memory", daemon=True)
     thread.start()
     return thread
+
+
+def _fixed(libc: Any) -> bool:
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
