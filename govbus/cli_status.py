@@ -149,12 +149,13 @@ def kafka_facts(settings: Settings, topic_names: Sequence[str], dlq_topics: Sequ
     from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
+    from ops.runtime.client_config import offsets_watch_config
+
     facts = KafkaFacts()
     wanted = set(topic_names)
-    consumer = Consumer({**kafka_config(settings),
-                         "group.id": "govbus-status", "enable.auto.commit": False,
-                         # A node down is shown in the view, not logged over it.
-                         "log_level": 0})
+    # A node down is shown in the view, not logged over it.
+    consumer = Consumer(offsets_watch_config(kafka_config(settings), "govbus-status",
+                                             log_level=0))
     try:
         watermarks: dict[tuple[str, int], tuple[int, int]] = {}
 

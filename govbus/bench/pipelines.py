@@ -68,6 +68,7 @@ from govbus.keys import pseudonymizer
 from govbus.wiring import publishers, registry, topic_admin
 from ops.kafka_client import kafka_config
 from ops.keys import key_env_for_child
+from ops.runtime.client_config import offsets_watch_config
 from ops.runtime.messages import InputMessage
 from ops.settings import Settings
 from sinks.clickhouse.tables import sink_tables
@@ -297,16 +298,8 @@ class Progress:
         self._open()
 
     def _open(self) -> None:
-        # The ends are high watermarks, not what a read_committed reader may see: behind a
-        # transaction left open by a killed worker (without an identity, open until the
-        # coordinator's timeout), a layer had committed all it could read and looked drained
-        # while the facts of its restarted worker waited behind the open transaction (a
-        # SIGKILL test compared profiles short of them). The runtime commits its positions
-        # past an aborted transaction's records and markers, so a layer reaches these ends.
         for group, topics in self._groups:
-            consumer = Consumer({**self._connection, "group.id": group,
-                                 "enable.auto.commit": False,
-                                 "isolation.level": "read_uncommitted"})
+            consumer = Consumer(offsets_watch_config(self._connection, group))
             self.watches.append((consumer, _partitions(consumer, topics)))
 
     def partition_positions(self) -> list[list[tuple[int, int]]]:

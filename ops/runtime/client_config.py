@@ -1,4 +1,5 @@
-"""The consumer and the producer configuration of every govbus client: one of each.
+"""The consumer and the producer configuration of every govbus client: one of each, and the
+configuration of a watch that only asks where groups and topics stand.
 
 Each spreads a connection (``ops.kafka_client.kafka_config``: bootstrap and security) and
 adds what the bus's guarantees need. A caller may tune throughput (``linger.ms``, fetch
@@ -62,6 +63,21 @@ def consumer_config(connection: Mapping[str, Any], group_id: str,
         "queued.max.messages.kbytes": 16 * 1024,
         **overrides,
     }
+
+
+def offsets_watch_config(connection: Mapping[str, Any], group_id: str,
+                         **overrides: Any) -> dict[str, Any]:
+    """A consumer that only compares groups' committed offsets with their topics' ends
+    (``govbus status``, the progress watch of the benchmarks, the fault matrix and the
+    tests): never subscribed, it commits nothing. It reads uncommitted, so a partition's end
+    is its high watermark. As a read_committed reader it got the offset where the oldest open
+    transaction begins: behind a transaction left open by a killed worker (without an
+    identity, open until the coordinator's timeout), a layer had committed all it could read
+    and looked drained while its restarted worker's facts waited (a SIGKILL test compared
+    profiles short of them). The runtime commits its positions past an aborted transaction's
+    records and markers, so a layer reaches these ends."""
+    return {**connection, "group.id": group_id, "enable.auto.commit": False,
+            "isolation.level": "read_uncommitted", **overrides}
 
 
 def membership(protocol: GroupProtocol) -> dict[str, Any]:

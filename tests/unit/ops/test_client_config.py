@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
-from ops.runtime.client_config import GroupProtocol, consumer_config
+from ops.runtime.client_config import GroupProtocol, consumer_config, offsets_watch_config
 from ops.settings import Settings
 from streams.runtime.stage_runtime import _producer_config
 
@@ -58,3 +58,14 @@ def test_an_identity_names_the_transactions_under_either_membership() -> None:
     anonymous = _producer_config(Settings(exactly_once=True, **PRINCIPAL),
                                  "govbus-raw")["transactional.id"]
     assert isinstance(anonymous, str) and anonymous.startswith("govbus-raw-")
+
+
+def test_an_offsets_watch_sees_high_watermarks_and_commits_nothing() -> None:
+    config = offsets_watch_config({"bootstrap.servers": "b:9092"}, "govbus-status",
+                                  log_level=0)
+    # read_committed would give the start of the oldest open transaction as a topic's end
+    assert config["isolation.level"] == "read_uncommitted"
+    assert config["enable.auto.commit"] is False
+    assert config["group.id"] == "govbus-status"
+    assert config["log_level"] == 0 and config["bootstrap.servers"] == "b:9092"
+    Consumer(config).close()  # librdkafka takes it
